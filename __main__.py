@@ -1,0 +1,32 @@
+"""openstack-nova: the nova database, its keystone identity and the controller, as one graph."""
+import pulumi
+
+from components.controller import ControllerArgs, ControllerNode
+from components.database import NovaDatabase, NovaDatabaseArgs
+from components.node import content_hash
+from components.identity import ServiceIdentity, keystone_provider, nova_identity_args
+from components.settings_source import read_settings
+
+settings = read_settings()  # fails with every config problem before anything is registered
+db = settings.database
+
+database = NovaDatabase("nova-db", NovaDatabaseArgs(
+    admin_host=db.host, admin_port=db.port, admin_user=db.admin_user,
+    admin_password=pulumi.Output.secret(db.admin_password.value), admin_ca_file=db.ca_file,
+    databases=list(db.names), user=db.user, password=pulumi.Output.secret(db.password.value),
+    hosts=list(db.allowed_hosts), drop_databases_on_delete=db.drop_on_delete, protect=settings.production,
+))
+
+keystone = keystone_provider("keystone", settings.keystone)
+identity = ServiceIdentity("nova-identity", nova_identity_args(settings, keystone))
+
+controller = ControllerNode("controller", ControllerArgs(
+    settings=settings, database=database, endpoints=list(identity.endpoints.values()),
+))
+
+pulumi.export("release", settings.release.name)
+pulumi.export("databases", list(db.names))
+pulumi.export("nova_user_id", identity.user_id)
+pulumi.export("compute_service_id", identity.service_id)
+pulumi.export("compute_endpoints", identity.endpoint_urls)
+pulumi.export("nova_conf_sha256", content_hash(controller.nova_conf_text))

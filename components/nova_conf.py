@@ -1,0 +1,179 @@
+"""Render /etc/nova/nova.conf: pure functions, no Pulumi.
+
+render_nova_conf(settings, node, role, secrets) -> the whole file as text.
+  - the release profile's options for the role (controller or compute), filled from the stack;
+  - then the stack's overrides (`novaConf`, `novaConfSecret`) merged over them, key by key;
+  - every value escaped for oslo.config (`$` -> `$$`: oslo.config interpolates `$name`);
+  - passwords inside URLs percent-encoded.
+The caller passes secret values in `secrets` (plain strings, only ever inside an Output.apply),
+so the same function serves tests and the Pulumi glue.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+from urllib.parse import quote
+
+from components.config import NodeSettings, Settings
+
+SECRET_NAMES = (
+    "db_password",
+    "rabbit_password",
+    "nova_password",
+    "neutron_password",
+    "placement_password",
+    "metadata_secret",
+    "admin_password",
+)
+
+CONTROLLER = "controller"
+COMPUTE = "compute"
+
+
+def secret_values(settings: Settings) -> dict[str, Optional[str]]:
+    """The plain secret values by context name (for tests and the Pulumi glue)."""
+    return {
+        "db_password": settings.database.password.value,
+        "rabbit_password": settings.messaging.password.value,
+        "nova_password": settings.identity.password.value,
+        "neutron_password": settings.neutron_password.value,
+        "placement_password": settings.placement_password.value if settings.placement_password else None,
+        "metadata_secret": settings.metadata_secret.value if settings.metadata_secret else None,
+        "admin_password": settings.keystone.admin_password.value,
+    }
+
+
+def _url_password(value: str) -> str:
+    return quote(value, safe="")
+
+
+def db_url(settings: Settings, database: str, password: str) -> str:
+    db = settings.database
+    host = db.host if db.port == 3306 else f"{db.host}:{db.port}"
+    url = f"mysql+pymysql://{quote(db.user, safe='')}:{_url_password(password)}@{host}/{database}"
+    if db.ca_file:
+        url += f"?ssl_ca={quote(db.ca_file, safe='/')}"
+    return url
+
+
+def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
+                 virt_type: Optional[str] = None) -> dict[str, Optional[str]]:
+    """Every value a profile template may name. None means "not set": the option is left out."""
+    mq = settings.messaging
+    ks = settings.keystone
+    api_db = settings.database.api_name
+    controller = settings.controller
+    return {
+        "my_ip": node.my_ip,
+        "vnc_listen": node.my_ip if role == CONTROLLER else "0.0.0.0",
+        "db_connection": db_url(settings, settings.database.main_name, secrets["db_password"]),
+        "api_db_connection": db_url(settings, api_db, secrets["db_password"]) if api_db else None,
+        "rabbit_host": mq.host,
+        "rabbit_user": mq.user,
+        "rabbit_password": secrets["rabbit_password"],
+        "transport_url": (
+            f"rabbit://{quote(mq.user, safe='')}:{_url_password(secrets['rabbit_password'])}@{mq.host}:{mq.port}/"
+        ),
+        "keystone_public_url": ks.public_url,
+        "keystone_auth_url": ks.auth_url,
+        "project_domain": ks.project_domain,
+        "user_domain": ks.user_domain,
+        "region": ks.region,
+        "memcached_servers": settings.memcached_servers,
+        "service_project": settings.identity.project,
+        "nova_user": settings.identity.user,
+        "nova_password": secrets["nova_password"],
+        "glance_host": settings.glance_host,
+        "glance_url": f"http://{settings.glance_host}:9292",
+        "neutron_user": settings.neutron_user,
+        "neutron_password": secrets["neutron_password"],
+        "metadata_secret": secrets.get("metadata_secret"),
+        "placement_user": settings.placement_user,
+        "placement_password": secrets.get("placement_password"),
+        "novncproxy_base_url": f"http://{controller.my_ip}:6080/vnc_auto.html",
+        "virt_type": virt_type,
+        "admin_user": ks.admin_user,
+        "admin_project": ks.admin_project,
+        "admin_password": secrets.get("admin_password"),
+    }
+
+
+class _Missing(Exception):
+    pass
+
+
+class _Context(dict):
+    def __missing__(self, key: str):  # a template naming a context value that is unset
+        raise _Missing(key)
+
+    def __getitem__(self, key: str):
+        value = dict.__getitem__(self, key) if key in self else self.__missing__(key)
+        if value is None:
+            raise _Missing(key)
+        return value
+
+
+def fill(templates: Mapping[str, Mapping[str, str]], context: Mapping[str, Optional[str]]) -> dict[str, dict[str, str]]:
+    """Fill a profile's option templates. Options whose values are unset are left out."""
+    ctx = _Context(context)
+    filled: dict[str, dict[str, str]] = {}
+    for section, options in templates.items():
+        for option, template in options.items():
+            try:
+                value = template.format_map(ctx)
+            except _Missing:
+                continue
+            filled.setdefault(section, {})[option] = value
+    return filled
+
+
+def merge_overrides(options: dict[str, dict[str, str]], *overrides: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    merged = {section: dict(keys) for section, keys in options.items()}
+    for layer in overrides:
+        for section in sorted(layer):
+            for option in sorted(layer[section]):
+                merged.setdefault(section, {})[option] = layer[section][option]
+    return merged
+
+
+def oslo_escape(value: str) -> str:
+    """oslo.config treats `$name` as a reference to another option: keep `$` literal."""
+    return value.replace("$", "$$")
+
+
+def render_ini(options: Mapping[str, Mapping[str, str]]) -> str:
+    """DEFAULT first, other sections in the order given; values escaped for oslo.config."""
+    sections = sorted(options, key=lambda s: s != "DEFAULT")
+    chunks = []
+    for section in sections:
+        lines = [f"[{section}]"]
+        lines += [f"{option} = {oslo_escape(value)}" for option, value in options[section].items()]
+        chunks.append("\n".join(lines) + "\n")
+    return "# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n\n" + "\n".join(chunks)
+
+
+def render_nova_conf(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
+                     secret_overrides: Optional[Mapping[str, Mapping[str, str]]] = None,
+                     virt_type: Optional[str] = None) -> str:
+    profile = settings.release
+    templates = profile.controller_conf if role == CONTROLLER else profile.compute_conf
+    options = fill(templates, conf_context(settings, node, role, secrets, virt_type))
+    return render_ini(merge_overrides(options, settings.nova_conf_overrides, secret_overrides or {}))
+
+
+def plain_secret_overrides(settings: Settings) -> dict[str, dict[str, str]]:
+    return {s: {k: v.value for k, v in opts.items()} for s, opts in settings.nova_conf_secret_overrides.items()}
+
+
+MASK = "[secret]"
+
+
+def masked_secrets(settings: Settings) -> dict[str, Optional[str]]:
+    """Secret values replaced by a mask, for showing a render in a plan."""
+    return {name: (MASK if value is not None else None) for name, value in secret_values(settings).items()}
+
+
+def render_masked(settings: Settings, node: NodeSettings, role: str, virt_type: Optional[str] = None) -> str:
+    """The file as it will be written, every secret shown as [secret] (also inside URLs)."""
+    overrides = {s: {k: MASK for k in opts} for s, opts in settings.nova_conf_secret_overrides.items()}
+    text = render_nova_conf(settings, node, role, masked_secrets(settings), overrides, virt_type)
+    return text.replace(quote(MASK, safe=""), MASK)

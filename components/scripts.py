@@ -1,0 +1,175 @@
+"""Shell scripts the nodes run, built by pure functions.
+
+Every value that reaches a script is quoted with shlex.quote. No script contains a secret:
+secret content (nova.conf, openrc) travels on the command's stdin, and the scripts that need
+credentials source the openrc file written that way. Scripts start with `set -eu` so a failed
+step fails the resource.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Iterable, Sequence
+
+HEADER = "set -eu\n"
+NOVA_MANAGE_AS_NOVA = "su -s /bin/sh -c {cmd} nova"
+CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
+_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_SERVICE_RE = re.compile(r"^[A-Za-z0-9@._-]+$")
+_NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_-]+)?)*$")
+
+
+def q(value: str) -> str:
+    return shlex.quote(str(value))
+
+
+def _checked(values: Iterable[str], pattern: re.Pattern, what: str) -> list[str]:
+    values = list(values)
+    for value in values:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+    return values
+
+
+def preflight(targets: Sequence[tuple[str, str, int]]) -> str:
+    """Time sync is healthy (chrony or ntp, whichever is installed) and every (what, host, port)
+    answers on TCP. Reports every problem at once, then fails."""
+    lines = [HEADER.strip(), "problems=''", "note() { problems=\"${problems}  - $1\n\"; }"]
+    lines.append(
+        "if command -v chronyc >/dev/null 2>&1; then\n"
+        "  chronyc -n tracking | grep -q '^Leap status *: Normal' || note 'time: chrony is not synchronised (chronyc tracking)'\n"
+        "elif command -v ntpq >/dev/null 2>&1; then\n"
+        "  ntpq -pn 2>/dev/null | grep -q '^\\*' || note 'time: ntp has no selected peer (ntpq -p)'\n"
+        "elif command -v timedatectl >/dev/null 2>&1; then\n"
+        "  [ \"$(timedatectl show -p NTPSynchronized --value 2>/dev/null)\" = yes ] || note 'time: the clock is not NTP-synchronised (timedatectl)'\n"
+        "else\n"
+        "  note 'time: neither chrony nor ntp is installed'\n"
+        "fi"
+    )
+    for what, host, port in targets:
+        target = f"{what} ({host}:{int(port)})"
+        lines.append(
+            f"timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' {q(host)} {int(port)} 2>/dev/null"
+            f" || note {q('unreachable: ' + target)}"
+        )
+    lines.append("if [ -n \"$problems\" ]; then printf 'preflight failed:\\n%s' \"$problems\" >&2; exit 1; fi")
+    lines.append("echo preflight ok")
+    return "\n".join(lines) + "\n"
+
+
+def install_packages(packages: Sequence[str]) -> str:
+    """Non-interactive install that waits for the dpkg lock instead of failing on it."""
+    pkgs = " ".join(q(p) for p in _checked(packages, _PACKAGE_RE, "Debian package name"))
+    wait = (
+        "for i in $(seq 1 120); do\n"
+        "  fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1 || break\n"
+        "  echo 'waiting for the dpkg lock'; sleep 5\n"
+        "done"
+    )
+    apt = "apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
+    return (
+        HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + wait + "\n"
+        f"{apt} update -q\n"
+        f"{apt} install -y -q --no-install-recommends {pkgs}\n"
+    )
+
+
+def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
+    """Write stdin to `path` atomically (temp file in the same directory, then rename), with
+    owner, group and mode set before the content becomes visible. Prints whether it changed."""
+    if not re.match(r"^/[A-Za-z0-9_./-]+$", path) or not re.match(r"^[0-7]{4}$", mode):
+        raise ValueError(f"refusing path {path!r} / mode {mode!r}")
+    directory = path.rsplit("/", 1)[0] or "/"
+    return (
+        HEADER + "umask 077\n"
+        f"mkdir -p {q(directory)}\n"
+        f"tmp=$(mktemp {q(path + '.XXXXXX')})\n"
+        "trap 'rm -f \"$tmp\"' EXIT\n"
+        "cat > \"$tmp\"\n"
+        f"chown {q(owner)}:{q(group)} \"$tmp\"\n"
+        f"chmod {q(mode)} \"$tmp\"\n"
+        f"if [ -f {q(path)} ] && cmp -s \"$tmp\" {q(path)}; then echo unchanged: {q(path)}; exit 0; fi\n"
+        f"mv -f \"$tmp\" {q(path)}\n"
+        "trap - EXIT\n"
+        f"echo written: {q(path)}\n"
+    )
+
+
+def nova_manage(args: str) -> str:
+    """`nova-manage <args>` as the nova user (the seed forgot `su -s`)."""
+    if not _NOVA_MANAGE_RE.match(args):
+        raise ValueError(f"{args!r} is not a nova-manage sub-command")
+    return NOVA_MANAGE_AS_NOVA.format(cmd=q(f"nova-manage {args}"))
+
+
+def db_sync(steps: Sequence[str]) -> str:
+    """The release's sync sequence. `cell_v2 create_cell` runs only when `list_cells` does not
+    show the cell yet, and its "already exists" exit code 2 is accepted, so reruns never fail
+    nor duplicate the cell."""
+    lines = [HEADER.strip(), "install -d -o nova -g nova -m 0750 /var/log/nova"]
+    for step in steps:
+        cell = CREATE_CELL_RE.match(step)
+        if cell:
+            name = cell.group("name")
+            lines.append(
+                f"if {nova_manage('cell_v2 list_cells')} | awk -F'|' '{{gsub(/ /, \"\", $2); print $2}}' | grep -qx {q(name)}; then\n"
+                f"  echo {q('cell ' + name + ' exists')}\n"
+                "else\n"
+                f"  rc=0; {nova_manage(step)} || rc=$?\n"
+                "  [ \"$rc\" -eq 0 ] || [ \"$rc\" -eq 2 ] || exit \"$rc\"\n"
+                "fi"
+            )
+        else:
+            lines.append(nova_manage(step))
+    return "\n".join(lines) + "\n"
+
+
+def restart_services(services: Sequence[str]) -> str:
+    names = " ".join(q(s) for s in _checked(services, _SERVICE_RE, "service name"))
+    return (
+        HEADER + f"for serv in {names}; do\n"
+        "  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl restart \"$serv\";\n"
+        "  else service \"$serv\" restart; fi\n"
+        "done\n"
+        f"echo restarted: {names}\n"
+    )
+
+
+def verify_services(openrc: str, check: str, expected: Sequence[str], api_checks: Sequence[str],
+                    attempts: int = 30, delay: int = 5) -> str:
+    """Wait (bounded) until every expected nova service reports up, then run the seed's
+    "Testing" client commands. Fails with the list of services that are down."""
+    expected = _checked(expected, _SERVICE_RE, "service name")
+    if check == "nova-manage":
+        # Liberty: State is ":-)" when up, "XXX" when down.
+        listing = f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1 {{print $1, ($5 == \":-)\") ? \"up\" : \"down\"}}'"
+    elif check == "openstack":
+        listing = "openstack compute service list -f value -c Binary -c State"
+    else:
+        raise ValueError(f"unknown service check {check!r}")
+    lines = [
+        HEADER.strip(),
+        f". {q(openrc)}",
+        f"expected={q(' '.join(expected))}",
+        "down=''",
+        f"for attempt in $(seq 1 {int(attempts)}); do",
+        f"  listing=$({listing} || true)",
+        "  down=''",
+        "  for binary in $expected; do",
+        "    echo \"$listing\" | grep -q \"^$binary up\" || down=\"$down $binary\"",
+        "  done",
+        "  [ -z \"$down\" ] && break",
+        f"  sleep {int(delay)}",
+        "done",
+        f"if [ -n \"$down\" ]; then echo \"nova services not up after {int(attempts) * int(delay)}s:$down\" >&2; exit 1; fi",
+        "echo \"nova services up: $expected\"",
+    ]
+    for command in api_checks:
+        lines.append(" ".join(q(word) for word in command.split()) + " >/dev/null")
+        lines.append(f"echo {q('ok: ' + command)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_openrc(variables: dict[str, str]) -> str:
+    """An admin credentials file (the seed's "Testing" exports). Values are shell-quoted."""
+    return "".join(f"export {name}={q(value)}\n" for name, value in variables.items())

@@ -1,0 +1,20 @@
+"""Read the stack's configuration from the Pulumi runtime into `Settings` (the thin glue around
+the pure `config.load_settings`)."""
+from __future__ import annotations
+
+import pulumi
+import pulumi.runtime.config as runtime_config
+
+from components.config import ConfigError, Settings, load_settings
+
+
+def read_settings() -> Settings:
+    raw = dict(runtime_config.get_config_env())
+    raw.update(runtime_config.CONFIG.get())
+    secret_keys = set(runtime_config._SECRET_KEYS.get() or ())
+    secret_keys |= set(runtime_config.get_config_secret_keys_env() or ())
+    try:
+        return load_settings(raw, frozenset(secret_keys), pulumi.get_stack())
+    except ConfigError as err:
+        # RunError: the CLI prints the message without a Python traceback.
+        raise pulumi.RunError(str(err)) from err

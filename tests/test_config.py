@@ -1,0 +1,164 @@
+"""The typed stack configuration: every stack loads, bad config is reported all at once with the
+key, the problem and the fix."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components.config import PROJECT, SCHEMA, ConfigError, load_settings
+from tools.plan import PROJECT_ROOT, stack_config
+
+
+def settings_for(stack: str, **overrides):
+    config, secret_keys = stack_config(stack, overrides=overrides)
+    return load_settings(config, frozenset(secret_keys), stack)
+
+
+def problems_for(stack: str, secrets=None, **overrides) -> list[str]:
+    config, secret_keys = stack_config(stack, secrets=secrets, overrides=overrides)
+    with pytest.raises(ConfigError) as err:
+        load_settings(config, frozenset(secret_keys), stack)
+    return err.value.problems
+
+
+def test_tutorial_stack_is_the_seed():
+    s = settings_for("tutorial")
+    assert s.release.name == "liberty"
+    assert s.database.host == "db-node"
+    assert s.database.names == ("nova",)
+    assert s.database.user == "nova"
+    assert s.database.allowed_hosts == ("%",)
+    assert s.keystone.region == "RegionOne"
+    assert s.identity.endpoints == tuple(
+        (iface, "http://compute-node.example.org:8774/v2/%(tenant_id)s") for iface in ("public", "internal", "admin")
+    )
+    assert s.identity.service_type == "compute" and s.identity.description == "OpenStack Compute"
+    assert s.production is False
+
+
+def test_modern_stacks_get_three_databases_and_v21_endpoints():
+    dev = settings_for("dev")
+    assert dev.release.name == "2025.1"
+    assert dev.database.names == ("nova_api", "nova", "nova_cell0")
+    assert dev.database.allowed_hosts == ("localhost", "%")
+    assert dict(dev.identity.endpoints)["public"] == "http://dev-ctl.lab.example.org:8774/v2.1"
+    assert [h.name for h in dev.hypervisors] == ["compute1", "compute2"]
+    prod = settings_for("prod")
+    assert prod.production is True and prod.database.ca_file == "/etc/ssl/certs/prod-db-ca.pem"
+    assert dict(prod.identity.endpoints)["public"] == "https://compute.prod.example.org:8774/v2.1"
+
+
+def test_secret_values_never_print():
+    s = settings_for("tutorial")
+    assert "offline-plan-placeholder" not in repr(s)
+    assert "[secret]" in repr(s.database.password)
+
+
+def test_all_problems_reported_at_once_with_key_and_fix():
+    problems = problems_for(
+        "tutorial",
+        dbHost="db node;",
+        dbName="nova; DROP DATABASE mysql",
+        dbUser="no'va",
+        dbPort=70000,
+        dbAllowedHosts=["%", "a'b"],
+        endpointInterfaces=["public", "publik"],
+        endpointUrl="ftp://compute-node:8774",
+        region="",
+        serviceType="computer",
+        dbAdminUsr="root",
+        production="maybe",
+    )
+    text = "\n".join(problems)
+    assert "dbHost: 'db node;' is not a host name or IP address" in text
+    assert any(p.startswith("dbName:") and "plain SQL identifier" in p for p in problems)
+    assert any(p.startswith("dbUser:") for p in problems)
+    assert "dbPort: 70000 is not a TCP port; use a number from 1 to 65535" in text
+    assert any(p.startswith("dbAllowedHosts[1]:") for p in problems)
+    assert "endpointInterfaces[1]: 'publik' is not a keystone interface; use public, internal or admin" in text
+    assert "endpointUrl: 'ftp://compute-node:8774' is not an http(s) URL" in text
+    assert any(p.startswith("region:") and "must not be empty" in p for p in problems)
+    assert any(p.startswith("serviceType: 'computer' is not a known service type") and "allowCustomServiceType" in p
+               for p in problems)
+    assert "dbAdminUsr: is not a setting of openstack-nova; did you mean `dbAdminUser`?" in text
+    assert "production: must be true or false, got 'maybe'" in text
+    assert len(problems) >= 11
+
+
+def test_custom_service_type_needs_explicit_override():
+    assert settings_for("tutorial", serviceType="compute-legacy", allowCustomServiceType=True).identity.service_type == "compute-legacy"
+
+
+def test_missing_required_keys_say_how_to_set_them():
+    problems = problems_for("tutorial", dbHost=None, controller=None, **{"openstack-nova:dbPassword": None})
+    assert "dbHost: is required but not set; set it with `pulumi config set dbHost <value>`" in problems
+    assert any(p.startswith("controller: is required") for p in problems)
+
+
+def test_plain_text_password_is_refused():
+    config, secret_keys = stack_config("tutorial")
+    secret_keys.discard(f"{PROJECT}:novaPassword")
+    with pytest.raises(ConfigError) as err:
+        load_settings(config, frozenset(secret_keys), "tutorial")
+    assert err.value.problems == [
+        "novaPassword: holds a password in plain text; store it encrypted with `pulumi config set --secret novaPassword <value>`"
+    ]
+
+
+def test_production_refuses_the_tutorial_password():
+    problems = problems_for("prod", secrets={"dbPassword": "openstack", "novaPassword": "openstack"})
+    assert "dbPassword: is the tutorial's default password; a production stack needs its own (`pulumi config set --secret dbPassword <value>`)" in problems
+    assert any(p.startswith("novaPassword: is the tutorial's default password") for p in problems)
+    # the lab stack may keep it
+    config, keys = stack_config("tutorial", secrets={"dbPassword": "openstack"})
+    assert load_settings(config, frozenset(keys), "tutorial").database.password.value == "openstack"
+
+
+def test_errors_never_show_secret_values():
+    problems = problems_for("tutorial", secrets={"dbPassword": "s3cr3t\nline"}, dbPort="x")
+    assert not any("s3cr3t" in p for p in problems)
+    assert "dbPassword: must not contain newlines or NUL characters" in problems
+
+
+def test_node_settings_are_checked():
+    problems = problems_for("dev", hypervisors=[
+        {"name": "compute1", "host": "h1", "myIp": "10.0.0.1"},
+        {"name": "compute1", "host": "h$(id)", "myIp": "not-an-ip", "virtType": "xen", "hots": "x"},
+    ])
+    text = "\n".join(problems)
+    assert "hypervisors[1].host: 'h$(id)' is not a host name or IP address" in text
+    assert "hypervisors[1].myIp: 'not-an-ip' is not an IP address" in text
+    assert "hypervisors[1].virtType: 'xen' is not supported" in text
+    assert "hypervisors[1].hots: is not a node setting; did you mean `host`?" in text
+    assert "hypervisors: node name 'compute1' is used twice; give each hypervisor its own name" in text
+
+
+def test_nova_conf_overrides_are_checked():
+    problems = problems_for("dev", novaConf={"DEFAULT": {"debug": "true\n[database]\nconnection = x"}, "bad section": {"a": "b"}})
+    assert "novaConf.DEFAULT.debug: must not contain a newline (it would inject INI lines)" in problems
+    assert any(p.startswith("novaConf.bad section:") for p in problems)
+
+
+def test_unknown_release_lists_known_ones():
+    assert "release: 'mitaka' is not a known release; use one of 2025.1, liberty" in problems_for("tutorial", release="mitaka")
+
+
+def test_pulumi_yaml_declares_the_schema():
+    """Defaults live in Pulumi.yaml only; its declared types and secrecy match the schema."""
+    declared = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["config"]
+    for key, decl in declared.items():
+        assert key in SCHEMA, f"Pulumi.yaml declares {key} that the program does not know"
+        assert decl["type"] == SCHEMA[key].kind, key
+        assert bool(decl.get("secret")) == SCHEMA[key].secret, key
+        assert not (SCHEMA[key].secret and "default" in decl), f"{key}: secrets have no defaults"
+    undeclared = {k for k, v in SCHEMA.items() if k not in declared}
+    assert all(SCHEMA[k].kind in ("object", "array") for k in undeclared), undeclared
+
+
+def test_stack_files_hold_no_plain_secret():
+    for path in (PROJECT_ROOT / "stacks").glob("Pulumi.*.yaml"):
+        config = yaml.safe_load(path.read_text())["config"]
+        for key, value in config.items():
+            name = key.rpartition(":")[2]
+            if name in SCHEMA and SCHEMA[name].secret:
+                assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {key} in plain text"

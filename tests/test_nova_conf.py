@@ -1,0 +1,155 @@
+"""nova.conf rendering: pure functions, no Pulumi."""
+from __future__ import annotations
+
+from components.config import load_settings
+from components.nova_conf import COMPUTE, CONTROLLER, render_masked, render_nova_conf, secret_values
+from tools.plan import stack_config
+
+SEED_PASSWORDS = {name: "openstack" for name in (
+    "dbPassword", "rabbitPassword", "novaPassword", "neutronPassword", "keystoneAdminPassword", "dbAdminPassword")}
+
+
+def settings_for(stack: str, secrets=None, **overrides):
+    config, keys = stack_config(stack, secrets=secrets, overrides=overrides)
+    return load_settings(config, frozenset(keys), stack)
+
+
+def render(settings, role=CONTROLLER, node=None, virt_type=None):
+    return render_nova_conf(settings, node or settings.controller, role, secret_values(settings), virt_type=virt_type)
+
+
+def parse(text: str) -> dict[str, dict[str, str]]:
+    """section -> option -> raw value, refusing duplicates (configparser would fold DEFAULT
+    into every section and hide what a section really sets)."""
+    result: dict[str, dict[str, str]] = {}
+    section = None
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line.strip()[1:-1]
+            assert section not in result, f"section {section} twice"
+            result[section] = {}
+            continue
+        option, sep, value = line.partition(" = ")
+        assert sep and section is not None, f"not an option line: {line!r}"
+        assert option not in result[section], f"{section}.{option} twice"
+        result[section][option] = value
+    return result
+
+
+# Written from ../shared/seed/nova-tutorial.rst, section by section (not from the code):
+# every option the seed sets, with its value (my_ip: the 10.0.0.6 our tutorial stack gives).
+SEED_OPTIONS = {
+    "database": {"connection": "mysql+pymysql://nova:openstack@db-node/nova"},
+    "DEFAULT": {
+        "rpc_backend": "rabbit",
+        "auth_strategy": "keystone",
+        "my_ip": "10.0.0.6",
+        "enabled_apis": "osapi_compute,metadata",
+        "network_api_class": "nova.network.neutronv2.api.API",
+        "linuxnet_interface_driver": "nova.network.linux_net.LinuxOVSInterfaceDriver",
+        "firewall_driver": "nova.virt.firewall.NoopFirewallDriver",
+        "security_group_api": "neutron",
+    },
+    "oslo_messaging_rabbit": {"rabbit_host": "db-node", "rabbit_userid": "openstack", "rabbit_password": "openstack"},
+    "keystone_authtoken": {
+        "auth_uri": "http://auth-node.example.org:5000",
+        "auth_url": "http://auth-node.example.org:35357",
+        "auth_plugin": "password",
+        "project_domain_id": "default",
+        "user_domain_id": "default",
+        "project_name": "service",
+        "username": "nova",
+        "password": "openstack",
+    },
+    "vnc": {"vncserver_listen": "10.0.0.6", "vncserver_proxyclient_address": "10.0.0.6"},
+    "glance": {"host": "image-node.example.org"},
+    "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
+    "neutron": {
+        "auth_strategy": "keystone",
+        "admin_tenant_name": "service",
+        "admin_username": "neutron",
+        "admin_password": "openstack",
+        "admin_auth_url": "http://auth-node.example.org:35357/v2.0",
+    },
+}
+
+
+def test_tutorial_render_is_exactly_the_seed():
+    parsed = parse(render(settings_for("tutorial", secrets=SEED_PASSWORDS)))
+    assert parsed == SEED_OPTIONS
+
+
+def test_render_is_deterministic():
+    s = settings_for("dev")
+    assert render(s) == render(settings_for("dev"))
+
+
+def test_dollar_is_escaped_and_url_passwords_percent_encoded():
+    hostile = "pa$s w@rd:/%?#'\"\\;$(id)"
+    s = settings_for("dev", secrets={"dbPassword": hostile, "rabbitPassword": hostile, "novaPassword": hostile})
+    parsed = parse(render(s))
+    encoded = "pa%24s%20w%40rd%3A%2F%25%3F%23%27%22%5C%3B%24%28id%29"
+    assert parsed["database"]["connection"] == f"mysql+pymysql://nova:{encoded}@dev-db.lab.example.org/nova"
+    assert parsed["api_database"]["connection"] == f"mysql+pymysql://nova:{encoded}@dev-db.lab.example.org/nova_api"
+    assert parsed["DEFAULT"]["transport_url"] == f"rabbit://openstack:{encoded}@dev-db.lab.example.org:5672/"
+    # oslo.config reads `$$` back as one `$`
+    assert parsed["keystone_authtoken"]["password"] == "pa$$s w@rd:/%?#'\"\\;$$(id)"
+
+
+def test_modern_render_has_the_install_guide_options():
+    parsed = parse(render(settings_for("dev")))
+    assert parsed["DEFAULT"]["transport_url"].startswith("rabbit://openstack:")
+    assert parsed["api"] == {"auth_strategy": "keystone"}
+    assert parsed["keystone_authtoken"]["www_authenticate_uri"] == "http://dev-ctl.lab.example.org:5000"
+    assert parsed["keystone_authtoken"]["auth_type"] == "password"
+    assert parsed["keystone_authtoken"]["memcached_servers"] == "dev-ctl.lab.example.org:11211"
+    assert parsed["service_user"]["send_service_user_token"] == "true"
+    assert parsed["vnc"] == {"enabled": "true", "server_listen": "10.20.0.10", "server_proxyclient_address": "10.20.0.10"}
+    assert parsed["glance"] == {"api_servers": "http://dev-ctl.lab.example.org:9292"}
+    assert parsed["placement"]["username"] == "placement"
+    assert parsed["neutron"]["service_metadata_proxy"] == "true"
+    for removed in ("rpc_backend", "auth_strategy", "network_api_class", "security_group_api", "firewall_driver"):
+        assert removed not in parsed["DEFAULT"]
+
+
+def test_unset_optional_values_leave_options_out():
+    parsed = parse(render(settings_for("dev", memcachedServers="", **{"openstack-nova:metadataSecret": None})))
+    assert "memcached_servers" not in parsed["keystone_authtoken"]
+    assert "metadata_proxy_shared_secret" not in parsed["neutron"]
+
+
+def test_overrides_merge_over_the_profile():
+    s = settings_for("dev", novaConf={"DEFAULT": {"debug": True, "my_ip": "10.20.0.99"}, "scheduler": {"workers": 4}})
+    parsed = parse(render(s))
+    assert parsed["DEFAULT"]["debug"] == "true"
+    assert parsed["DEFAULT"]["my_ip"] == "10.20.0.99"
+    assert parsed["scheduler"] == {"workers": "4"}
+
+
+def test_secret_overrides_are_rendered_and_masked():
+    s = settings_for("dev", secrets={"novaConfSecret": '{"vault": {"token": "t0k$n"}}'})
+    from components.nova_conf import plain_secret_overrides
+    text = render_nova_conf(s, s.controller, CONTROLLER, secret_values(s), plain_secret_overrides(s))
+    assert parse(text)["vault"] == {"token": "t0k$$n"}
+    masked = render_masked(s, s.controller, CONTROLLER)
+    assert "t0k" not in masked and parse(masked)["vault"] == {"token": "[secret]"}
+
+
+def test_masked_render_hides_every_secret():
+    secrets = {k: f"SENTINEL-{k}" for k in SEED_PASSWORDS}
+    s = settings_for("dev", secrets=secrets)
+    masked = render_masked(s, s.controller, CONTROLLER)
+    assert "SENTINEL" not in masked
+    assert "mysql+pymysql://nova:[secret]@dev-db.lab.example.org/nova" in masked
+
+
+def test_compute_render_for_hypervisors():
+    s = settings_for("dev")
+    parsed = parse(render(s, role=COMPUTE, node=s.hypervisors[1], virt_type="qemu"))
+    assert parsed["DEFAULT"]["my_ip"] == "10.20.0.22"
+    assert parsed["vnc"]["server_listen"] == "0.0.0.0"
+    assert parsed["vnc"]["novncproxy_base_url"] == "http://10.20.0.10:6080/vnc_auto.html"
+    assert parsed["libvirt"] == {"virt_type": "qemu"}
+    assert "database" not in parsed and "api_database" not in parsed
