@@ -487,8 +487,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="output folder (default out/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="plan with a config value changed (VALUE parsed as JSON when it is JSON)")
     args = parser.parse_args(argv)
-    config, secret_keys = stack_config(args.stack)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: use KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    config, secret_keys = stack_config(args.stack, overrides=overrides)
     try:
         rec = run_program(args.stack, config, secret_keys)
     except ConfigError as err:

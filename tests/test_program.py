@@ -1,0 +1,207 @@
+"""The whole program under the Pulumi mock runtime, per stack: resources, parents, edges, secrets,
+and what a one-option change touches."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from components.config import ConfigError
+from tools.plan import PROJECT_ROOT, plan_dot, plan_json, plan_text, run_program, stack_config, unwrap
+
+SENTINEL = "Sentinel-Pa55'\"$(id);%ü"
+ALL_SECRETS = ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
+               "neutronPassword", "placementPassword", "metadataSecret", "sshPrivateKey")
+STACKS = ("tutorial", "dev", "prod")
+
+USER, SERVICE = "openstack:identity/user:User", "openstack:identity/serviceV3:ServiceV3"
+ROLE_ASSIGNMENT, ENDPOINT = "openstack:identity/roleAssignment:RoleAssignment", "openstack:identity/endpointV3:EndpointV3"
+COMMAND = "command:remote:Command"
+CONTROLLER_STEPS = ["preflight", "packages", "nova-conf", "db-sync", "restart", "verify"]
+
+
+def record(stack: str, secrets=None, **overrides):
+    config, keys = stack_config(stack, secrets=secrets, overrides=overrides)
+    return run_program(stack, config, keys)
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def stack_run(request):
+    secrets = {k: f"{SENTINEL}-{k}" for k in ALL_SECRETS}
+    return request.param, record(request.param, secrets=secrets)
+
+
+def test_components_and_parents(stack_run):
+    stack, rec = stack_run
+    stack_urn = next(r.urn for r in rec.resources() if r.type == "pulumi:pulumi:Stack")
+    components = {r.name: r for r in rec.resources() if not r.custom and r.urn != stack_urn}
+    assert {n: r.type for n, r in components.items()} == {
+        "nova-db": "openstack-nova:components:Database",
+        "nova-identity": "openstack-nova:components:ServiceIdentity",
+        "controller": "openstack-nova:components:ControllerNode",
+    }
+    assert all(r.parent == stack_urn for r in components.values())
+    assert [r.name for r in rec.children(components["nova-db"].urn)] == ["nova-db-mysql"]
+    assert [r.name for r in rec.children(components["controller"].urn)] == sorted(
+        f"controller-{s}" for s in CONTROLLER_STEPS + ["openrc"])
+
+
+def test_identity_objects_are_the_seeds(stack_run):
+    stack, rec = stack_run
+    users, services = rec.of_type(USER), rec.of_type(SERVICE)
+    assignments, endpoints = rec.of_type(ROLE_ASSIGNMENT), rec.of_type(ENDPOINT)
+    assert len(users) == 1 and len(services) == 1 and len(assignments) == 1 and len(endpoints) == 3
+    user, service, assignment = users[0], services[0], assignments[0]
+    assert user.inputs == {"domainId": "default", "enabled": True, "name": "nova", "password": "[secret]"}
+    assert user.secret_inputs == ["password"]
+    assert unwrap(user.raw_inputs)["password"] == f"{SENTINEL}-novaPassword"
+    assert service.inputs == {"name": "nova", "type": "compute", "description": "OpenStack Compute", "enabled": True}
+    # role assignment wired from the user resource and the looked-up project and role
+    assert assignment.inputs == {"userId": "user-nova-identity-user-id", "projectId": "project-service-id",
+                                 "roleId": "role-admin-id"}
+    assert user.urn in assignment.property_dependencies["userId"]
+    lookups = {(i.token.rsplit(":", 1)[-1], i.args.get("name")) for i in rec.invocations}
+    assert {("getProject", "service"), ("getRole", "admin")} <= lookups
+    by_iface = {e.inputs["interface"]: e.inputs for e in endpoints}
+    assert sorted(by_iface) == ["admin", "internal", "public"]
+    for iface, inputs in by_iface.items():
+        assert inputs["endpointRegion"] == "RegionOne"
+        assert inputs["serviceId"] == "servicev3-nova-identity-service-id"
+    if stack == "tutorial":
+        assert {i["url"] for i in by_iface.values()} == {"http://compute-node.example.org:8774/v2/%(tenant_id)s"}
+    if stack == "prod":
+        assert by_iface["public"]["url"] == "https://compute.prod.example.org:8774/v2.1"
+        assert by_iface["internal"]["url"] == "http://nova-api.mgmt.prod.example.org:8774/v2.1"
+    for e in endpoints:
+        assert e.dependencies == [service.urn]
+
+
+def test_every_keystone_object_uses_the_explicit_provider(stack_run):
+    stack, rec = stack_run
+    provider = rec.by_name("keystone")
+    assert provider.type == "pulumi:providers:openstack"
+    assert provider.secret_inputs == ["password"]
+    assert provider.inputs["authUrl"].endswith("/v3")
+    for r in rec.resources():
+        if r.type.startswith("openstack:"):
+            assert r.provider.startswith(provider.urn + "::"), r.name
+    for inv in rec.invocations:
+        if inv.token.startswith("openstack:"):
+            assert inv.args  # looked up by name, never by a hard-coded id
+
+
+def test_identity_does_not_wait_for_database_or_controller(stack_run):
+    _, rec = stack_run
+    levels = rec.levels()
+    for name in ("nova-identity-user", "nova-identity-service"):
+        assert levels[rec.by_name(name).urn] == 0
+    for r in rec.resources():
+        if r.type.startswith("openstack:identity"):
+            assert not rec.waits_for(r.name, "nova-db-mysql")
+            assert not any(rec.waits_for(r.name, f"controller-{s}") for s in CONTROLLER_STEPS)
+
+
+def test_controller_steps_are_ordered_by_the_graph(stack_run):
+    _, rec = stack_run
+    names = [f"controller-{s}" for s in CONTROLLER_STEPS]
+    for before, after in zip(names, names[1:]):
+        assert rec.depends(after, before), f"{after} must wait for {before}"
+    assert rec.depends("controller-db-sync", "nova-db-mysql")
+    for iface in ("public", "internal", "admin"):
+        assert rec.depends("controller-verify", f"nova-identity-endpoint-{iface}")
+    assert rec.depends("controller-verify", "controller-openrc")
+    assert not rec.waits_for("controller-packages", "nova-db-mysql")
+
+
+def test_release_specific_commands(stack_run):
+    stack, rec = stack_run
+    sync = rec.by_name("controller-db-sync").inputs["create"]
+    packages = rec.by_name("controller-packages").inputs["create"]
+    if stack == "tutorial":
+        assert "su -s /bin/sh -c 'nova-manage db sync' nova" in sync
+        assert "nova-api nova-cert nova-conductor nova-consoleauth nova-novncproxy nova-scheduler python-novaclient" in packages
+    else:
+        order = [sync.index(f"nova-manage {s}") for s in ("api_db sync", "cell_v2 map_cell0", "cell_v2 create_cell", "db sync")]
+        assert order == sorted(order)
+        assert "nova-api nova-conductor nova-novncproxy nova-scheduler" in packages
+
+
+def test_secrets_stay_secret(stack_run):
+    stack, rec = stack_run
+    conf = rec.by_name("controller-nova-conf")
+    assert conf.secret_inputs == ["stdin"] or set(conf.secret_inputs) == {"stdin", "connection"}
+    assert "stdout" in conf.additional_secret_outputs and conf.inputs["logging"] == "none"
+    nova_conf = unwrap(conf.raw_inputs)["stdin"]
+    assert f"{SENTINEL}-novaPassword".replace("$", "$$") in nova_conf  # nova.conf travels on stdin
+    # (__provider is the pickled provider, which the SDK always sends as a secret)
+    assert sorted(rec.by_name("nova-db-mysql").secret_inputs) == ["__provider", "admin_password", "password"]
+    for r in rec.resources():
+        if r.type == COMMAND:
+            plain = {k: v for k, v in unwrap(r.raw_inputs).items() if k not in ("stdin", "connection")}
+            assert "Sentinel" not in json.dumps(plain), f"{r.name} carries a secret outside stdin"
+            assert "environment" not in r.inputs
+    outputs = [plan_text(rec), json.dumps(plan_json(rec)), plan_dot(rec)]
+    assert not any("Sentinel" in text for text in outputs)
+    assert "[secret]" in outputs[0]
+
+
+def test_database_protection_follows_production(stack_run):
+    stack, rec = stack_run
+    db = rec.by_name("nova-db-mysql")
+    assert db.type == "pulumi-python:dynamic/mysql:ServiceDatabase"
+    assert db.protect is (stack == "prod")
+    assert set(db.additional_secret_outputs) >= {"password", "admin_password"}
+    expected = {"tutorial": ["nova"], "dev": ["nova_api", "nova", "nova_cell0"], "prod": ["nova_api", "nova", "nova_cell0"]}
+    assert db.inputs["databases"] == expected[stack]
+
+
+def _inputs(rec) -> dict[str, str]:
+    return {r.name: json.dumps(unwrap(r.raw_inputs), sort_keys=True) for r in rec.resources() if r.custom}
+
+
+def test_rerun_with_nothing_changed_is_identical():
+    assert _inputs(record("dev")) == _inputs(record("dev"))
+
+
+def test_one_option_changes_only_config_restart_and_verify():
+    before = _inputs(record("dev"))
+    after = _inputs(record("dev", novaConf={"DEFAULT": {"debug": True}}))
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["controller-nova-conf", "controller-restart", "controller-verify"]
+
+
+def test_bad_config_registers_nothing():
+    with pytest.raises(ConfigError) as err:
+        record("tutorial", dbUser="nova'; DROP USER root; --", dbPort="x")
+    assert any(p.startswith("dbUser:") for p in err.value.problems)
+    assert any(p.startswith("dbPort:") for p in err.value.problems)
+
+
+def test_offline_plan_command(tmp_path):
+    out = tmp_path / "plan"
+    done = subprocess.run([sys.executable, "-m", "tools.plan", "tutorial", "--out", str(out), "--quiet"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "critical path (6 steps): controller-preflight -> controller-packages" in done.stdout
+    plan = json.loads((out / "plan.json").read_text())
+    step = next(s for s in plan["steps"] if s["urn"].endswith("::controller-db-sync"))
+    assert step["op"] == "create" and step["newState"]["type"] == "command:remote:Command"
+    assert any(d.endswith("::nova-db-mysql") for d in step["newState"]["dependencies"])
+    assert step["newState"]["parent"].endswith("::controller")
+    text = (out / "plan.txt").read_text()
+    assert "connection = mysql+pymysql://nova:[secret]@db-node/nova" in text
+    assert '"controller-db-sync" -> "controller-restart";' in (out / "graph.dot").read_text()
+
+
+def test_offline_plan_reports_bad_config_and_fails(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.plan", "tutorial", "--out", str(tmp_path),
+         "--set", "dbName=nova;drop", "--set", "endpointInterfaces=[\"pub\"]"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "2 problem(s) in the stack configuration" in done.stderr
+    assert "dbName: 'nova;drop' is not a plain SQL identifier" in done.stderr
+    assert "endpointInterfaces[0]: 'pub' is not a keystone interface" in done.stderr
+    assert not (tmp_path / "plan.json").exists()
