@@ -431,11 +431,16 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         names=db_names,
         main_name=db_name,
         api_name=(profile.databases.get("api", "").format(name=db_name) or None) if profile and db_name else None,
-        user=r.identifier("dbUser", r.get("dbUser", "nova")),
+        user=_db_user(r, r.identifier("dbUser", r.get("dbUser", "nova"))),
         password=r.secret("dbPassword"),
         allowed_hosts=tuple(allowed_hosts) if isinstance(allowed_hosts, list) else (),
         drop_on_delete=r.get("dbDropOnDelete", False),
     )
+
+    if database.password is not None and not database.password.value.isascii():
+        # nova reaches MySQL through PyMySQL, which sends a login password as latin-1 while the
+        # server hashed its UTF-8 bytes: a non-ASCII password locks nova out.
+        r.problem("dbPassword", "contains non-ASCII characters, which nova's MySQL driver cannot log in with; use ASCII")
 
     messaging = MessagingSettings(
         host=r.host("rabbitHost", r.get("rabbitHost", database.host)),
@@ -510,6 +515,13 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(**settings_kwargs)
+
+
+def _db_user(r: _Reader, user: Optional[str]) -> Optional[str]:
+    if user is not None and len(user) > 32:
+        r.problem("dbUser", f"{user!r} is longer than 32 characters, the limit of MySQL 8 account names")
+        return None
+    return user
 
 
 def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = False) -> Optional[NodeSettings]:

@@ -162,3 +162,9 @@ def test_stack_files_hold_no_plain_secret():
             name = key.rpartition(":")[2]
             if name in SCHEMA and SCHEMA[name].secret:
                 assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {key} in plain text"
+
+
+def test_database_account_limits():
+    problems = problems_for("tutorial", secrets={"dbPassword": "pässword"}, dbUser="n" * 40)
+    assert "dbUser: '" + "n" * 40 + "' is longer than 32 characters, the limit of MySQL 8 account names" in problems
+    assert "dbPassword: contains non-ASCII characters, which nova's MySQL driver cannot log in with; use ASCII" in problems

@@ -213,10 +213,9 @@ class PlanMocks(pulumi_mocks.Mocks):
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         short_type = args.typ.rsplit(":", 1)[-1].lower()
+        # Inputs echo back as outputs; what only the apply computes (a command's stdout) is
+        # left out, so it stays unknown in this preview, as with `pulumi preview`.
         outputs = dict(args.inputs)
-        if args.typ.startswith("command:remote:"):
-            outputs.setdefault("stdout", "")
-            outputs.setdefault("stderr", "")
         return f"{short_type}-{args.name}-id", outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs):
@@ -307,7 +306,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str]) ->
     """Run __main__.py for `stack` under mocks; raises ConfigError for bad config."""
     pulumi.runtime.settings.ROOT.set(None)
     monitor = RecordingMonitor(PlanMocks())
-    pulumi_mocks.set_mocks(PlanMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi_mocks.set_mocks(PlanMocks(), project=PROJECT, stack=stack, preview=True, monitor=monitor)
     monitor.mocks = PlanMocks()
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
     failure: list[BaseException] = []
