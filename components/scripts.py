@@ -15,7 +15,8 @@ HEADER = "set -eu\n"
 NOVA_MANAGE_AS_NOVA = "su -s /bin/sh -c {cmd} nova"
 CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-_SERVICE_RE = re.compile(r"^[A-Za-z0-9@._-]+$")
+_SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_-]+)?)*$")
 
 
@@ -26,7 +27,8 @@ def q(value: str) -> str:
 def _checked(values: Iterable[str], pattern: re.Pattern, what: str) -> list[str]:
     values = list(values)
     for value in values:
-        if not pattern.match(value):
+        # fullmatch: `$` alone would accept a trailing newline
+        if not pattern.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid {what}")
     return values
 
@@ -76,8 +78,9 @@ def install_packages(packages: Sequence[str]) -> str:
 
 def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
     """Write stdin to `path` atomically (temp file in the same directory, then rename), with
-    owner, group and mode set before the content becomes visible. Prints whether it changed."""
-    if not re.match(r"^/[A-Za-z0-9_./-]+$", path) or not re.match(r"^[0-7]{4}$", mode):
+    owner, group and mode set before the content becomes visible. Prints whether it changed:
+    "unchanged" only when content, owner, group and mode all already match."""
+    if not re.fullmatch(r"/[A-Za-z0-9_./-]+", path) or not re.fullmatch(r"[0-7]{4}", mode):
         raise ValueError(f"refusing path {path!r} / mode {mode!r}")
     directory = path.rsplit("/", 1)[0] or "/"
     return (
@@ -88,8 +91,9 @@ def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
         "cat > \"$tmp\"\n"
         f"chown {q(owner)}:{q(group)} \"$tmp\"\n"
         f"chmod {q(mode)} \"$tmp\"\n"
-        f"if [ -f {q(path)} ] && cmp -s \"$tmp\" {q(path)}; then echo unchanged: {q(path)}; exit 0; fi\n"
-        f"mv -f \"$tmp\" {q(path)}\n"
+        f"if [ -f {q(path)} ] && cmp -s \"$tmp\" {q(path)}"
+        f" && [ \"$(stat -c %u:%g:%a \"$tmp\")\" = \"$(stat -c %u:%g:%a {q(path)})\" ]; then echo unchanged: {q(path)}; exit 0; fi\n"
+        f"mv -fT \"$tmp\" {q(path)}\n"
         "trap - EXIT\n"
         f"echo written: {q(path)}\n"
     )
@@ -97,7 +101,7 @@ def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
 
 def nova_manage(args: str) -> str:
     """`nova-manage <args>` as the nova user (the seed forgot `su -s`)."""
-    if not _NOVA_MANAGE_RE.match(args):
+    if not _NOVA_MANAGE_RE.fullmatch(args):
         raise ValueError(f"{args!r} is not a nova-manage sub-command")
     return NOVA_MANAGE_AS_NOVA.format(cmd=q(f"nova-manage {args}"))
 
@@ -140,6 +144,9 @@ def verify_services(openrc: str, check: str, expected: Sequence[str], api_checks
     """Wait (bounded) until every expected nova service reports up, then run the seed's
     "Testing" client commands. Fails with the list of services that are down."""
     expected = _checked(expected, _SERVICE_RE, "service name")
+    if int(attempts) < 1 or int(delay) < 0:
+        # with no attempt the loop never runs and the services would be reported up unchecked
+        raise ValueError(f"need attempts >= 1 and delay >= 0, not {attempts!r} / {delay!r}")
     if check == "nova-manage":
         # Liberty: State is ":-)" when up, "XXX" when down.
         listing = f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1 {{print $1, ($5 == \":-)\") ? \"up\" : \"down\"}}'"
@@ -171,5 +178,7 @@ def verify_services(openrc: str, check: str, expected: Sequence[str], api_checks
 
 
 def render_openrc(variables: dict[str, str]) -> str:
-    """An admin credentials file (the seed's "Testing" exports). Values are shell-quoted."""
+    """An admin credentials file (the seed's "Testing" exports). Values are shell-quoted;
+    names, which cannot be quoted, must be shell identifiers."""
+    _checked(variables, _ENV_NAME_RE, "environment variable name")
     return "".join(f"export {name}={q(value)}\n" for name, value in variables.items())
