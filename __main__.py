@@ -1,10 +1,13 @@
-"""openstack-nova: the nova database, its keystone identity and the controller, as one graph."""
+"""openstack-nova: nova's database, its keystone identity, the controller, the hypervisors and
+the dashboard, as one graph. Ordering lives in the components' inputs and dependencies."""
 import pulumi
 
+from components.compute import HostDiscovery, HostDiscoveryArgs, HypervisorArgs, HypervisorNode
 from components.controller import ControllerArgs, ControllerNode
 from components.database import NovaDatabase, NovaDatabaseArgs
-from components.node import content_hash
+from components.horizon import Dashboard, DashboardArgs
 from components.identity import ServiceIdentity, keystone_provider, nova_identity_args
+from components.node import content_hash
 from components.settings_source import read_settings
 
 settings = read_settings()  # fails with every config problem before anything is registered
@@ -19,10 +22,23 @@ database = NovaDatabase("nova-db", NovaDatabaseArgs(
 
 keystone = keystone_provider("keystone", settings.keystone)
 identity = ServiceIdentity("nova-identity", nova_identity_args(settings, keystone))
+endpoints = list(identity.endpoints.values())
 
-controller = ControllerNode("controller", ControllerArgs(
-    settings=settings, database=database, endpoints=list(identity.endpoints.values()),
-))
+controller = ControllerNode("controller", ControllerArgs(settings=settings, database=database, endpoints=endpoints))
+
+hypervisors = [
+    HypervisorNode(node.name, HypervisorArgs(settings=settings, node=node, controller=controller))
+    for node in settings.hypervisors
+]
+if hypervisors and settings.release.discover_hosts:
+    HostDiscovery("cells", HostDiscoveryArgs(settings=settings, controller=controller, hypervisors=hypervisors))
+
+if settings.dashboard.enabled:
+    dashboard = Dashboard("dashboard", DashboardArgs(
+        node=settings.dashboard.node, private_key=settings.ssh_private_key,
+        keystone_host=settings.keystone.host, endpoints=endpoints,
+    ))
+    pulumi.export("dashboard_url", dashboard.url)
 
 pulumi.export("release", settings.release.name)
 pulumi.export("databases", list(db.names))
@@ -30,3 +46,4 @@ pulumi.export("nova_user_id", identity.user_id)
 pulumi.export("compute_service_id", identity.service_id)
 pulumi.export("compute_endpoints", identity.endpoint_urls)
 pulumi.export("nova_conf_sha256", content_hash(controller.nova_conf_text))
+pulumi.export("hypervisors", [node.name for node in settings.hypervisors])

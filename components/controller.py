@@ -53,21 +53,16 @@ def render_openrc(settings: Settings) -> str:
     return scripts.render_openrc(values)
 
 
-def as_node_user(script: str, user: str) -> str:
-    """Steps run as root; a non-root SSH user goes through sudo (stdin passes through)."""
-    return script if user == "root" else f"sudo -n /bin/bash -c {scripts.q(script)}"
-
-
 class ControllerNode(pulumi.ComponentResource):
     def __init__(self, name: str, args: ControllerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:ControllerNode", name, None, opts)
         s = args.settings
         node = s.controller
         profile = s.release
-        conn = connection(node, s.ssh_private_key)
+        conn = self.connection = connection(node, s.ssh_private_key)
 
         def run(script: str) -> str:
-            return as_node_user(script, node.user)
+            return scripts.as_user(script, node.user)
 
         self.nova_conf_text = pulumi.Output.secret(
             render_nova_conf(s, node, CONTROLLER, secret_values(s), plain_secret_overrides(s))

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 HEADER = "set -eu\n"
 NOVA_MANAGE_AS_NOVA = "su -s /bin/sh -c {cmd} nova"
 CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
+_HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
+_URL_RE = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_-]+)?)*$")
 
@@ -140,18 +143,22 @@ def restart_services(services: Sequence[str]) -> str:
 
 
 def verify_services(openrc: str, check: str, expected: Sequence[str], api_checks: Sequence[str],
-                    attempts: int = 30, delay: int = 5) -> str:
-    """Wait (bounded) until every expected nova service reports up, then run the seed's
-    "Testing" client commands. Fails with the list of services that are down."""
+                    attempts: int = 30, delay: int = 5, host: Optional[str] = None) -> str:
+    """Wait (bounded) until every expected nova service reports up (on `host` only, when
+    given), then run the seed's "Testing" client commands. Fails with the list of services
+    that are down."""
     expected = _checked(expected, _SERVICE_RE, "service name")
+    if host is not None:
+        _checked([host], _HOST_RE, "host name")
     if int(attempts) < 1 or int(delay) < 0:
         # with no attempt the loop never runs and the services would be reported up unchecked
         raise ValueError(f"need attempts >= 1 and delay >= 0, not {attempts!r} / {delay!r}")
     if check == "nova-manage":
         # Liberty: State is ":-)" when up, "XXX" when down.
-        listing = f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1 {{print $1, ($5 == \":-)\") ? \"up\" : \"down\"}}'"
+        only = f" && $2 == {_awk_string(host)}" if host else ""
+        listing = f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1{only} {{print $1, ($5 == \":-)\") ? \"up\" : \"down\"}}'"
     elif check == "openstack":
-        listing = "openstack compute service list -f value -c Binary -c State"
+        listing = "openstack compute service list " + (f"--host {q(host)} " if host else "") + "-f value -c Binary -c State"
     else:
         raise ValueError(f"unknown service check {check!r}")
     lines = [
@@ -175,6 +182,45 @@ def verify_services(openrc: str, check: str, expected: Sequence[str], api_checks
         lines.append(" ".join(q(word) for word in command.split()) + " >/dev/null")
         lines.append(f"echo {q('ok: ' + command)}")
     return "\n".join(lines) + "\n"
+
+
+def _awk_string(value: str) -> str:
+    # only called with values that matched _HOST_RE: no quotes or backslashes to escape
+    return '"' + value + '"'
+
+
+def as_user(script: str, user: str) -> str:
+    """Steps run as root; a non-root SSH user goes through sudo (stdin passes through)."""
+    if user == "root":
+        return script
+    _checked([user], _USER_RE, "user name")
+    return f"sudo -n /bin/bash -c {q(script)}"
+
+
+def verify_http(url: str, attempts: int = 30, delay: int = 5) -> str:
+    """Wait (bounded) until `url` answers with a success or redirect status."""
+    if not _URL_RE.fullmatch(url):
+        raise ValueError(f"{url!r} is not a plain http(s) URL")
+    return (
+        HEADER + f"url={q(url)}\ncode=000\n"
+        f"for attempt in $(seq 1 {int(attempts)}); do\n"
+        "  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \"$url\" || true)\n"
+        "  case \"$code\" in 2??|3??) echo \"$url answers $code\"; exit 0 ;; esac\n"
+        f"  sleep {int(delay)}\n"
+        "done\n"
+        f"echo \"$url did not answer after {int(attempts) * int(delay)}s (last status $code)\" >&2\n"
+        "exit 1\n"
+    )
+
+
+def detect_virt_type() -> str:
+    """kvm when the CPU offers hardware virtualisation (vmx/svm) and /dev/kvm exists, else qemu."""
+    return HEADER + "if grep -Eq '(vmx|svm)' /proc/cpuinfo && [ -e /dev/kvm ]; then echo kvm; else echo qemu; fi\n"
+
+
+def discover_hosts() -> str:
+    """Map new hypervisors into cell1; run once, after every hypervisor is up."""
+    return HEADER + nova_manage("cell_v2 discover_hosts --verbose") + "\n"
 
 
 def render_openrc(variables: dict[str, str]) -> str:

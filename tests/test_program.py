@@ -3,6 +3,7 @@ and what a one-option change touches."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -34,15 +35,22 @@ def stack_run(request):
     return request.param, record(request.param, secrets=secrets)
 
 
+EXPECTED_COMPONENTS = {
+    "tutorial": {"nova-db": "Database", "nova-identity": "ServiceIdentity", "controller": "ControllerNode",
+                 "dashboard": "Dashboard"},
+    "dev": {"nova-db": "Database", "nova-identity": "ServiceIdentity", "controller": "ControllerNode",
+            "dashboard": "Dashboard", "compute1": "HypervisorNode", "compute2": "HypervisorNode", "cells": "HostDiscovery"},
+    "prod": {"nova-db": "Database", "nova-identity": "ServiceIdentity", "controller": "ControllerNode",
+             "cmp-a1": "HypervisorNode", "cmp-a2": "HypervisorNode", "cells": "HostDiscovery"},
+}
+
+
 def test_components_and_parents(stack_run):
     stack, rec = stack_run
     stack_urn = next(r.urn for r in rec.resources() if r.type == "pulumi:pulumi:Stack")
     components = {r.name: r for r in rec.resources() if not r.custom and r.urn != stack_urn}
     assert {n: r.type for n, r in components.items()} == {
-        "nova-db": "openstack-nova:components:Database",
-        "nova-identity": "openstack-nova:components:ServiceIdentity",
-        "controller": "openstack-nova:components:ControllerNode",
-    }
+        n: f"openstack-nova:components:{t}" for n, t in EXPECTED_COMPONENTS[stack].items()}
     assert all(r.parent == stack_urn for r in components.values())
     assert [r.name for r in rec.children(components["nova-db"].urn)] == ["nova-db-mysql"]
     assert [r.name for r in rec.children(components["controller"].urn)] == sorted(
@@ -167,10 +175,83 @@ def test_rerun_with_nothing_changed_is_identical():
 
 
 def test_one_option_changes_only_config_restart_and_verify():
+    before = _inputs(record("tutorial"))
+    after = _inputs(record("tutorial", novaConf={"DEFAULT": {"debug": True}}))
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["controller-nova-conf", "controller-restart", "controller-verify"]
+
+
+def test_global_option_reaches_every_node_and_nothing_else():
     before = _inputs(record("dev"))
     after = _inputs(record("dev", novaConf={"DEFAULT": {"debug": True}}))
     changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["controller-nova-conf", "controller-restart", "controller-verify"]
+    # compute1 detects its virt type at apply time, so its file is only known then; compute2
+    # has virtType set and shows the change already in the preview.
+    assert changed == ["compute2-nova-conf", "compute2-restart", "compute2-verify",
+                       "controller-nova-conf", "controller-restart", "controller-verify"]
+
+
+def test_adding_a_hypervisor_touches_only_that_node_and_discovery():
+    config, _ = stack_config("dev")
+    nodes = json.loads(config["openstack-nova:hypervisors"])
+    before = _inputs(record("dev"))
+    after_rec = record("dev", hypervisors=nodes + [{"name": "compute3", "host": "dev-cmp3.lab.example.org",
+                                                     "myIp": "10.20.0.23", "virtType": "kvm"}])
+    after = _inputs(after_rec)
+    added = sorted(set(after) - set(before))
+    assert added == [f"compute3-{s}" for s in ("nova-conf", "packages", "preflight", "restart", "verify")]
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["cells-discover-hosts"]
+    assert after_rec.depends("cells-discover-hosts", "compute3-verify")
+
+
+def test_hypervisors_are_independent_branches_joined_at_discovery():
+    rec = record("prod")
+    branches = {n: [r.name for r in rec.resources() if r.custom and r.name.startswith(n + "-")] for n in ("cmp-a1", "cmp-a2")}
+    for mine, other in (("cmp-a1", "cmp-a2"), ("cmp-a2", "cmp-a1")):
+        for a in branches[mine]:
+            assert not any(rec.waits_for(a, b) for b in branches[other]), f"{a} waits for {other}"
+    for node in branches:
+        assert rec.depends("cells-discover-hosts", f"{node}-verify")
+    discover = rec.by_name("cells-discover-hosts")
+    assert discover.inputs["create"].startswith("sudo -n /bin/bash -c ")  # prod's SSH user is not root
+    inner = shlex.split(discover.inputs["create"])[4]
+    assert "su -s /bin/sh -c 'nova-manage cell_v2 discover_hosts --verbose' nova" in inner
+    assert discover.inputs["triggers"] == ["cmp-a1", "cmp-a2"]
+    assert rec.children(rec.by_name("cells").urn) == [discover]
+    # the verify step asks the controller about this very host
+    verify = rec.by_name("cmp-a1-verify")
+    assert "openstack compute service list --host cmp-a1" in verify.inputs["create"]
+    assert verify.inputs["create"].startswith("sudo -n /bin/bash -c ")  # prod's SSH user is not root
+
+
+def test_liberty_has_no_discovery_and_keeps_hypervisor_steps():
+    rec = record("tutorial", hypervisors=[{"name": "compute1", "host": "compute1.example.org", "myIp": "10.0.0.7"}])
+    assert not [r for r in rec.resources() if r.name == "cells-discover-hosts"]
+    assert rec.by_name("compute1-detect-virt").inputs["create"].count("vmx|svm") == 1
+    assert rec.depends("compute1-nova-conf", "compute1-packages")
+    assert rec.depends("compute1-verify", "compute1-restart")
+    assert rec.depends("compute1-verify", "controller-restart")
+
+
+def test_dashboard_steps(stack_run):
+    stack, rec = stack_run
+    if stack == "prod":
+        assert not [r for r in rec.resources() if r.name.startswith("dashboard")]
+        return
+    settings = rec.by_name("dashboard-settings").inputs["create"]
+    host = {"tutorial": "auth-node.example.org", "dev": "dev-ctl.lab.example.org"}[stack]
+    assert f"/etc/openstack-dashboard/local_settings.py {host}" in settings
+    assert "openstack-dashboard" in rec.by_name("dashboard-packages").inputs["create"]
+    for iface in ("public", "internal", "admin"):
+        assert rec.depends("dashboard-settings", f"nova-identity-endpoint-{iface}")
+    assert rec.depends("dashboard-verify", "dashboard-settings")
+    ip = {"tutorial": "10.0.0.6", "dev": "10.20.0.10"}[stack]
+    assert f"url=http://{ip}/horizon/" in rec.by_name("dashboard-verify").inputs["create"]
+    # Horizon runs beside the nova steps: nothing on the controller waits for it, nor it for them
+    for step in CONTROLLER_STEPS:
+        assert not rec.waits_for("dashboard-verify", f"controller-{step}")
+        assert not rec.waits_for(f"controller-{step}", "dashboard-packages")
 
 
 def test_bad_config_registers_nothing():

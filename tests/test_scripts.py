@@ -870,3 +870,86 @@ def test_render_openrc_exact_text():
 def test_render_openrc_rejects_bad_variable_names(name):
     with pytest.raises(ValueError):
         scripts.render_openrc({name: "x"})
+
+
+# --------------------------------------------------------------------------------------------
+# Hypervisors: per-host verification, virt type detection, host discovery; sudo; HTTP checks
+# --------------------------------------------------------------------------------------------
+
+def test_verify_one_host_asks_about_that_host_only(box):
+    box.shim("openstack", 'if [ "$*" = "compute service list --host compute1 -f value -c Binary -c State" ]; then\n'
+                          f"{LISTING}  exit 0\nfi\nexit 64")
+    box.shim("sleep")
+    listing(box, "nova-compute down\n", call=1)
+    listing(box, "nova-compute up\n")
+    r = box.run(scripts.verify_services(str(openrc(box)), "openstack", ["nova-compute"], (), 5, 1, host="compute1"))
+    assert (r.rc, r.out) == (0, "nova services up: nova-compute\n"), r.err
+    assert box.calls("sleep") == ["1"]
+
+
+def test_verify_one_host_with_nova_manage_ignores_other_hosts(liberty_box):
+    other = "nova-compute     compute2                             nova             enabled    :-)   2015-11-10 12:00:00\n"
+    mine = "nova-compute     compute1                             nova             enabled    XXX   2015-11-10 12:00:00\n"
+    listing(liberty_box, LIBERTY_HEADER + other + mine)
+    r = liberty_box.run(scripts.verify_services(str(openrc(liberty_box)), "nova-manage", ["nova-compute"], (), 2, 1,
+                                                host="compute1"))
+    assert r.rc == 1
+    assert r.err == "nova services not up after 2s: nova-compute\n"
+
+
+@pytest.mark.parametrize("host", ["compute1; reboot", "$(id)", "a b", '"x"'])
+def test_verify_refuses_hostile_host(host):
+    with pytest.raises(ValueError):
+        scripts.verify_services("/root/admin-openrc", "openstack", ["nova-compute"], (), host=host)
+
+
+def test_detect_virt_type_prints_one_of_the_two(box):
+    r = box.run(scripts.detect_virt_type())
+    assert r.rc == 0
+    cpu_has_vmx = any(flag in open("/proc/cpuinfo").read().split() for flag in ("vmx", "svm"))
+    assert r.out == ("kvm\n" if cpu_has_vmx and os.path.exists("/dev/kvm") else "qemu\n")
+
+
+def test_discover_hosts_runs_once_as_nova(box):
+    box.su_shim()
+    box.shim("nova-manage")
+    r = box.run(scripts.discover_hosts())
+    assert r.rc == 0, r.err
+    assert box.calls("nova-manage") == ["cell_v2 discover_hosts --verbose"]
+    assert box.argvs("su") == [["-s", "/bin/sh", "-c", "nova-manage cell_v2 discover_hosts --verbose", "nova"]]
+
+
+def test_as_user_runs_the_same_script_through_sudo_with_stdin(box):
+    box.shim("sudo", '[ "$1" = -n ] || exit 64\nshift\nexec "$@"')
+    target = box.root / "out.txt"
+    script = scripts.write_file_from_stdin(str(target), "root", "root", "0600")
+    assert scripts.as_user(script, "root") == script
+    r = box.run(scripts.as_user(script, "deploy"), stdin=b"it's $(secret)\n")
+    assert r.rc == 0, r.err
+    assert target.read_bytes() == b"it's $(secret)\n"
+    assert box.argvs("sudo")[0][:3] == ["-n", "/bin/bash", "-c"]
+    with pytest.raises(ValueError):
+        scripts.as_user(script, "deploy; id")
+
+
+def test_verify_http_waits_for_a_success_or_redirect(box):
+    box.shim("sleep")
+    box.shim("curl", 'n=$(cat "$STATE/n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$STATE/n"\n'
+                     '[ "$n" -lt 3 ] && { printf 000; exit 7; }\nprintf 302')
+    r = box.run(scripts.verify_http("http://10.0.0.6/horizon/", attempts=5, delay=2))
+    assert (r.rc, r.out) == (0, "http://10.0.0.6/horizon/ answers 302\n"), r.err
+    assert box.calls("sleep") == ["2", "2"]
+
+
+def test_verify_http_fails_with_the_last_status(box):
+    box.shim("sleep")
+    box.shim("curl", "printf 500")
+    r = box.run(scripts.verify_http("http://10.0.0.6/horizon/", attempts=3, delay=4))
+    assert r.rc == 1
+    assert r.err == "http://10.0.0.6/horizon/ did not answer after 12s (last status 500)\n"
+
+
+@pytest.mark.parametrize("url", ["http://h/$(id)", "ftp://h/", "http://h/a b", "http://h/'x'"])
+def test_verify_http_refuses_hostile_urls(url):
+    with pytest.raises(ValueError):
+        scripts.verify_http(url)

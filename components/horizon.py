@@ -1,0 +1,107 @@
+"""Horizon, the dashboard (the seed's last step): install openstack-dashboard, point
+OPENSTACK_HOST in local_settings.py at keystone, reload the web server only when the file
+changed, and check that /horizon answers.
+
+The settings edit is a pure function (`set_openstack_host`), tested here, and the very same
+source is what the node runs (embedded in the step's script), so the tested rule is the
+applied rule.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+from pulumi_command import remote
+
+from components import scripts
+from components.config import NodeSettings, Secret
+from components.node import connection, step
+
+LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
+
+
+def set_openstack_host(text: str, host: str) -> str:
+    """Exactly one top-level `OPENSTACK_HOST = "<host>"`: the first assignment is replaced in
+    place, later ones are removed, and one is appended when there is none. Commented lines,
+    indented lines and every other setting are left untouched."""
+    import re as _re  # (kept local: this function's source also runs on the node)
+
+    if not _re.match(r"^[A-Za-z0-9.:-]+$", host):
+        raise ValueError("OPENSTACK_HOST must be a host name or IP address")
+    assignment = _re.compile(r"^OPENSTACK_HOST\s*=")
+    wanted = f'OPENSTACK_HOST = "{host}"'
+    out, seen = [], False
+    lines = text.splitlines(keepends=True)
+    for line in lines:
+        if assignment.match(line):
+            if not seen:
+                out.append(wanted + ("\n" if line.endswith("\n") else ""))
+                seen = True
+            continue
+        out.append(line)
+    if not seen:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.append(wanted + "\n")
+    return "".join(out)
+
+
+def settings_script(path: str, host: str) -> str:
+    """Apply `set_openstack_host` on the node; reload the web server only when the file changed."""
+    if not re.match(r"^/[A-Za-z0-9_./-]+$", path):
+        raise ValueError(f"refusing path {path!r}")
+    source = inspect.getsource(set_openstack_host)
+    program = (
+        "import os, sys, tempfile\n" + source +
+        "path, host = sys.argv[1], sys.argv[2]\n"
+        "old = open(path).read()\n"
+        "new = set_openstack_host(old, host)\n"
+        "if new == old:\n"
+        "    print('unchanged: ' + path); sys.exit(0)\n"
+        "st = os.stat(path)\n"
+        "fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))\n"
+        "with os.fdopen(fd, 'w') as f:\n"
+        "    f.write(new)\n"
+        "os.chown(tmp, st.st_uid, st.st_gid); os.chmod(tmp, st.st_mode & 0o7777)\n"
+        "os.replace(tmp, path)\n"
+        "print('changed: ' + path)\n"
+        "sys.exit(3)\n"
+    )
+    return (
+        scripts.HEADER
+        + f"rc=0; python3 -c {scripts.q(program)} {scripts.q(path)} {scripts.q(host)} || rc=$?\n"
+        + "if [ \"$rc\" -eq 3 ]; then\n"
+        + "  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl reload apache2;\n"
+        + "  else service apache2 reload; fi\n"
+        + "  echo 'apache2 reloaded'\n"
+        + "elif [ \"$rc\" -ne 0 ]; then exit \"$rc\"; fi\n"
+    )
+
+
+@dataclass
+class DashboardArgs:
+    node: NodeSettings
+    private_key: Optional[Secret]
+    keystone_host: str
+    endpoints: Sequence[pulumi.Resource]  # Horizon is useless before the catalog exists
+
+
+class Dashboard(pulumi.ComponentResource):
+    def __init__(self, name: str, args: DashboardArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("openstack-nova:components:Dashboard", name, None, opts)
+        node = args.node
+        conn = connection(node, args.private_key)
+
+        def run(script: str) -> str:
+            return scripts.as_user(script, node.user)
+
+        self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(["openstack-dashboard"])), parent=self)
+        self.settings = step(f"{name}-settings", conn, run(settings_script(LOCAL_SETTINGS, args.keystone_host)),
+                             parent=self, depends_on=[self.packages, *args.endpoints])
+        self.url = f"http://{node.my_ip}/horizon/"
+        self.verify = step(f"{name}-verify", conn, run(scripts.verify_http(self.url)),
+                           parent=self, depends_on=[self.settings])
+        self.register_outputs({"url": self.url})

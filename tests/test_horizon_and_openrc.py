@@ -1,0 +1,118 @@
+"""Dashboard settings edit and the admin openrc: pure functions, and the scripts run for real."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from components.config import load_settings
+from components.controller import render_openrc
+from components.horizon import set_openstack_host, settings_script
+from tools.plan import stack_config
+
+DEBIAN_SNIPPET = '''import os
+from django.utils.translation import gettext_lazy as _
+DEBUG = False
+# OPENSTACK_HOST = "old-commented"
+OPENSTACK_HOST = "127.0.0.1"
+OPENSTACK_KEYSTONE_URL = "http://%s/identity/v3" % OPENSTACK_HOST
+def f():
+    OPENSTACK_HOST = "indented, not a setting"
+'''
+
+
+def test_replaces_the_assignment_in_place_and_leaves_the_rest():
+    out = set_openstack_host(DEBIAN_SNIPPET, "auth-node.example.org")
+    assert out == DEBIAN_SNIPPET.replace('OPENSTACK_HOST = "127.0.0.1"', 'OPENSTACK_HOST = "auth-node.example.org"')
+
+
+def test_rerun_is_a_fixed_point():
+    once = set_openstack_host(DEBIAN_SNIPPET, "auth-node.example.org")
+    assert set_openstack_host(once, "auth-node.example.org") == once
+
+
+def test_duplicates_collapse_to_exactly_one():
+    text = 'A = 1\nOPENSTACK_HOST="x"\nB = 2\nOPENSTACK_HOST   = "y"\n'
+    assert set_openstack_host(text, "10.0.0.5") == 'A = 1\nOPENSTACK_HOST = "10.0.0.5"\nB = 2\n'
+
+
+def test_appended_once_when_missing():
+    assert set_openstack_host("A = 1", "h") == 'A = 1\nOPENSTACK_HOST = "h"\n'
+    assert set_openstack_host("", "h") == 'OPENSTACK_HOST = "h"\n'
+
+
+@pytest.mark.parametrize("host", ['h"; import os; os.system("id")', "h\nDEBUG = True", "$(id)", ""])
+def test_hostile_host_is_refused(host):
+    with pytest.raises(ValueError):
+        set_openstack_host("A = 1\n", host)
+
+
+@pytest.fixture
+def node(tmp_path):
+    """A settings file plus a stand-in `service` that records reloads."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "service.log"
+    shim = bin_dir / "service"
+    shim.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    shim.chmod(0o755)
+    settings = tmp_path / "local_settings.py"
+    settings.write_text(DEBIAN_SNIPPET)
+    settings.chmod(0o644)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+
+    def run(host: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", settings_script(str(settings), host)], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    return settings, log, run
+
+
+def test_script_edits_and_reloads_only_on_change(node):
+    settings, log, run = node
+    first = run("auth-node.example.org")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"changed: {settings}\napache2 reloaded\n"
+    assert settings.read_text() == set_openstack_host(DEBIAN_SNIPPET, "auth-node.example.org")
+    assert stat.S_IMODE(os.stat(settings).st_mode) == 0o644
+    assert log.read_text() == "apache2 reload\n"
+    second = run("auth-node.example.org")
+    assert second.returncode == 0 and second.stdout == f"unchanged: {settings}\n"
+    assert log.read_text() == "apache2 reload\n"  # no second reload
+    assert not [p for p in settings.parent.iterdir() if p.name.startswith("tmp")]
+
+
+def test_script_fails_when_the_file_is_missing(node, tmp_path):
+    settings, log, run = node
+    settings.unlink()
+    done = run("h")
+    assert done.returncode != 0
+    assert "No such file" in done.stderr
+    assert not log.exists()
+
+
+def test_tutorial_openrc_is_the_seeds_exports():
+    config, keys = stack_config("tutorial", secrets={"keystoneAdminPassword": "openstack"})
+    text = render_openrc(load_settings(config, frozenset(keys), "tutorial"))
+    assert text == (
+        "export OS_PROJECT_DOMAIN_ID=default\n"
+        "export OS_USER_DOMAIN_ID=default\n"
+        "export OS_PROJECT_NAME=admin\n"
+        "export OS_TENANT_NAME=admin\n"
+        "export OS_USERNAME=admin\n"
+        "export OS_PASSWORD=openstack\n"
+        "export OS_AUTH_URL=http://auth-node.example.org:35357/v3\n"
+        "export OS_IDENTITY_API_VERSION=3\n"
+    )
+
+
+def test_modern_openrc_round_trips_a_hostile_password():
+    hostile = "p'a\"ss $(touch /tmp/openrc-pwned) `id` \\ ;"
+    config, keys = stack_config("dev", secrets={"keystoneAdminPassword": hostile})
+    text = render_openrc(load_settings(config, frozenset(keys), "dev"))
+    done = subprocess.run(["bash", "-c", text + 'printf %s "$OS_PASSWORD|$OS_REGION_NAME|$OS_USER_DOMAIN_NAME"'],
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout == f"{hostile}|RegionOne|Default"
+    assert not os.path.exists("/tmp/openrc-pwned")
