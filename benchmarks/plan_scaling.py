@@ -1,0 +1,69 @@
+"""How the program's cost grows with the number of hypervisors (a benchmark, not a test).
+
+    ./dev bench              # sizes 1 10 100 500
+    ./dev bench 1 50         # other sizes
+
+For each size it builds the `dev` stack with that many generated hypervisors, runs the offline
+plan (the real __main__.py under the mock runtime) and prints wall time, resources, dependency
+levels, critical-path length and time per resource, then the ratio of the largest size's time to
+the smallest's next to the ratio of their resource counts (linear cost keeps the two close).
+Each size runs in its own process so one run's runtime state cannot slow the next.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+DEFAULT_SIZES = (1, 10, 100, 500)
+
+
+def hypervisors(count: int) -> list[dict]:
+    return [{"name": f"cmp{i:04d}", "host": f"cmp{i:04d}.lab.example.org",
+             "myIp": f"10.{20 + i // 65000}.{(i // 250) % 256}.{i % 250 + 1}", "virtType": "kvm"}
+            for i in range(count)]
+
+
+def measure(count: int) -> dict:
+    """Run one size in this process and return its figures."""
+    from tools.plan import run_program, stack_config
+
+    config, keys = stack_config("dev", overrides={"hypervisors": hypervisors(count)})
+    start = time.perf_counter()
+    rec = run_program("dev", config, keys)
+    elapsed = time.perf_counter() - start
+    levels = rec.levels()
+    return {"hypervisors": count, "seconds": elapsed, "resources": len(rec.registrations),
+            "levels": max(levels.values()) + 1, "critical_path": len(rec.critical_path())}
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--one"]:
+        print(json.dumps(measure(int(argv[1]))))
+        return 0
+    sizes = [int(a) for a in argv] or list(DEFAULT_SIZES)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"{'hypervisors':>11} {'seconds':>8} {'resources':>9} {'levels':>6} {'critical':>8} {'ms/resource':>11}")
+    rows = []
+    for size in sizes:
+        done = subprocess.run([sys.executable, "-m", "benchmarks.plan_scaling", "--one", str(size)],
+                              capture_output=True, text=True, check=True)
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"{row['hypervisors']:>11} {row['seconds']:>8.2f} {row['resources']:>9} {row['levels']:>6} "
+              f"{row['critical_path']:>8} {1000 * row['seconds'] / row['resources']:>11.2f}")
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        print(f"time ratio {last['hypervisors']}:{first['hypervisors']} nodes = {last['seconds'] / first['seconds']:.1f}x "
+              f"for {last['resources'] / first['resources']:.1f}x the resources "
+              f"(per resource: {(last['seconds'] / last['resources']) / (first['seconds'] / first['resources']):.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    os._exit(code)  # skip the SDK's noisy event-loop teardown (see tools/plan.py)
