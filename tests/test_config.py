@@ -140,7 +140,7 @@ def test_nova_conf_overrides_are_checked():
 
 
 def test_unknown_release_lists_known_ones():
-    assert "release: 'mitaka' is not a known release; use one of 2025.1, liberty" in problems_for("tutorial", release="mitaka")
+    assert "release: 'mitaka' is not a known release; use one of 2025.1, liberty, zed" in problems_for("tutorial", release="mitaka")
 
 
 def test_pulumi_yaml_declares_the_schema():
