@@ -287,3 +287,37 @@ def test_offline_plan_reports_bad_config_and_fails(tmp_path):
     assert "dbName: 'nova;drop' is not a plain SQL identifier" in done.stderr
     assert "endpointInterfaces[0]: 'pub' is not a keystone interface" in done.stderr
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_adopting_hand_made_identity_objects_imports_them():
+    ids = {"user": "bb15f195eb49467fa595eda60e2635d2", "service": "fedb8e01d4964d59b15d386aed3eb681",
+           "endpoints": {"public": "13baaaf28887442699d68b3d8f3faca5", "internal": "0b5c9c11af9e4b67a9fb9d1fa6b311f6",
+                         "admin": "ebf975bf15d04cf4bc55cf54bab6c022"}}
+    rec = record("tutorial", adoptIds=ids)
+    assert rec.by_name("nova-identity-user").import_id == ids["user"]
+    assert rec.by_name("nova-identity-service").import_id == ids["service"]
+    for iface, ident in ids["endpoints"].items():
+        assert rec.by_name(f"nova-identity-endpoint-{iface}").import_id == ident
+    assert rec.by_name("nova-identity-admin-on-service").import_id == ""  # created: the seed's role add
+    assert "import: bb15f195eb49467fa595eda60e2635d2" in plan_text(rec)
+    assert record("tutorial").by_name("nova-identity-user").import_id == ""
+
+
+def test_adopt_ids_are_checked():
+    with pytest.raises(ConfigError) as err:
+        record("tutorial", adoptIds={"user": "x'; drop", "endpoints": {"pubic": "abc"}, "project": "p"})
+    problems = err.value.problems
+    assert "adoptIds.project: is not adoptable; use user, service and endpoints.<interface>" in problems
+    assert "adoptIds.endpoints.pubic: names an interface not listed in endpointInterfaces" in problems
+    assert any(p.startswith("adoptIds.user: \"x'; drop\" is not a keystone id") for p in problems)
+
+
+def test_no_secret_in_logs_or_console(caplog, capsys):
+    caplog.set_level("DEBUG")
+    secrets = {k: f"{SENTINEL}-{k}" for k in ALL_SECRETS}
+    rec = record("dev", secrets=secrets)
+    with pytest.raises(ConfigError) as err:
+        record("dev", secrets=secrets, dbPort="not a port")
+    captured = capsys.readouterr()
+    texts = [caplog.text, captured.out, captured.err, str(err.value), plan_text(rec), json.dumps(plan_json(rec))]
+    assert all("Sentinel" not in t for t in texts)
