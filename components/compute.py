@@ -51,7 +51,7 @@ class HypervisorNode(pulumi.ComponentResource):
         ks_host, ks_port = url_host_port(s.keystone.public_url, 5000)
         targets = [("rabbitmq", s.messaging.host, s.messaging.port), ("keystone", ks_host, ks_port)]
         self.preflight = step(f"{name}-preflight", conn, run(scripts.preflight(targets)), parent=self)
-        self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(profile.compute_packages)),
+        self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(profile.compute_packages, profile.preseed)),
                              parent=self, depends_on=[self.preflight])
 
         secrets, overrides = secret_values(s), plain_secret_overrides(s)

@@ -227,7 +227,7 @@ class Settings:
     ssh_private_key: Optional[Secret]
     hypervisors: tuple[NodeSettings, ...]
     dashboard: DashboardSettings
-    glance_host: str
+    glance_host: Optional[str]  # None: nova finds glance in the keystone catalog
     neutron_user: str
     neutron_password: Secret
     metadata_secret: Optional[Secret]
@@ -494,7 +494,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         ssh_private_key=ssh_key,
         hypervisors=hypervisors,
         dashboard=dashboard,
-        glance_host=r.host("glanceHost", r.get("glanceHost", "image-node")),
+        glance_host=r.host("glanceHost", r.get("glanceHost")),
         neutron_user=r.name("neutronUser", r.get("neutronUser", "neutron")),
         neutron_password=r.secret("neutronPassword"),
         metadata_secret=metadata_secret,

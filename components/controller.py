@@ -70,7 +70,7 @@ class ControllerNode(pulumi.ComponentResource):
         conf_hash = content_hash(self.nova_conf_text)
 
         self.preflight = step(f"{name}-preflight", conn, run(scripts.preflight(preflight_targets(s))), parent=self)
-        self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(profile.packages)),
+        self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(profile.packages, profile.preseed)),
                              parent=self, depends_on=[self.preflight])
         self.config = step(f"{name}-nova-conf", conn, run(scripts.write_file_from_stdin(NOVA_CONF, "root", "nova", "0640")),
                            parent=self, depends_on=[self.packages], stdin=self.nova_conf_text, quiet=True)

@@ -83,7 +83,7 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
         "nova_user": settings.identity.user,
         "nova_password": secrets["nova_password"],
         "glance_host": settings.glance_host,
-        "glance_url": f"http://{settings.glance_host}:9292",
+        "glance_url": f"http://{settings.glance_host}:9292" if settings.glance_host else None,
         "neutron_user": settings.neutron_user,
         "neutron_password": secrets["neutron_password"],
         "metadata_secret": secrets.get("metadata_secret"),

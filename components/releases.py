@@ -43,6 +43,8 @@ class ReleaseProfile:
     controller_conf: Options
     compute_conf: Options
     openrc: Mapping[str, str] = field(default_factory=dict)  # OS_* variable -> template
+    # debconf answers given before installing (`package question type value`)
+    preseed: tuple[str, ...] = ()
 
 
 def _freeze(options: dict) -> Options:
@@ -175,7 +177,8 @@ _MODERN_AUTH = {
 def _modern_conf(compute: bool) -> Options:
     conf = {
         "DEFAULT": {"transport_url": "{transport_url}", "my_ip": "{my_ip}", "state_path": "/var/lib/nova"},
-        "api": {"auth_strategy": "keystone"},
+        # (no [api] auth_strategy: keystone is the default and the option is deprecated for
+        # removal since nova 21, so the validator refuses it)
         "keystone_authtoken": {
             "www_authenticate_uri": "{keystone_public_url}",
             **_MODERN_AUTH,
@@ -190,7 +193,9 @@ def _modern_conf(compute: bool) -> Options:
             "password": "{nova_password}",
         },
         "vnc": {"enabled": "true", "server_listen": "{vnc_listen}", "server_proxyclient_address": "{my_ip}"},
-        "glance": {"api_servers": "{glance_url}"},
+        # The image API is found in the keystone catalog; glanceHost pins it instead
+        # (api_servers is deprecated for removal since nova 21).
+        "glance": {"region_name": "{region}", "endpoint_override": "{glance_url}"},
         "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
         "placement": {"region_name": "{region}", **_MODERN_AUTH, "username": "{placement_user}", "password": "{placement_password}"},
         "neutron": {
@@ -272,6 +277,18 @@ ZED = ReleaseProfile(
     controller_conf=RELEASE_2025_1.controller_conf,
     compute_conf=RELEASE_2025_1.compute_conf,
     openrc=_MODERN_OPENRC,
+    preseed=(
+        # Debian's nova packages would otherwise offer to configure the database, RabbitMQ and
+        # keystone themselves (this program does that), and run the SPICE proxy, not noVNC.
+        "nova-common nova/configure_db boolean false",
+        "nova-common nova/configure_rabbit boolean false",
+        "nova-common nova/configure_placement boolean false",
+        "nova-common nova/configure_neutron boolean false",
+        "nova-common nova/configure_ksat boolean false",
+        "nova-api novaapi/configure_db boolean false",
+        "nova-api nova/configure_api-endpoint boolean false",
+        "nova-consoleproxy nova-consoleproxy/daemon_type select novnc",
+    ),
 )
 
 PROFILES: Mapping[str, ReleaseProfile] = MappingProxyType({p.name: p for p in (LIBERTY, RELEASE_2025_1, ZED)})

@@ -19,6 +19,7 @@ _SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": no
 _HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _URL_RE = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$")
+_PRESEED_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+ [a-z0-9][a-z0-9+./_-]+ (boolean|select|string) [A-Za-z0-9._-]+$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_-]+)?)*$")
 
@@ -62,9 +63,12 @@ def preflight(targets: Sequence[tuple[str, str, int]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def install_packages(packages: Sequence[str]) -> str:
-    """Non-interactive install that waits for the dpkg lock instead of failing on it."""
+def install_packages(packages: Sequence[str], preseed: Sequence[str] = ()) -> str:
+    """Non-interactive install that waits for the dpkg lock instead of failing on it.
+    `preseed` lines (`package question type value`) answer the packages' debconf questions
+    first, so the install neither asks nor falls back to an unwanted default."""
     pkgs = " ".join(q(p) for p in _checked(packages, _PACKAGE_RE, "Debian package name"))
+    _checked(preseed, _PRESEED_RE, "debconf selection")
     wait = (
         "for i in $(seq 1 120); do\n"
         "  fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1 || break\n"
@@ -74,7 +78,8 @@ def install_packages(packages: Sequence[str]) -> str:
     apt = "apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
     return (
         HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + wait + "\n"
-        f"{apt} update -q\n"
+        + (f"printf '%s\\n' {' '.join(q(line) for line in preseed)} | debconf-set-selections\n" if preseed else "")
+        + f"{apt} update -q\n"
         f"{apt} install -y -q --no-install-recommends {pkgs}\n"
     )
 

@@ -101,13 +101,14 @@ def test_dollar_is_escaped_and_url_passwords_percent_encoded():
 def test_modern_render_has_the_install_guide_options():
     parsed = parse(render(settings_for("dev")))
     assert parsed["DEFAULT"]["transport_url"].startswith("rabbit://openstack:")
-    assert parsed["api"] == {"auth_strategy": "keystone"}
+    assert "api" not in parsed  # [api] auth_strategy: keystone is the default; deprecated for removal
     assert parsed["keystone_authtoken"]["www_authenticate_uri"] == "http://dev-ctl.lab.example.org:5000"
     assert parsed["keystone_authtoken"]["auth_type"] == "password"
     assert parsed["keystone_authtoken"]["memcached_servers"] == "dev-ctl.lab.example.org:11211"
     assert parsed["service_user"]["send_service_user_token"] == "true"
     assert parsed["vnc"] == {"enabled": "true", "server_listen": "10.20.0.10", "server_proxyclient_address": "10.20.0.10"}
-    assert parsed["glance"] == {"api_servers": "http://dev-ctl.lab.example.org:9292"}
+    assert parsed["glance"] == {"region_name": "RegionOne", "endpoint_override": "http://dev-ctl.lab.example.org:9292"}
+    assert parse(render(settings_for("dev", glanceHost=None)))["glance"] == {"region_name": "RegionOne"}
     assert parsed["placement"]["username"] == "placement"
     assert parsed["neutron"]["service_metadata_proxy"] == "true"
     for removed in ("rpc_backend", "auth_strategy", "network_api_class", "security_group_api", "firewall_driver"):

@@ -953,3 +953,21 @@ def test_verify_http_fails_with_the_last_status(box):
 def test_verify_http_refuses_hostile_urls(url):
     with pytest.raises(ValueError):
         scripts.verify_http(url)
+
+
+def test_install_preseeds_debconf_before_apt(box):
+    box.shim("fuser", "exit 1")
+    box.shim("apt-get")
+    box.shim("debconf-set-selections", 'cat >> "$STATE/selections"')
+    lines = ["nova-consoleproxy nova-consoleproxy/daemon_type select novnc", "nova-common nova/configure_db boolean false"]
+    r = box.run(scripts.install_packages(["nova-api"], lines))
+    assert r.rc == 0, r.err
+    assert (box.state / "selections").read_text() == "".join(line + "\n" for line in lines)
+    assert [c.split()[0] for c in box.calls()] == ["fuser", "debconf-set-selections", "apt-get", "apt-get"]
+
+
+@pytest.mark.parametrize("line", ["nova-common nova/configure_db boolean false; reboot",
+                                  "nova-common nova/x string $(id)", "nova-common nova/x boolean"])
+def test_install_refuses_hostile_preseed(line):
+    with pytest.raises(ValueError):
+        scripts.install_packages(["nova-api"], [line])
