@@ -51,23 +51,10 @@ def _freeze(options: dict) -> Options:
     return MappingProxyType({section: MappingProxyType(dict(keys)) for section, keys in options.items()})
 
 
-LIBERTY = ReleaseProfile(
-    name="liberty",
-    summary="the seed tutorial: nova 12 (Liberty) on Ubuntu 14.04 with the cloud archive",
-    packages=("nova-api", "nova-cert", "nova-conductor", "nova-consoleauth", "nova-novncproxy",
-              "nova-scheduler", "python-novaclient"),
-    services=("nova-api", "nova-conductor", "nova-scheduler", "nova-novncproxy", "nova-consoleauth", "nova-cert"),
-    expected_up=("nova-conductor", "nova-scheduler", "nova-consoleauth", "nova-cert"),
-    compute_packages=("nova-compute", "sysfsutils"),
-    compute_services=("nova-compute",),
-    databases=MappingProxyType({"main": "{name}"}),
-    endpoint_url="http://{host}:8774/v2/%(tenant_id)s",
-    needs_placement=False,
-    db_sync=("db sync",),
-    discover_hosts=False,
-    service_check="nova-manage",
-    api_checks=("nova service-list", "nova image-list"),
-    controller_conf=_freeze({
+def _liberty_conf(compute: bool) -> Options:
+    """The seed's nova.conf; hypervisors (the tutorial series' compute chapter) drop the
+    database and EC2 list, and add the console proxy URL and the libvirt driver type."""
+    conf = {
         "DEFAULT": {
             "rpc_backend": "rabbit",
             "auth_strategy": "keystone",
@@ -107,51 +94,37 @@ LIBERTY = ReleaseProfile(
             "admin_password": "{neutron_password}",
             "admin_auth_url": "{keystone_auth_url}/v2.0",
         },
-    }),
-    # The hypervisor chapter of the same tutorial series (Liberty): the controller's file plus
-    # the console proxy URL and the libvirt driver type.
-    compute_conf=_freeze({
-        "DEFAULT": {
-            "rpc_backend": "rabbit",
-            "auth_strategy": "keystone",
-            "my_ip": "{my_ip}",
-            "network_api_class": "nova.network.neutronv2.api.API",
-            "linuxnet_interface_driver": "nova.network.linux_net.LinuxOVSInterfaceDriver",
-            "firewall_driver": "nova.virt.firewall.NoopFirewallDriver",
-            "security_group_api": "neutron",
-        },
-        "oslo_messaging_rabbit": {
-            "rabbit_host": "{rabbit_host}",
-            "rabbit_userid": "{rabbit_user}",
-            "rabbit_password": "{rabbit_password}",
-        },
-        "keystone_authtoken": {
-            "auth_uri": "{keystone_public_url}",
-            "auth_url": "{keystone_auth_url}",
-            "auth_plugin": "password",
-            "project_domain_id": "default",
-            "user_domain_id": "default",
-            "project_name": "{service_project}",
-            "username": "{nova_user}",
-            "password": "{nova_password}",
-        },
-        "vnc": {
+    }
+    if compute:
+        del conf["DEFAULT"]["enabled_apis"], conf["database"]
+        conf["vnc"] = {
             "enabled": "True",
             "vncserver_listen": "0.0.0.0",
             "vncserver_proxyclient_address": "{my_ip}",
             "novncproxy_base_url": "{novncproxy_base_url}",
-        },
-        "glance": {"host": "{glance_host}"},
-        "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
-        "neutron": {
-            "auth_strategy": "keystone",
-            "admin_tenant_name": "{service_project}",
-            "admin_username": "{neutron_user}",
-            "admin_password": "{neutron_password}",
-            "admin_auth_url": "{keystone_auth_url}/v2.0",
-        },
-        "libvirt": {"virt_type": "{virt_type}"},
-    }),
+        }
+        conf["libvirt"] = {"virt_type": "{virt_type}"}
+    return _freeze(conf)
+
+
+LIBERTY = ReleaseProfile(
+    name="liberty",
+    summary="the seed tutorial: nova 12 (Liberty) on Ubuntu 14.04 with the cloud archive",
+    packages=("nova-api", "nova-cert", "nova-conductor", "nova-consoleauth", "nova-novncproxy",
+              "nova-scheduler", "python-novaclient"),
+    services=("nova-api", "nova-conductor", "nova-scheduler", "nova-novncproxy", "nova-consoleauth", "nova-cert"),
+    expected_up=("nova-conductor", "nova-scheduler", "nova-consoleauth", "nova-cert"),
+    compute_packages=("nova-compute", "sysfsutils"),
+    compute_services=("nova-compute",),
+    databases=MappingProxyType({"main": "{name}"}),
+    endpoint_url="http://{host}:8774/v2/%(tenant_id)s",
+    needs_placement=False,
+    db_sync=("db sync",),
+    discover_hosts=False,
+    service_check="nova-manage",
+    api_checks=("nova service-list", "nova image-list"),
+    controller_conf=_liberty_conf(compute=False),
+    compute_conf=_liberty_conf(compute=True),
     openrc={
         "OS_PROJECT_DOMAIN_ID": "default",
         "OS_USER_DOMAIN_ID": "default",

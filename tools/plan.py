@@ -302,11 +302,12 @@ class Recording:
         return list(reversed(path))
 
 
-def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str]) -> Recording:
-    """Run __main__.py for `stack` under mocks; raises ConfigError for bad config."""
+def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], preview: bool = True) -> Recording:
+    """Run __main__.py for `stack` under mocks; raises ConfigError for bad config. With
+    preview=False every value computed from inputs is resolved (what an apply would send)."""
     pulumi.runtime.settings.ROOT.set(None)
     monitor = RecordingMonitor(PlanMocks())
-    pulumi_mocks.set_mocks(PlanMocks(), project=PROJECT, stack=stack, preview=True, monitor=monitor)
+    pulumi_mocks.set_mocks(PlanMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     monitor.mocks = PlanMocks()
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
     failure: list[BaseException] = []
