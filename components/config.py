@@ -300,14 +300,16 @@ class _Reader:
         value = self._value(key)
         return default if value is None else value
 
-    def secret(self, key: str) -> Optional[Secret]:
+    def secret(self, key: str, multiline: bool = False) -> Optional[Secret]:
         value = self._value(key)
         if value is None:
             return None
         if key not in self.secret_keys:
             self.problem(key, f"holds a password in plain text; store it encrypted with `pulumi config set --secret {key} <value>`")
-        if isinstance(value, str) and ("\n" in value or "\r" in value or "\x00" in value):
-            self.problem(key, "must not contain newlines or NUL characters")
+        if isinstance(value, str) and "\x00" in value:
+            self.problem(key, "must not contain NUL characters")
+        elif isinstance(value, str) and not multiline and ("\n" in value or "\r" in value):
+            self.problem(key, "must not contain newlines")
         return Secret(value) if isinstance(value, str) else Secret(json.dumps(value))
 
     # -- typed checks ------------------------------------------------------------------------
@@ -473,7 +475,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
 
     identity = _identity(r, profile, controller)
 
-    ssh_key = r.secret("sshPrivateKey")
+    ssh_key = r.secret("sshPrivateKey", multiline=True)  # a PEM/OpenSSH key spans lines
 
     overrides, secret_overrides = _overrides(r)
 
@@ -664,7 +666,7 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
 
 def _overrides(r: _Reader) -> tuple[dict, dict]:
     plain = r.get("novaConf", {})
-    secret_value = r.secret("novaConfSecret")
+    secret_value = r.secret("novaConfSecret", multiline=True)  # JSON; values are checked below
     secret: dict = {}
     if secret_value is not None:
         try:
