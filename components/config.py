@@ -444,6 +444,13 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         # server hashed its UTF-8 bytes: a non-ASCII password locks nova out.
         r.problem("dbPassword", "contains non-ASCII characters, which nova's MySQL driver cannot log in with; use ASCII")
 
+    if (database.password is not None and profile is not None and "cell0" in profile.databases
+            and any(c in database.password.value for c in "@%")):
+        # nova-manage cell_v2 map_cell0 derives the cell0 URL from [database] connection and
+        # percent-decodes the whole URL, so an encoded '@' or '%' in the password corrupts it.
+        r.problem("dbPassword", f"contains '@' or '%', which release {profile.name}'s cell0 mapping "
+                  "cannot carry (nova-manage percent-decodes the database URL); use other characters")
+
     messaging = MessagingSettings(
         host=r.host("rabbitHost", r.get("rabbitHost", database.host)),
         port=r.port("rabbitPort", r.get("rabbitPort", 5672)),

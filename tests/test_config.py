@@ -178,3 +178,12 @@ def test_database_account_limits():
     problems = problems_for("tutorial", secrets={"dbPassword": "pässword"}, dbUser="n" * 40)
     assert "dbUser: '" + "n" * 40 + "' is longer than 32 characters, the limit of MySQL 8 account names" in problems
     assert "dbPassword: contains non-ASCII characters, which nova's MySQL driver cannot log in with; use ASCII" in problems
+
+
+def test_cells_v2_database_password_avoids_what_map_cell0_decodes():
+    for bad in ("p@ss", "p%41ss"):
+        problems = problems_for("dev", secrets={"dbPassword": bad})
+        assert problems == ["dbPassword: contains '@' or '%', which release 2025.1's cell0 mapping cannot carry "
+                            "(nova-manage percent-decodes the database URL); use other characters"]
+    # Liberty has no cell0: the seed's single database takes any ASCII password
+    assert settings_for_secrets("tutorial", dbPassword="p@ss%41").database.password.value == "p@ss%41"

