@@ -114,25 +114,43 @@ def nova_manage(args: str) -> str:
     return NOVA_MANAGE_AS_NOVA.format(cmd=q(f"nova-manage {args}"))
 
 
+# `masked CMD...` runs CMD and prints its stdout and stderr (each to its own stream) with the
+# password of every scheme://user:password@ URL replaced by ****; it keeps CMD's exit status.
+MASKED_FUNCTION = (
+    "mask_urls() { sed -E 's#(://[^:/@[:space:]]*:)[^@]*@#\\1****@#g'; }\n"
+    "masked() {\n"
+    "  err=$(mktemp)\n"
+    "  out=$(\"$@\" 2>\"$err\") && rc=0 || rc=$?\n"
+    "  [ -z \"$out\" ] || printf '%s\\n' \"$out\" | mask_urls\n"
+    "  mask_urls < \"$err\" >&2; rm -f \"$err\"\n"
+    "  return \"$rc\"\n"
+    "}"
+)
+
+
 def db_sync(steps: Sequence[str]) -> str:
     """The release's sync sequence. `cell_v2 create_cell` runs only when `list_cells` does not
     show the cell yet, and its "already exists" exit code 2 is accepted, so reruns never fail
-    nor duplicate the cell."""
-    lines = [HEADER.strip(), "install -d -o nova -g nova -m 0750 /var/log/nova"]
+    nor duplicate the cell.
+
+    Every command's output passes through a filter that masks URL passwords: nova-manage
+    prints cell mappings' database URLs and fails to mask a password with special characters
+    (it stores it decoded), and this output is kept in the step's state and logs."""
+    lines = [HEADER.strip(), MASKED_FUNCTION, "install -d -o nova -g nova -m 0750 /var/log/nova"]
     for step in steps:
         cell = CREATE_CELL_RE.match(step)
         if cell:
             name = cell.group("name")
             lines.append(
-                f"if {nova_manage('cell_v2 list_cells')} | awk -F'|' '{{gsub(/ /, \"\", $2); print $2}}' | grep -qx {q(name)}; then\n"
+                f"if masked {nova_manage('cell_v2 list_cells')} | awk -F'|' '{{gsub(/ /, \"\", $2); print $2}}' | grep -qx {q(name)}; then\n"
                 f"  echo {q('cell ' + name + ' exists')}\n"
                 "else\n"
-                f"  rc=0; {nova_manage(step)} || rc=$?\n"
+                f"  rc=0; masked {nova_manage(step)} || rc=$?\n"
                 "  [ \"$rc\" -eq 0 ] || [ \"$rc\" -eq 2 ] || exit \"$rc\"\n"
                 "fi"
             )
         else:
-            lines.append(nova_manage(step))
+            lines.append(f"masked {nova_manage(step)}")
     return "\n".join(lines) + "\n"
 
 

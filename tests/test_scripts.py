@@ -971,3 +971,22 @@ def test_install_preseeds_debconf_before_apt(box):
 def test_install_refuses_hostile_preseed(line):
     with pytest.raises(ValueError):
         scripts.install_packages(["nova-api"], [line])
+
+
+def test_db_sync_masks_database_passwords_nova_manage_prints(nova_box):
+    """nova-manage prints cell mappings' URLs and does not mask a password it stored decoded
+    (seen on a real Zed install): the step's output must not carry it."""
+    nova_box.shim("nova-manage", (
+        'if [ "$*" = "cell_v2 list_cells" ]; then\n'
+        "  echo \"| cell0 | 0000 | none:/ | mysql+pymysql://nova:db'\\\"\\$x ;\\\\:/Zz9@127.0.0.1/nova_cell0 | False |\"\n"
+        "  echo \"| cell1 | f690 | rabbit://openstack:r4bbit@mq:5672/ | mysql+pymysql://nova:****@db/nova | False |\"\n"
+        "  echo \"warning: mysql+pymysql://nova:s3cret pass@db/nova\" >&2\n"
+        "fi\n"
+        "exit 0"))
+    r = nova_box.run(scripts.db_sync(RELEASE_2025_1.db_sync))
+    assert r.rc == 0, r.err
+    for secret in ("Zz9", "r4bbit", "s3cret"):
+        assert secret not in r.out + r.err
+    assert "| cell0 | 0000 | none:/ | mysql+pymysql://nova:****@127.0.0.1/nova_cell0 | False |" in r.out
+    assert "rabbit://openstack:****@mq:5672/" in r.out
+    assert "warning: mysql+pymysql://nova:****@db/nova" in r.err
