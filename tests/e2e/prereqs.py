@@ -45,7 +45,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 DEFAULT_STATE_DIR = Path(os.environ.get("NOVA_E2E_STATE_DIR", "/var/tmp/nova-e2e"))
 
 APT_PACKAGES = ["keystone", "placement-api", "python3-openstackclient", "python3-osc-placement",
-                "openssh-server", "openssh-client", "curl", "mariadb-client"]
+                "openssh-server", "openssh-client", "curl", "mariadb-client", "chrony"]
+CHRONYD = "/usr/sbin/chronyd"
 
 # Debian's openstack packages ask these (templates of keystone, placement-common, placement-api).
 # All false: the packages must not touch a database (dbconfig-common), create an admin tenant or
@@ -652,6 +653,27 @@ def setup_placement(state: State, admin_password: str, placement_password: str) 
                 f"http://{LOOPBACK}:{PLACEMENT_PORT}/", ok=[200])
 
 
+def setup_chrony(state: State) -> None:
+    """Time service, as the tutorial's "all nodes installation" sets up. This sandbox reaches
+    no NTP server, so chronyd serves the local clock (`local stratum 10`) and, with -x, never
+    steps it: `chronyc tracking` then reports a synchronised, Normal leap status, which is
+    what the program's preflight checks."""
+    conf = state.dir / "chrony.conf"
+    conf.write_text(f"local stratum 10\nport 0\ndriftfile {state.dir / 'chrony.drift'}\n"
+                    "pidfile /run/chrony/chronyd.pid\n")
+    run_dir = Path("/run/chrony")
+    run_dir.mkdir(mode=0o750, exist_ok=True)
+    shutil.chown(run_dir, "_chrony", "_chrony")
+    if not pid_alive(state.pids.get("chronyd"), CHRONYD) and Path("/run/chrony/chronyd.pid").exists():
+        raise PrereqError("a chronyd this harness did not start is running; stop it first")
+    start_daemon(state, "chronyd", [CHRONYD, "-x", "-d", "-f", str(conf)], CHRONYD)
+    deadline = time.monotonic() + 30
+    while "Leap status     : Normal" not in run(["chronyc", "-n", "tracking"], check=False).stdout:
+        if time.monotonic() > deadline:
+            raise PrereqError(f"chronyd did not report a Normal leap status\n{tail(state.dir / 'logs' / 'chronyd.out')}")
+        time.sleep(0.5)
+
+
 def setup_sshd(state: State) -> Path:
     d = state.dir
     key = d / "id_ed25519"
@@ -754,6 +776,10 @@ def setup(state_dir: os.PathLike | str = DEFAULT_STATE_DIR, *,
     timings["placement_s"] = round(time.monotonic() - t, 1)
 
     t = time.monotonic()
+    setup_chrony(state)
+    timings["chrony_s"] = round(time.monotonic() - t, 1)
+
+    t = time.monotonic()
     setup_sshd(state)
     ssh_check = run(_environment(state).ssh_command("true"), check=False, timeout=60)
     if ssh_check.returncode != 0:
@@ -781,6 +807,7 @@ def teardown(env_or_dir: E2EEnvironment | os.PathLike | str) -> None:
             errors.append(f"{what}: {exc}")
 
     attempt("stop sshd", stop_daemon, state, "sshd", SSHD)
+    attempt("stop chronyd", stop_daemon, state, "chronyd", CHRONYD)
     attempt("stop placement", stop_daemon, state, "placement", UWSGI)
     attempt("stop keystone", stop_daemon, state, "keystone", UWSGI)
     for db in list(state.created("databases")):
