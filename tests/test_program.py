@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from components.config import ConfigError
-from tools.plan import PROJECT_ROOT, plan_dot, plan_json, plan_text, run_program, stack_config, unwrap
+from tools.plan import PROJECT_ROOT, keystone_id, plan_dot, plan_json, plan_text, run_program, stack_config, unwrap
 
 SENTINEL = "Sentinel-Pa55'\"$(id);%`\\"
 ALL_SECRETS = ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
@@ -76,8 +76,8 @@ def test_identity_objects_are_the_seeds(stack_run):
     assert unwrap(user.raw_inputs)["password"] == f"{SENTINEL}-novaPassword-ünï"
     assert service.inputs == {"name": "nova", "type": "compute", "description": "OpenStack Compute", "enabled": True}
     # role assignment wired from the user resource and the looked-up project and role
-    assert assignment.inputs == {"userId": "user-nova-identity-user-id", "projectId": "project-service-id",
-                                 "roleId": "role-admin-id"}
+    assert assignment.inputs == {"userId": "user-nova-identity-user-id", "projectId": keystone_id("project", "service"),
+                                 "roleId": keystone_id("role", "admin")}
     assert user.urn in assignment.property_dependencies["userId"]
     lookups = {(i.token.rsplit(":", 1)[-1], i.args.get("name")) for i in rec.invocations}
     assert {("getProject", "service"), ("getRole", "admin")} <= lookups

@@ -11,6 +11,7 @@ the aggregated problems and exits 2.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import runpy
@@ -208,6 +209,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().Invoke(request)
 
 
+def keystone_id(kind: str, name: str) -> str:
+    """A made-up id in keystone's shape (32 hex digits), stable per kind and name."""
+    return hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:32]
+
+
 class PlanMocks(pulumi_mocks.Mocks):
     """Providers' computed values, made up but realistic: unique ids per type and name."""
 
@@ -221,11 +227,11 @@ class PlanMocks(pulumi_mocks.Mocks):
     def call(self, args: pulumi_mocks.MockCallArgs):
         if args.token == "openstack:identity/getProject:getProject":
             name = args.args.get("name")
-            return {"id": f"project-{name}-id", "name": name, "domain_id": args.args.get("domain_id", "default"),
+            return {"id": keystone_id("project", name), "name": name, "domain_id": args.args.get("domain_id", "default"),
                     "enabled": True}
         if args.token == "openstack:identity/getRole:getRole":
             name = args.args.get("name")
-            return {"id": f"role-{name}-id", "name": name, "domain_id": args.args.get("domain_id", "")}
+            return {"id": keystone_id("role", name), "name": name, "domain_id": args.args.get("domain_id", "")}
         return {}
 
 
@@ -413,7 +419,7 @@ def plan_text(rec: Recording) -> str:
         if r.additional_secret_outputs:
             lines.append(f"    secret outputs: {', '.join(r.additional_secret_outputs)}")
         for key in sorted(r.inputs):
-            if key in ("__defaults",):
+            if key in ("__defaults", "__provider"):  # SDK bookkeeping (the pickled provider)
                 continue
             value = r.inputs[key]
             if isinstance(value, str) and "\n" in value:
