@@ -12,6 +12,7 @@ applies (as puppet-nova does).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -229,27 +230,16 @@ RELEASE_2025_1 = ReleaseProfile(
     openrc=_MODERN_OPENRC,
 )
 
-ZED = ReleaseProfile(
+# Zed as Debian 12 ships it: the 2025.1 profile but for package names, checks and debconf.
+ZED = dataclasses.replace(
+    RELEASE_2025_1,
     name="zed",
     summary="nova 26 (Zed) from Debian 12's own archive",
     # Debian ships the noVNC proxy in nova-consoleproxy (its init script is nova-novncproxy).
     packages=("nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy", "python3-openstackclient"),
-    services=("nova-api", "nova-scheduler", "nova-conductor", "nova-novncproxy"),
-    expected_up=("nova-conductor", "nova-scheduler"),
-    compute_packages=("nova-compute",),
-    compute_services=("nova-compute",),
-    databases=RELEASE_2025_1.databases,
-    endpoint_url="http://{host}:8774/v2.1",
-    needs_placement=True,
-    db_sync=_CELLS_V2_SYNC,
-    discover_hosts=True,
-    service_check="openstack",
     # No image check: listing images needs glance, which a Zed lab may not run yet; listing
     # flavors proves the compute API answers an authenticated request.
     api_checks=("openstack catalog show compute", "openstack flavor list", "nova-status upgrade check"),
-    controller_conf=RELEASE_2025_1.controller_conf,
-    compute_conf=RELEASE_2025_1.compute_conf,
-    openrc=_MODERN_OPENRC,
     preseed=(
         # Debian's nova packages would otherwise offer to configure the database, RabbitMQ and
         # keystone themselves (this program does that), and run the SPICE proxy, not noVNC.

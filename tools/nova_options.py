@@ -144,26 +144,9 @@ _NAMESPACES_2025_1 = (
 )
 CONFIG_NAMESPACES: dict[str, tuple[str, ...]] = {
     "2025.1": _NAMESPACES_2025_1,
-    # zed's generator file lacks the last three, but zed's nova reads those sections as well
-    # ([oslo_versionedobjects], [os_vif_ovs], [os_brick]), so they are valid there too.
-    "zed": (
-        "nova.conf",
-        "oslo.limit",
-        "oslo.log",
-        "oslo.messaging",
-        "oslo.policy",
-        "oslo.privsep",
-        "oslo.service.periodic_task",
-        "oslo.service.service",
-        "oslo.middleware",
-        "oslo.concurrency",
-        "oslo.reports",
-        "keystonemiddleware.auth_token",
-        "osprofiler",
-        "oslo.versionedobjects",
-        "os_vif",
-        "os_brick",
-    ),
+    # zed's generator file lacks oslo.versionedobjects, os_vif and os_brick, but zed's nova
+    # reads those sections as well ([oslo_versionedobjects], [os_vif_ovs], [os_brick]).
+    "zed": _NAMESPACES_2025_1,
 }
 
 # Modules whose import registers the oslo.privsep context sections nova's processes read
