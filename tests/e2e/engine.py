@@ -47,6 +47,7 @@ class Engine:
     real_ids: dict[str, str] = field(default_factory=dict)  # URN -> id in the real service
     results: dict[str, StepResult] = field(default_factory=dict)
     ps_snapshots: list[str] = field(default_factory=list)
+    last_db_inputs: Optional[dict] = None  # the provider's update needs the old inputs
 
     # -- the engine loop ---------------------------------------------------------------------
     def apply(self, rec: Recording, force: bool = False) -> list[str]:
@@ -106,10 +107,10 @@ class Engine:
     def _apply_database(self, r: Registration, inputs: dict) -> None:
         provider = ServiceDatabaseProvider()
         if r.urn in self.real_ids:
-            provider.update(self.real_ids[r.urn], self._last_db_inputs, inputs)
+            provider.update(self.real_ids[r.urn], self.last_db_inputs, inputs)
         else:
             self.real_ids[r.urn] = provider.create(inputs).id
-        self._last_db_inputs = inputs
+        self.last_db_inputs = inputs
 
     def _keystone(self) -> prereqs.Keystone:
         return prereqs.Keystone(self.env.keystone_url, self.env.admin_user, self.env.admin_password,
@@ -164,5 +165,3 @@ class Engine:
                 inputs = unwrap(r.raw_inputs)
                 inputs.pop("__provider", None)
                 ServiceDatabaseProvider().delete(self.real_ids.pop(r.urn), inputs)
-
-    _last_db_inputs: Optional[dict] = None
