@@ -5,22 +5,28 @@ to a program (keys `openstack-nova:<name>` mapped to strings, JSON for arrays an
 returns `Settings`, or raises `ConfigError` listing every problem at once. Nothing is
 registered with Pulumi before that succeeds, so bad config never half-applies a stack.
 
-Defaults live in one place, Pulumi.yaml's `config:` block (the CLI applies them; so does the
-offline plan). Keys Pulumi.yaml cannot declare (objects) are optional and default to empty here.
+Defaults live in one place, Pulumi.yaml's `config:` block: the CLI applies them, and
+`project_defaults()` reads them for every other caller (the offline plan, tests). Keys Pulumi.yaml
+cannot declare (objects) are optional and default to empty here.
 """
 from __future__ import annotations
 
 import difflib
 import ipaddress
 import json
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
 
 from components import releases
 from components.mysql_admin import validate_host_pattern, validate_identifier
 
 PROJECT = "openstack-nova"
+PULUMI_YAML = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 SEED_DEFAULT_PASSWORD = "openstack"
 
 
@@ -63,12 +69,11 @@ class Key:
     kind: str
     secret: bool = False
     required: bool = False
-    description: str = ""
 
 
 SCHEMA: dict[str, Key] = {
-    "release": Key("string", required=True, description="nova release profile"),
-    "production": Key("boolean", description="prod-like stack: protection, no seed passwords"),
+    "release": Key("string", required=True),
+    "production": Key("boolean"),
     # Database (db-node)
     "dbHost": Key("string", required=True),
     "dbPort": Key("integer"),
@@ -241,11 +246,19 @@ class Settings:
 # ---------------------------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def project_defaults() -> dict[str, Any]:
+    """The defaults Pulumi.yaml declares, by key (without the project namespace)."""
+    declared = yaml.safe_load(PULUMI_YAML.read_text()).get("config") or {}
+    return {key: decl["default"] for key, decl in declared.items() if isinstance(decl, dict) and "default" in decl}
+
+
 class _Reader:
-    """Reads raw config values by key, collecting problems instead of raising."""
+    """Reads raw config values by key (Pulumi.yaml's defaults under them), collecting problems
+    instead of raising."""
 
     def __init__(self, raw: Mapping[str, Any], secret_keys: set[str]):
-        self.raw = raw
+        self.raw = {**project_defaults(), **raw}
         self.secret_keys = secret_keys
         self.problems: list[str] = []
 
@@ -403,17 +416,17 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         profile = releases.PROFILES.get(release_name)
         if profile is None:
             r.problem("release", f"{release_name!r} is not a known release; use one of {', '.join(sorted(releases.PROFILES))}")
-    production = r.get("production", False)
+    production = r.get("production")
 
     # -- database ----------------------------------------------------------------------------
-    db_name = r.identifier("dbName", r.get("dbName", "nova"))
+    db_name = r.identifier("dbName", r.get("dbName"))
     db_names: tuple[str, ...] = ()
     if profile is not None and db_name is not None:
         db_names = tuple(template.format(name=db_name) for template in profile.databases.values())
         for derived in db_names:
             if derived != db_name:
                 r.identifier("dbName", derived)
-    allowed_hosts = r.get("dbAllowedHosts", ["%"])
+    allowed_hosts = r.get("dbAllowedHosts")
     if isinstance(allowed_hosts, list):
         if not allowed_hosts:
             r.problem("dbAllowedHosts", "must list at least one host pattern, e.g. [\"localhost\", \"%\"]")
@@ -426,17 +439,17 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
             r.problem("dbAllowedHosts", "lists a host pattern twice; list each once")
     database = DatabaseSettings(
         host=r.host("dbHost", r.get("dbHost")),
-        port=r.port("dbPort", r.get("dbPort", 3306)),
-        admin_user=r.name("dbAdminUser", r.get("dbAdminUser", "root")),
+        port=r.port("dbPort", r.get("dbPort")),
+        admin_user=r.name("dbAdminUser", r.get("dbAdminUser")),
         admin_password=r.secret("dbAdminPassword"),
         ca_file=r.path("dbCaFile", r.get("dbCaFile")),
         names=db_names,
         main_name=db_name,
         api_name=(profile.databases.get("api", "").format(name=db_name) or None) if profile and db_name else None,
-        user=_db_user(r, r.identifier("dbUser", r.get("dbUser", "nova"))),
+        user=_db_user(r, r.identifier("dbUser", r.get("dbUser"))),
         password=r.secret("dbPassword"),
         allowed_hosts=tuple(allowed_hosts) if isinstance(allowed_hosts, list) else (),
-        drop_on_delete=r.get("dbDropOnDelete", False),
+        drop_on_delete=r.get("dbDropOnDelete"),
     )
 
     if database.password is not None and not database.password.value.isascii():
@@ -453,8 +466,8 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
 
     messaging = MessagingSettings(
         host=r.host("rabbitHost", r.get("rabbitHost", database.host)),
-        port=r.port("rabbitPort", r.get("rabbitPort", 5672)),
-        user=r.name("rabbitUser", r.get("rabbitUser", "openstack")),
+        port=r.port("rabbitPort", r.get("rabbitPort")),
+        user=r.name("rabbitUser", r.get("rabbitUser")),
         password=r.secret("rabbitPassword"),
     )
 
@@ -464,14 +477,14 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         host=keystone_host,
         public_url=r.url("keystonePublicUrl", r.get("keystonePublicUrl", public_default)),
         auth_url=r.url("keystoneAuthUrl", r.get("keystoneAuthUrl", public_default)),
-        admin_user=r.name("keystoneAdminUser", r.get("keystoneAdminUser", "admin")),
-        admin_project=r.name("keystoneAdminProject", r.get("keystoneAdminProject", "admin")),
+        admin_user=r.name("keystoneAdminUser", r.get("keystoneAdminUser")),
+        admin_project=r.name("keystoneAdminProject", r.get("keystoneAdminProject")),
         admin_password=r.secret("keystoneAdminPassword"),
-        user_domain=r.name("keystoneUserDomain", r.get("keystoneUserDomain", "Default")),
-        project_domain=r.name("keystoneProjectDomain", r.get("keystoneProjectDomain", "Default")),
+        user_domain=r.name("keystoneUserDomain", r.get("keystoneUserDomain")),
+        project_domain=r.name("keystoneProjectDomain", r.get("keystoneProjectDomain")),
         ca_file=r.path("keystoneCaFile", r.get("keystoneCaFile")),
-        insecure=r.get("keystoneInsecure", False),
-        region=r.get("region", "RegionOne"),
+        insecure=r.get("keystoneInsecure"),
+        region=r.get("region"),
     )
     if keystone.region is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", keystone.region):
         r.problem("region", f"{keystone.region!r} is not a region name; use e.g. RegionOne (it must not be empty)")
@@ -504,10 +517,10 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         hypervisors=hypervisors,
         dashboard=dashboard,
         glance_host=r.host("glanceHost", r.get("glanceHost")),
-        neutron_user=r.name("neutronUser", r.get("neutronUser", "neutron")),
+        neutron_user=r.name("neutronUser", r.get("neutronUser")),
         neutron_password=r.secret("neutronPassword"),
         metadata_secret=metadata_secret,
-        placement_user=r.name("placementUser", r.get("placementUser", "placement")),
+        placement_user=r.name("placementUser", r.get("placementUser")),
         placement_password=placement_password,
         memcached_servers=_memcached(r, r.get("memcachedServers")),
         nova_conf_overrides=overrides,
@@ -557,8 +570,7 @@ def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = Fals
     if isinstance(port, bool) or not isinstance(port, (int, float)) or not 1 <= int(port) <= 65535:
         r.problem(f"{key}.port", f"{port!r} is not a TCP port; use a number from 1 to 65535")
         port = 22
-    default_user = r.raw.get("sshUser", "root")
-    user = value.get("user", default_user)
+    user = value.get("user", r.raw.get("sshUser"))
     if not isinstance(user, str) or not _NAME_RE.match(user):
         r.problem(f"{key}.user", f"{user!r} is not a user name")
     my_ip = r.ip(f"{key}.myIp", value.get("myIp")) if isinstance(value.get("myIp"), str) else None
@@ -605,7 +617,7 @@ def _dashboard(r: _Reader, value: Any, controller: Optional[NodeSettings]) -> Da
 
 
 def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller: Optional[NodeSettings]) -> IdentitySettings:
-    interfaces = r.get("endpointInterfaces", list(INTERFACES))
+    interfaces = r.get("endpointInterfaces")
     if isinstance(interfaces, list):
         if not interfaces:
             r.problem("endpointInterfaces", "must list at least one of public, internal, admin")
@@ -632,8 +644,8 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
             r.url(f"endpointUrls.{iface}", per_interface[iface])
     endpoints = tuple((iface, per_interface.get(iface, default_url)) for iface in interfaces if iface in INTERFACES)
 
-    service_type = r.get("serviceType", "compute")
-    if service_type not in KNOWN_SERVICE_TYPES and not r.get("allowCustomServiceType", False):
+    service_type = r.get("serviceType")
+    if service_type not in KNOWN_SERVICE_TYPES and not r.get("allowCustomServiceType"):
         r.problem("serviceType", f"{service_type!r} is not a known service type ({', '.join(KNOWN_SERVICE_TYPES)}); "
                   "set allowCustomServiceType to true if it is intended")
     elif isinstance(service_type, str) and not re.match(r"^[a-z][a-z0-9-]*$", service_type):
@@ -656,14 +668,14 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
             r.problem(f"adoptIds.{key}", f"{ident!r} is not a keystone id (32 hex characters as `openstack user show nova -f value -c id` prints)")
 
     return IdentitySettings(
-        user=r.name("novaUser", r.get("novaUser", "nova")),
+        user=r.name("novaUser", r.get("novaUser")),
         password=r.secret("novaPassword"),
-        user_domain=r.name("novaUserDomain", r.get("novaUserDomain", "default")),
-        project=r.name("serviceProject", r.get("serviceProject", "service")),
-        role=r.name("serviceRole", r.get("serviceRole", "admin")),
-        service_name=r.name("serviceName", r.get("serviceName", "nova")),
+        user_domain=r.name("novaUserDomain", r.get("novaUserDomain")),
+        project=r.name("serviceProject", r.get("serviceProject")),
+        role=r.name("serviceRole", r.get("serviceRole")),
+        service_name=r.name("serviceName", r.get("serviceName")),
         service_type=service_type,
-        description=r.get("serviceDescription", "OpenStack Compute"),
+        description=r.get("serviceDescription"),
         endpoints=endpoints,
         adopt_user_id=adopt.get("user"),
         adopt_service_id=adopt.get("service"),

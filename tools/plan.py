@@ -36,7 +36,7 @@ from google.protobuf import json_format  # noqa: E402
 from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
 
-from components.config import PROJECT, SCHEMA, ConfigError  # noqa: E402
+from components.config import PROJECT, SCHEMA, ConfigError, project_defaults  # noqa: E402
 
 SECRET_MASK = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -47,10 +47,6 @@ OPTIONAL_SECRETS = {"sshPrivateKey", "novaConfSecret"}
 # ---------------------------------------------------------------------------------------------
 # Stack configuration as the CLI would hand it to the program
 # ---------------------------------------------------------------------------------------------
-def project_file() -> dict:
-    return yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
-
-
 def stack_config(stack: str, secrets: Optional[Mapping[str, str]] = None,
                  overrides: Optional[Mapping[str, Any]] = None) -> tuple[dict[str, str], set[str]]:
     """(config map as Pulumi passes it, secret keys). `secrets` supplies real secret values
@@ -59,10 +55,7 @@ def stack_config(stack: str, secrets: Optional[Mapping[str, str]] = None,
     if not path.exists():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (PROJECT_ROOT / "stacks").glob("Pulumi.*.yaml"))
         raise SystemExit(f"no stack {stack!r}: {path} does not exist (stacks: {', '.join(known)})")
-    values: dict[str, Any] = {}
-    for key, decl in (project_file().get("config") or {}).items():
-        if isinstance(decl, dict) and "default" in decl:
-            values[f"{PROJECT}:{key}"] = decl["default"]
+    values: dict[str, Any] = {f"{PROJECT}:{key}": value for key, value in project_defaults().items()}
     secret_keys: set[str] = set()
     for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
@@ -313,8 +306,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], pr
     preview=False every value computed from inputs is resolved (what an apply would send)."""
     pulumi.runtime.settings.ROOT.set(None)
     monitor = RecordingMonitor(PlanMocks())
-    pulumi_mocks.set_mocks(PlanMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    monitor.mocks = PlanMocks()
+    pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
     failure: list[BaseException] = []
 
@@ -331,10 +323,8 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], pr
         if isinstance(exc, pulumi.RunError) and isinstance(exc.__cause__, ConfigError):
             raise exc.__cause__
         raise exc
-    root = pulumi.runtime.settings.get_root_resource()
     stack_urn = next((r.urn for r in monitor.registrations.values() if r.type == STACK_TYPE), None)
     outputs = monitor.registrations[stack_urn].outputs if stack_urn else {}
-    del root
     return Recording(stack, dict(monitor.registrations), list(monitor.invocations), outputs)
 
 
