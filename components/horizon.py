@@ -9,7 +9,6 @@ applied rule.
 from __future__ import annotations
 
 import inspect
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -29,7 +28,7 @@ def set_openstack_host(text: str, host: str) -> str:
     indented lines and every other setting are left untouched."""
     import re as _re  # (kept local: this function's source also runs on the node)
 
-    if not _re.match(r"^[A-Za-z0-9.:-]+$", host):
+    if not _re.fullmatch(r"[A-Za-z0-9.:-]+", host):
         raise ValueError("OPENSTACK_HOST must be a host name or IP address")
     assignment = _re.compile(r"^OPENSTACK_HOST\s*=")
     wanted = f'OPENSTACK_HOST = "{host}"'
@@ -51,8 +50,7 @@ def set_openstack_host(text: str, host: str) -> str:
 
 def settings_script(path: str, host: str) -> str:
     """Apply `set_openstack_host` on the node; reload the web server only when the file changed."""
-    if not re.match(r"^/[A-Za-z0-9_./-]+$", path):
-        raise ValueError(f"refusing path {path!r}")
+    scripts.checked_path(path)
     source = inspect.getsource(set_openstack_host)
     program = (
         "import os, sys, tempfile\n" + source +
@@ -74,8 +72,7 @@ def settings_script(path: str, host: str) -> str:
         scripts.HEADER
         + f"rc=0; python3 -c {scripts.q(program)} {scripts.q(path)} {scripts.q(host)} || rc=$?\n"
         + "if [ \"$rc\" -eq 3 ]; then\n"
-        + "  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl reload apache2;\n"
-        + "  else service apache2 reload; fi\n"
+        + f"  {scripts.service_action('reload', 'apache2')}\n"
         + "  echo 'apache2 reloaded'\n"
         + "elif [ \"$rc\" -ne 0 ]; then exit \"$rc\"; fi\n"
     )

@@ -16,6 +16,7 @@ NOVA_MANAGE_AS_NOVA = "su -s /bin/sh -c {cmd} nova"
 CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
+_PATH_RE = re.compile(r"/[A-Za-z0-9_./-]+")
 _HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _URL_RE = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$")
@@ -26,6 +27,20 @@ _NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_
 
 def q(value: str) -> str:
     return shlex.quote(str(value))
+
+
+def checked_path(path: str) -> str:
+    """An absolute path of plain characters, safe in a script even unquoted."""
+    if not _PATH_RE.fullmatch(path):
+        raise ValueError(f"refusing path {path!r}")
+    return path
+
+
+def service_action(action: str, service: str) -> str:
+    """One shell line: `systemctl ACTION SERVICE` under systemd, else `service SERVICE ACTION`
+    (init scripts). `service` is a shell word: a quoted name or a variable reference."""
+    return (f"if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl {action} {service};\n"
+            f"  else service {service} {action}; fi")
 
 
 def _checked(values: Iterable[str], pattern: re.Pattern, what: str) -> list[str]:
@@ -88,7 +103,7 @@ def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
     """Write stdin to `path` atomically (temp file in the same directory, then rename), with
     owner, group and mode set before the content becomes visible. Prints whether it changed:
     "unchanged" only when content, owner, group and mode all already match."""
-    if not re.fullmatch(r"/[A-Za-z0-9_./-]+", path) or not re.fullmatch(r"[0-7]{4}", mode):
+    if not _PATH_RE.fullmatch(path) or not re.fullmatch(r"[0-7]{4}", mode):
         raise ValueError(f"refusing path {path!r} / mode {mode!r}")
     directory = path.rsplit("/", 1)[0] or "/"
     return (
@@ -158,8 +173,7 @@ def restart_services(services: Sequence[str]) -> str:
     names = " ".join(q(s) for s in _checked(services, _SERVICE_RE, "service name"))
     return (
         HEADER + f"for serv in {names}; do\n"
-        "  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl restart \"$serv\";\n"
-        "  else service \"$serv\" restart; fi\n"
+        "  " + service_action("restart", '"$serv"') + "\n"
         "done\n"
         f"echo restarted: {names}\n"
     )

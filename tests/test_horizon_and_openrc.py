@@ -43,7 +43,7 @@ def test_appended_once_when_missing():
     assert set_openstack_host("", "h") == 'OPENSTACK_HOST = "h"\n'
 
 
-@pytest.mark.parametrize("host", ['h"; import os; os.system("id")', "h\nDEBUG = True", "$(id)", ""])
+@pytest.mark.parametrize("host", ['h"; import os; os.system("id")', "h\nDEBUG = True", "h\n", "$(id)", ""])
 def test_hostile_host_is_refused(host):
     with pytest.raises(ValueError):
         set_openstack_host("A = 1\n", host)
