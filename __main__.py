@@ -7,7 +7,6 @@ from components.controller import ControllerArgs, ControllerNode
 from components.database import NovaDatabase, NovaDatabaseArgs
 from components.horizon import Dashboard, DashboardArgs
 from components.identity import ServiceIdentity, keystone_provider, nova_identity_args
-from components.node import content_hash
 from components.settings_source import read_settings
 
 settings = read_settings()  # fails with every config problem before anything is registered
@@ -45,5 +44,5 @@ pulumi.export("databases", list(db.names))
 pulumi.export("nova_user_id", identity.user_id)
 pulumi.export("compute_service_id", identity.service_id)
 pulumi.export("compute_endpoints", identity.endpoint_urls)
-pulumi.export("nova_conf_sha256", content_hash(controller.nova_conf_text))
+pulumi.export("nova_conf_sha256", controller.nova_conf_sha256)
 pulumi.export("hypervisors", [node.name for node in settings.hypervisors])

@@ -18,7 +18,7 @@ import pulumi
 from components import scripts
 from components.config import Settings
 from components.node import connection, content_hash, step
-from components.nova_conf import CONTROLLER, fill, plain_secret_overrides, render_masked, render_nova_conf, secret_values
+from components.nova_conf import CONTROLLER, conf_context, fill, plain_secret_overrides, render_masked, render_nova_conf, secret_values
 
 NOVA_CONF = "/etc/nova/nova.conf"
 OPENRC = "/root/admin-openrc"
@@ -46,8 +46,6 @@ def preflight_targets(settings: Settings) -> list[tuple[str, str, int]]:
 
 
 def render_openrc(settings: Settings) -> str:
-    from components.nova_conf import conf_context
-
     context = conf_context(settings, settings.controller, CONTROLLER, secret_values(settings))
     values = fill({"openrc": settings.release.openrc}, context).get("openrc", {})
     return scripts.render_openrc(values)
@@ -67,7 +65,7 @@ class ControllerNode(pulumi.ComponentResource):
         self.nova_conf_text = pulumi.Output.secret(
             render_nova_conf(s, node, CONTROLLER, secret_values(s), plain_secret_overrides(s))
         )
-        conf_hash = content_hash(self.nova_conf_text)
+        conf_hash = self.nova_conf_sha256 = content_hash(self.nova_conf_text)
 
         self.preflight = step(f"{name}-preflight", conn, run(scripts.preflight(preflight_targets(s))), parent=self)
         self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(profile.packages, profile.preseed)),

@@ -102,11 +102,8 @@ class _Missing(Exception):
 
 
 class _Context(dict):
-    def __missing__(self, key: str):  # a template naming a context value that is unset
-        raise _Missing(key)
-
-    def __getitem__(self, key: str):
-        value = dict.__getitem__(self, key) if key in self else self.__missing__(key)
+    def __getitem__(self, key: str):  # a template naming a value that is unset (or unknown)
+        value = self.get(key)
         if value is None:
             raise _Missing(key)
         return value
