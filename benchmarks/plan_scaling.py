@@ -31,7 +31,7 @@ def measure(count: int) -> dict:
     """Run one size in this process and return its figures."""
     from tools.plan import run_program, stack_config
 
-    config, keys = stack_config("dev", overrides={"hypervisors": hypervisors(count)})
+    config, keys = stack_config("dev", overrides={"hypervisors": hypervisors(count)}, placeholder_secrets=True)
     start = time.perf_counter()
     rec = run_program("dev", config, keys)
     elapsed = time.perf_counter() - start

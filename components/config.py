@@ -12,7 +12,6 @@ cannot declare (objects) are optional and default to empty here.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 import functools
 import re
@@ -22,7 +21,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
-from components import releases
+from components import releases, validate
 from components.mysql_admin import validate_host_pattern, validate_identifier
 
 PROJECT = "openstack-nova"
@@ -71,72 +70,40 @@ class Key:
     required: bool = False
 
 
-SCHEMA: dict[str, Key] = {
-    "release": Key("string", required=True),
-    "production": Key("boolean"),
-    # Database (db-node)
-    "dbHost": Key("string", required=True),
-    "dbPort": Key("integer"),
-    "dbAdminUser": Key("string"),
-    "dbAdminPassword": Key("string", secret=True, required=True),
-    "dbCaFile": Key("string"),
-    "dbName": Key("string"),
-    "dbUser": Key("string"),
-    "dbPassword": Key("string", secret=True, required=True),
-    "dbAllowedHosts": Key("array"),
-    "dbDropOnDelete": Key("boolean"),
-    # Messaging
-    "rabbitHost": Key("string"),
-    "rabbitPort": Key("integer"),
-    "rabbitUser": Key("string"),
-    "rabbitPassword": Key("string", secret=True, required=True),
-    # Keystone (auth-node) and the admin credentials the program uses
-    "keystoneHost": Key("string", required=True),
-    "keystonePublicUrl": Key("string"),
-    "keystoneAuthUrl": Key("string"),
-    "keystoneAdminUser": Key("string"),
-    "keystoneAdminProject": Key("string"),
-    "keystoneAdminPassword": Key("string", secret=True, required=True),
-    "keystoneUserDomain": Key("string"),
-    "keystoneProjectDomain": Key("string"),
-    "keystoneCaFile": Key("string"),
-    "keystoneInsecure": Key("boolean"),
-    "region": Key("string"),
-    # nova's identity
-    "novaUser": Key("string"),
-    "novaPassword": Key("string", secret=True, required=True),
-    "novaUserDomain": Key("string"),
-    "serviceProject": Key("string"),
-    "serviceRole": Key("string"),
-    "serviceName": Key("string"),
-    "serviceType": Key("string"),
-    "allowCustomServiceType": Key("boolean"),
-    "serviceDescription": Key("string"),
-    "endpointInterfaces": Key("array"),
-    "endpointUrl": Key("string"),
+@functools.lru_cache(maxsize=1)
+def project_declarations() -> dict[str, dict[str, Any]]:
+    """Pulumi.yaml's `config:` block: key -> {type, description, secret, default, items}."""
+    declared = yaml.safe_load(PULUMI_YAML.read_text()).get("config") or {}
+    return {key: decl for key, decl in declared.items() if isinstance(decl, dict)}
+
+
+# What Pulumi.yaml cannot declare: structured values (its types are string, integer, boolean
+# and array of those) and optional secrets (a declared key without a default is one the CLI
+# requires, and a secret must not carry a plain default).
+UNDECLARED: dict[str, Key] = {
+    "controller": Key("object", required=True),
+    "hypervisors": Key("array"),  # of node maps
+    "dashboard": Key("object"),
     "endpointUrls": Key("object"),
     "adoptIds": Key("object"),
-    # Nodes
-    "controller": Key("object", required=True),
-    "sshUser": Key("string"),
-    "sshPrivateKey": Key("string", secret=True),
-    "hypervisors": Key("array"),  # of node maps: not declarable in Pulumi.yaml
-    "dashboard": Key("object"),
-    # Other services nova talks to
-    "glanceHost": Key("string"),
-    "neutronUser": Key("string"),
-    "neutronPassword": Key("string", secret=True, required=True),
-    "metadataSecret": Key("string", secret=True),
-    "placementUser": Key("string"),
-    "placementPassword": Key("string", secret=True),
-    "memcachedServers": Key("string"),
     "novaConf": Key("object"),
     "novaConfSecret": Key("object", secret=True),
+    "sshPrivateKey": Key("string", secret=True),  # unset: the SSH agent
+    "placementPassword": Key("string", secret=True),  # required by modern releases (checked below)
+    "metadataSecret": Key("string", secret=True),
 }
+
+
+def _schema() -> dict[str, Key]:
+    declared = {key: Key(decl["type"], secret=bool(decl.get("secret")), required="default" not in decl)
+                for key, decl in project_declarations().items()}
+    return {**declared, **UNDECLARED}
+
+
+SCHEMA: dict[str, Key] = _schema()
 
 INTERFACES = ("public", "internal", "admin")
 KNOWN_SERVICE_TYPES = ("compute",)
-_HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,254}$")  # keystone/rabbit/ssh names
 _NODE_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
 _OPTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -193,6 +160,8 @@ class IdentitySettings:
     user_domain: str
     project: str
     role: str
+    project_id: Optional[str]  # set: no keystone lookup of `project` (preview needs no keystone)
+    role_id: Optional[str]
     service_name: str
     service_type: str
     description: str
@@ -211,6 +180,8 @@ class NodeSettings:
     my_ip: str
     jump_host: Optional[str]
     virt_type: Optional[str] = None  # hypervisors only: kvm, qemu or None (detect)
+    host_key: Optional[str] = None  # "keytype base64": the SSH host key the node must present
+    jump_host_key: Optional[str] = None  # the same for the jump host
 
 
 @dataclass(frozen=True)
@@ -246,11 +217,9 @@ class Settings:
 # ---------------------------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
 def project_defaults() -> dict[str, Any]:
     """The defaults Pulumi.yaml declares, by key (without the project namespace)."""
-    declared = yaml.safe_load(PULUMI_YAML.read_text()).get("config") or {}
-    return {key: decl["default"] for key, decl in declared.items() if isinstance(decl, dict) and "default" in decl}
+    return {key: decl["default"] for key, decl in project_declarations().items() if "default" in decl}
 
 
 class _Reader:
@@ -268,6 +237,8 @@ class _Reader:
     def _value(self, key: str) -> Any:
         spec = SCHEMA[key]
         value = self.raw.get(key)
+        if value == "" and spec.kind == "string" and project_defaults().get(key) == "":
+            value = None  # Pulumi.yaml's "" default: derived from other settings
         if value is None:
             if spec.required:
                 how = f"pulumi config set --secret {key} <value>" if spec.secret else f"pulumi config set {key} <value>"
@@ -319,7 +290,9 @@ class _Reader:
             return None
         if key not in self.secret_keys:
             self.problem(key, f"holds a password in plain text; store it encrypted with `pulumi config set --secret {key} <value>`")
-        if isinstance(value, str) and "\x00" in value:
+        if value == "":
+            self.problem(key, f"is empty; set a real value with `pulumi config set --secret {key} <value>`")
+        elif isinstance(value, str) and "\x00" in value:
             self.problem(key, "must not contain NUL characters")
         elif isinstance(value, str) and not multiline and ("\n" in value or "\r" in value):
             self.problem(key, "must not contain newlines")
@@ -327,18 +300,8 @@ class _Reader:
 
     # -- typed checks ------------------------------------------------------------------------
     def host(self, key: str, value: Optional[str]) -> Optional[str]:
-        if value is not None and not is_host(value):
-            self.problem(key, f"{value!r} is not a host name or IP address; use e.g. db-node.example.org or 10.0.0.5")
-            return None
-        return value
-
-    def ip(self, key: str, value: Optional[str]) -> Optional[str]:
-        if value is None:
-            return None
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            self.problem(key, f"{value!r} is not an IP address; nova's my_ip must be the node's management IP, e.g. 10.0.0.6")
+        if value is not None and validate.check_host(value):
+            self.problem(key, validate.check_host(value))
             return None
         return value
 
@@ -374,14 +337,6 @@ class _Reader:
             self.problem(key, f"{value} is not a TCP port; use a number from 1 to 65535")
             return None
         return value
-
-
-def is_host(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        return bool(_HOSTNAME_RE.match(value))
 
 
 def _shown(key: str, value: Any, spec: Key) -> str:
@@ -472,7 +427,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     )
 
     keystone_host = r.host("keystoneHost", r.get("keystoneHost"))
-    public_default = f"http://{keystone_host}:5000" if keystone_host else None
+    public_default = f"http://{validate.url_host(keystone_host)}:5000" if keystone_host else None
     keystone = KeystoneSettings(
         host=keystone_host,
         public_url=r.url("keystonePublicUrl", r.get("keystonePublicUrl", public_default)),
@@ -491,6 +446,8 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
 
     controller = _node(r, "controller", r.get("controller"), name_default="controller")
     hypervisors = _hypervisors(r, r.get("hypervisors", []))
+    _node_problems(r, bool(production), ([("controller", controller)] if controller else [])
+                   + [(f"hypervisors[{i}]", node) for i, node in enumerate(hypervisors)])
     dashboard = _dashboard(r, r.get("dashboard", {}), controller)
 
     identity = _identity(r, profile, controller)
@@ -546,13 +503,16 @@ def _db_user(r: _Reader, user: Optional[str]) -> Optional[str]:
     return user
 
 
+NODE_KEYS = ("name", "host", "port", "user", "myIp", "jumpHost", "hostKey", "jumpHostKey")
+
+
 def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = False) -> Optional[NodeSettings]:
     if value is None:
         return None
     if not isinstance(value, dict):
-        r.problem(key, "must be a map with host, myIp and optional port, user, jumpHost")
+        r.problem(key, "must be a map with host, myIp and optional port, user, jumpHost, hostKey")
         return None
-    allowed = {"name", "host", "port", "user", "myIp", "jumpHost"} | ({"virtType"} if virt else set())
+    allowed = set(NODE_KEYS) | ({"virtType"} if virt else set())
     for extra in sorted(set(value) - allowed):
         close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
         r.problem(f"{key}.{extra}", "is not a node setting" + (f"; did you mean `{close[0]}`?" if close else f"; use {', '.join(sorted(allowed))}"))
@@ -564,25 +524,55 @@ def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = Fals
     if not isinstance(name, str) or not _NODE_NAME_RE.match(name):
         r.problem(f"{key}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
     host = value.get("host")
-    if host is not None and (not isinstance(host, str) or not is_host(host)):
-        r.problem(f"{key}.host", f"{host!r} is not a host name or IP address")
+    if host is not None and validate.check_host(host):
+        r.problem(f"{key}.host", validate.check_host(host))
     port = value.get("port", 22)
-    if isinstance(port, bool) or not isinstance(port, (int, float)) or not 1 <= int(port) <= 65535:
-        r.problem(f"{key}.port", f"{port!r} is not a TCP port; use a number from 1 to 65535")
+    if validate.check_port(port):
+        r.problem(f"{key}.port", validate.check_port(port))
         port = 22
     user = value.get("user", r.raw.get("sshUser"))
     if not isinstance(user, str) or not _NAME_RE.match(user):
         r.problem(f"{key}.user", f"{user!r} is not a user name")
-    my_ip = r.ip(f"{key}.myIp", value.get("myIp")) if isinstance(value.get("myIp"), str) else None
-    if "myIp" in value and not isinstance(value.get("myIp"), str):
-        r.problem(f"{key}.myIp", "must be a string IP address")
+    my_ip = value.get("myIp")
+    if my_ip is not None and validate.check_ip(my_ip):
+        r.problem(f"{key}.myIp", validate.check_ip(my_ip))
+        my_ip = None
     jump = value.get("jumpHost")
-    if jump is not None and (not isinstance(jump, str) or not is_host(jump)):
-        r.problem(f"{key}.jumpHost", f"{jump!r} is not a host name or IP address")
+    if jump is not None and validate.check_host(jump):
+        r.problem(f"{key}.jumpHost", validate.check_host(jump))
+    keys = {}
+    for setting in ("hostKey", "jumpHostKey"):
+        if value.get(setting) is not None:
+            keys[setting], error = validate.ssh_host_key(value[setting])
+            if error:
+                r.problem(f"{key}.{setting}", error)
+    if "jumpHostKey" in value and jump is None:
+        r.problem(f"{key}.jumpHostKey", "is set but jumpHost is not; set jumpHost or remove jumpHostKey")
     virt_type = value.get("virtType") if virt else None
     if virt_type is not None and virt_type not in ("kvm", "qemu"):
         r.problem(f"{key}.virtType", f"{virt_type!r} is not supported; use kvm or qemu, or leave it out to detect (kvm when the CPU has vmx/svm)")
-    return NodeSettings(name=name, host=host, port=int(port), user=user, my_ip=my_ip, jump_host=jump, virt_type=virt_type)
+    return NodeSettings(name=name, host=host, port=int(port), user=user, my_ip=my_ip, jump_host=jump, virt_type=virt_type,
+                        host_key=keys.get("hostKey"), jump_host_key=keys.get("jumpHostKey"))
+
+
+def _node_problems(r: _Reader, production: bool, nodes: list[tuple[str, NodeSettings]]) -> None:
+    """Across nodes: one machine per node (two nodes on one host would both write
+    /etc/nova/nova.conf, with different content), and pinned host keys in production."""
+    seen: dict[str, str] = {}
+    for where, node in nodes:
+        for address in {node.host and node.host.lower(), node.my_ip}:
+            if address is None:
+                continue
+            if address in seen and seen[address] != node.name:
+                r.problem(f"{where}.host", f"{node.name!r} is on {address}, as {seen[address]!r} is: each node needs a "
+                          "machine of its own (both would write /etc/nova/nova.conf); an all-in-one node is not supported")
+            seen.setdefault(address, node.name)
+        if production and node.host_key is None:
+            r.problem(f"{where}.hostKey", f"node {node.name!r} has no pinned SSH host key, which a production stack requires; "
+                      f"set it to the output of `ssh-keyscan -t ed25519 {node.host}`")
+        if production and node.jump_host and node.jump_host_key is None:
+            r.problem(f"{where}.jumpHostKey", f"node {node.name!r} goes through {node.jump_host} without a pinned host key; "
+                      f"set it to the output of `ssh-keyscan -t ed25519 {node.jump_host}`")
 
 
 def _hypervisors(r: _Reader, value: Any) -> tuple[NodeSettings, ...]:
@@ -630,7 +620,7 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
         interfaces = []
     default_url = r.get("endpointUrl")
     if default_url is None and profile is not None and controller is not None and controller.host:
-        default_url = profile.endpoint_url.format(host=controller.host)
+        default_url = profile.endpoint_url.format(host=validate.url_host(controller.host))
     r.url("endpointUrl", default_url)
     per_interface = r.get("endpointUrls", {})
     for iface in per_interface:
@@ -664,8 +654,14 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
     for key, ident in [("user", adopt.get("user")), ("service", adopt.get("service"))] + [
         (f"endpoints.{k}", v) for k, v in adopt_endpoints.items()
     ]:
-        if ident is not None and (not isinstance(ident, str) or not re.match(r"^[A-Za-z0-9_-]{1,64}$", ident)):
+        if ident is not None and not _is_keystone_id(ident):
             r.problem(f"adoptIds.{key}", f"{ident!r} is not a keystone id (32 hex characters as `openstack user show nova -f value -c id` prints)")
+    looked_up = {}
+    for key, command in (("serviceProjectId", "project show service"), ("serviceRoleId", "role show admin")):
+        looked_up[key] = r.get(key)
+        if looked_up[key] is not None and not _is_keystone_id(looked_up[key]):
+            r.problem(key, f"{looked_up[key]!r} is not a keystone id; use what `openstack {command} -f value -c id` prints")
+            looked_up[key] = None
 
     return IdentitySettings(
         user=r.name("novaUser", r.get("novaUser")),
@@ -673,6 +669,8 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
         user_domain=r.name("novaUserDomain", r.get("novaUserDomain")),
         project=r.name("serviceProject", r.get("serviceProject")),
         role=r.name("serviceRole", r.get("serviceRole")),
+        project_id=looked_up["serviceProjectId"],
+        role_id=looked_up["serviceRoleId"],
         service_name=r.name("serviceName", r.get("serviceName")),
         service_type=service_type,
         description=r.get("serviceDescription"),
@@ -681,6 +679,10 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
         adopt_service_id=adopt.get("service"),
         adopt_endpoint_ids=tuple(sorted(adopt_endpoints.items())),
     )
+
+
+def _is_keystone_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value))
 
 
 def _overrides(r: _Reader) -> tuple[dict, dict]:
@@ -738,6 +740,9 @@ def _memcached(r: _Reader, value: Optional[str]) -> Optional[str]:
         return None
     for i, item in enumerate(value.split(",")):
         host, _, port = item.strip().rpartition(":")
-        if not host or not is_host(host) or not port.isdigit():
+        if not host or not validate.is_host(host) or not port.isdigit():
             r.problem("memcachedServers", f"{item!r} is not host:port; use e.g. controller:11211")
+        elif validate.ip(host) and validate.ip(host).version == 6:
+            r.problem("memcachedServers", f"{item!r}: use a host name for an IPv6 memcached server (oslo.cache "
+                      "needs the inet6:[address]:port form, which this program does not write)")
     return value

@@ -18,6 +18,7 @@ from pulumi_command import remote
 from components import scripts
 from components.config import NodeSettings, Secret
 from components.node import connection, step
+from components.validate import url_host
 
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
 
@@ -28,8 +29,8 @@ def set_openstack_host(text: str, host: str) -> str:
     indented lines and every other setting are left untouched."""
     import re as _re  # (kept local: this function's source also runs on the node)
 
-    if not _re.fullmatch(r"[A-Za-z0-9.:-]+", host):
-        raise ValueError("OPENSTACK_HOST must be a host name or IP address")
+    if not _re.fullmatch(r"[A-Za-z0-9.:-]+|\[[0-9A-Fa-f:.]+\]", host):
+        raise ValueError("OPENSTACK_HOST must be a host name, an IP address or a bracketed IPv6 address")
     assignment = _re.compile(r"^OPENSTACK_HOST\s*=")
     wanted = f'OPENSTACK_HOST = "{host}"'
     out, seen = [], False
@@ -96,9 +97,10 @@ class Dashboard(pulumi.ComponentResource):
             return scripts.as_user(script, node.user)
 
         self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(["openstack-dashboard"])), parent=self)
-        self.settings = step(f"{name}-settings", conn, run(settings_script(LOCAL_SETTINGS, args.keystone_host)),
+        # Horizon builds "http://%s/identity/v3" % OPENSTACK_HOST: an IPv6 address needs brackets.
+        self.settings = step(f"{name}-settings", conn, run(settings_script(LOCAL_SETTINGS, url_host(args.keystone_host))),
                              parent=self, depends_on=[self.packages, *args.endpoints])
-        self.url = f"http://{node.my_ip}/horizon/"
+        self.url = f"http://{url_host(node.my_ip)}/horizon/"
         self.verify = step(f"{name}-verify", conn, run(scripts.verify_http(self.url)),
                            parent=self, depends_on=[self.settings])
         self.register_outputs({"url": self.url})

@@ -31,12 +31,16 @@ class ServiceIdentityArgs:
     adopt_user_id: Optional[str] = None
     adopt_service_id: Optional[str] = None
     adopt_endpoint_ids: dict[str, str] = field(default_factory=dict)
+    project_id: Optional[str] = None  # known: `project` is not looked up (no keystone at preview)
+    role_id: Optional[str] = None
 
 
 def keystone_provider(name: str, keystone: KeystoneSettings, opts: Optional[pulumi.ResourceOptions] = None) -> openstack.Provider:
     """The one provider every keystone object uses, built from the stack only. Every field the
-    provider would otherwise take from OS_* variables is set, so an operator's shell cannot
-    redirect a deployment."""
+    SDK or the provider would otherwise take from an OS_* variable (OS_CLOUD, OS_TOKEN,
+    OS_REGION_NAME, OS_ENDPOINT_TYPE, OS_INSECURE, ...) is set, empty where unused, so an
+    operator's shell cannot redirect a deployment (tests/test_program.py checks the list against
+    the SDK's own Provider arguments)."""
     return openstack.Provider(
         name,
         auth_url=f"{keystone.auth_url.rstrip('/')}/v3",
@@ -47,10 +51,20 @@ def keystone_provider(name: str, keystone: KeystoneSettings, opts: Optional[pulu
         project_domain_name=keystone.project_domain,
         region=keystone.region,
         insecure=keystone.insecure,
-        cacert_file=keystone.ca_file,
+        cacert_file=keystone.ca_file or "",
         endpoint_type="public",
+        **UNUSED_PROVIDER_FIELDS,
         opts=opts,
     )
+
+
+# Provider fields this program never uses, set explicitly so no OS_* variable fills them in.
+UNUSED_PROVIDER_FIELDS = dict(
+    cloud="", token="", user_id="", tenant_id="", user_domain_id="", project_domain_id="", domain_id="",
+    domain_name="", default_domain="", application_credential_id="", application_credential_name="",
+    application_credential_secret="", cert="", key="",
+    swauth=False, allow_reauth=True, delayed_auth=True, system_scope=False,
+)
 
 
 def nova_identity_args(settings: Settings, provider: openstack.Provider) -> ServiceIdentityArgs:
@@ -70,6 +84,8 @@ def nova_identity_args(settings: Settings, provider: openstack.Provider) -> Serv
         adopt_user_id=ident.adopt_user_id,
         adopt_service_id=ident.adopt_service_id,
         adopt_endpoint_ids=dict(ident.adopt_endpoint_ids),
+        project_id=ident.project_id,
+        role_id=ident.role_id,
     )
 
 
@@ -91,13 +107,15 @@ class ServiceIdentity(pulumi.ComponentResource):
             enabled=True,
             opts=adopted(args.adopt_user_id),
         )
-        project = openstack.identity.get_project_output(name=args.project, domain_id=args.domain_id, opts=invoke)
-        role = openstack.identity.get_role_output(name=args.role, opts=invoke)
+        # The lookups run against keystone even during `pulumi preview`; known ids skip them.
+        project_id = args.project_id or openstack.identity.get_project_output(
+            name=args.project, domain_id=args.domain_id, opts=invoke).id
+        role_id = args.role_id or openstack.identity.get_role_output(name=args.role, opts=invoke).id
         self.role_assignment = openstack.identity.RoleAssignment(
             f"{name}-{args.role}-on-{args.project}",
             user_id=self.user.id,
-            project_id=project.id,
-            role_id=role.id,
+            project_id=project_id,
+            role_id=role_id,
             opts=child,
         )
         self.service = openstack.identity.ServiceV3(
@@ -110,9 +128,10 @@ class ServiceIdentity(pulumi.ComponentResource):
         )
         self.endpoints: dict[str, openstack.identity.EndpointV3] = {}
         for interface, url in args.endpoints:
+            # No `name`: the provider sends a changed name as the endpoint's region on update,
+            # so adopting a hand-made endpoint (which has none) would rewrite its region.
             self.endpoints[interface] = openstack.identity.EndpointV3(
                 f"{name}-endpoint-{interface}",
-                name=args.service_name,
                 service_id=self.service.id,
                 interface=interface,
                 endpoint_region=args.region,

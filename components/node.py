@@ -12,13 +12,15 @@ from components.config import NodeSettings, Secret
 
 def connection(node: NodeSettings, private_key: Optional[Secret]) -> remote.ConnectionArgs:
     """One connection per node, reused by all its steps. Without a key, the SSH agent is used
-    (pulumi-command reads SSH_AUTH_SOCK)."""
+    (pulumi-command reads SSH_AUTH_SOCK). Without a pinned `host_key` the provider accepts any
+    host key (production stacks refuse that in config)."""
     key = pulumi.Output.secret(private_key.value) if private_key else None
     proxy = None
     if node.jump_host:
-        proxy = remote.ProxyConnectionArgs(host=node.jump_host, user=node.user, private_key=key)
+        proxy = remote.ProxyConnectionArgs(host=node.jump_host, user=node.user, private_key=key,
+                                           host_key=node.jump_host_key)
     return remote.ConnectionArgs(host=node.host, port=node.port, user=node.user, private_key=key,
-                                 proxy=proxy, dial_error_limit=10, per_dial_timeout=15)
+                                 host_key=node.host_key, proxy=proxy, dial_error_limit=10, per_dial_timeout=15)
 
 
 def content_hash(content: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -40,6 +42,9 @@ def step(name: str, conn: remote.ConnectionArgs, script: str, *, parent: pulumi.
         delete=delete,
         stdin=stdin,
         triggers=list(triggers) if triggers is not None else None,
+        # Otherwise an update sends PULUMI_COMMAND_STDOUT/STDERR as SSH environment variables,
+        # which a stock sshd refuses (AcceptEnv), with a warning on every update.
+        add_previous_output_in_env=False,
         logging=remote.Logging.NONE if quiet else remote.Logging.STDOUT_AND_STDERR,
         opts=pulumi.ResourceOptions(
             parent=parent,

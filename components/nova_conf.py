@@ -14,16 +14,7 @@ from typing import Mapping, Optional
 from urllib.parse import quote
 
 from components.config import NodeSettings, Settings
-
-SECRET_NAMES = (
-    "db_password",
-    "rabbit_password",
-    "nova_password",
-    "neutron_password",
-    "placement_password",
-    "metadata_secret",
-    "admin_password",
-)
+from components.validate import url_host
 
 CONTROLLER = "controller"
 COMPUTE = "compute"
@@ -48,7 +39,7 @@ def _url_password(value: str) -> str:
 
 def db_url(settings: Settings, database: str, password: str) -> str:
     db = settings.database
-    host = db.host if db.port == 3306 else f"{db.host}:{db.port}"
+    host = url_host(db.host) if db.port == 3306 else f"{url_host(db.host)}:{db.port}"
     url = f"mysql+pymysql://{quote(db.user, safe='')}:{_url_password(password)}@{host}/{database}"
     if db.ca_file:
         url += f"?ssl_ca={quote(db.ca_file, safe='/')}"
@@ -71,7 +62,7 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
         "rabbit_user": mq.user,
         "rabbit_password": secrets["rabbit_password"],
         "transport_url": (
-            f"rabbit://{quote(mq.user, safe='')}:{_url_password(secrets['rabbit_password'])}@{mq.host}:{mq.port}/"
+            f"rabbit://{quote(mq.user, safe='')}:{_url_password(secrets['rabbit_password'])}@{url_host(mq.host)}:{mq.port}/"
         ),
         "keystone_public_url": ks.public_url,
         "keystone_auth_url": ks.auth_url,
@@ -83,13 +74,13 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
         "nova_user": settings.identity.user,
         "nova_password": secrets["nova_password"],
         "glance_host": settings.glance_host,
-        "glance_url": f"http://{settings.glance_host}:9292" if settings.glance_host else None,
+        "glance_url": f"http://{url_host(settings.glance_host)}:9292" if settings.glance_host else None,
         "neutron_user": settings.neutron_user,
         "neutron_password": secrets["neutron_password"],
         "metadata_secret": secrets.get("metadata_secret"),
         "placement_user": settings.placement_user,
         "placement_password": secrets.get("placement_password"),
-        "novncproxy_base_url": f"http://{controller.my_ip}:6080/vnc_auto.html",
+        "novncproxy_base_url": f"http://{url_host(controller.my_ip)}:6080/vnc_auto.html",
         "virt_type": virt_type,
         "admin_user": ks.admin_user,
         "admin_project": ks.admin_project,

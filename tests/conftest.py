@@ -18,6 +18,9 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 REQUIRE_SERVICES = os.environ.get("NOVA_TESTS_REQUIRE_SERVICES") == "1"
+# The tutorial stack's secrets are `secure:` values under this documented passphrase (README).
+os.environ["PULUMI_CONFIG_PASSPHRASE"] = "openstack"
+os.environ.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
 
 
 def service_unavailable(reason: str) -> None:

@@ -10,12 +10,13 @@ from tools.plan import PROJECT_ROOT, stack_config
 
 
 def settings_for(stack: str, **overrides):
-    config, secret_keys = stack_config(stack, overrides=overrides)
+    config, secret_keys = stack_config(stack, overrides=overrides, placeholder_secrets=True, cli_rules=False)
     return load_settings(config, frozenset(secret_keys), stack)
 
 
 def problems_for(stack: str, secrets=None, **overrides) -> list[str]:
-    config, secret_keys = stack_config(stack, secrets=secrets, overrides=overrides)
+    config, secret_keys = stack_config(stack, secrets=secrets, overrides=overrides, placeholder_secrets=True,
+                                       cli_rules=False)
     with pytest.raises(ConfigError) as err:
         load_settings(config, frozenset(secret_keys), stack)
     return err.value.problems
@@ -126,7 +127,7 @@ def test_a_private_key_may_span_lines():
 
 
 def settings_for_secrets(stack, **secrets):
-    config, keys = stack_config(stack, secrets=secrets)
+    config, keys = stack_config(stack, secrets=secrets, placeholder_secrets=True)
     return load_settings(config, frozenset(keys), stack)
 
 
@@ -153,16 +154,19 @@ def test_unknown_release_lists_known_ones():
     assert "release: 'mitaka' is not a known release; use one of 2025.1, liberty, zed" in problems_for("tutorial", release="mitaka")
 
 
-def test_pulumi_yaml_declares_the_schema():
-    """Defaults live in Pulumi.yaml only; its declared types and secrecy match the schema."""
+def test_pulumi_yaml_requires_only_secrets_and_the_hosts_every_stack_names():
+    """The CLI stops a stack that does not set a key declared without a default: only the
+    required secrets and dbHost/keystoneHost (which every stack file sets) are declared so."""
     declared = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["config"]
-    for key, decl in declared.items():
-        assert key in SCHEMA, f"Pulumi.yaml declares {key} that the program does not know"
-        assert decl["type"] == SCHEMA[key].kind, key
-        assert bool(decl.get("secret")) == SCHEMA[key].secret, key
-        assert not (SCHEMA[key].secret and "default" in decl), f"{key}: secrets have no defaults"
-    undeclared = {k for k, v in SCHEMA.items() if k not in declared}
-    assert all(SCHEMA[k].kind in ("object", "array") for k in undeclared), undeclared
+    without_default = {key for key, decl in declared.items() if "default" not in decl}
+    assert without_default == {"dbHost", "keystoneHost", "dbAdminPassword", "dbPassword", "rabbitPassword",
+                               "keystoneAdminPassword", "novaPassword", "neutronPassword"}
+    assert not [key for key, decl in declared.items() if decl.get("secret") and "default" in decl]
+    # What Pulumi.yaml cannot declare: structured values and optional secrets.
+    undeclared = {k for k in SCHEMA if k not in declared}
+    assert undeclared == {"controller", "hypervisors", "dashboard", "endpointUrls", "adoptIds", "novaConf",
+                          "novaConfSecret", "sshPrivateKey", "placementPassword", "metadataSecret"}
+    assert all(SCHEMA[k].kind in ("object", "array") or SCHEMA[k].secret for k in undeclared)
 
 
 def test_stack_files_hold_no_plain_secret():
@@ -187,3 +191,59 @@ def test_cells_v2_database_password_avoids_what_map_cell0_decodes():
                             "(nova-manage percent-decodes the database URL); use other characters"]
     # Liberty has no cell0: the seed's single database takes any ASCII password
     assert settings_for_secrets("tutorial", dbPassword="p@ss%41").database.password.value == "p@ss%41"
+
+
+def test_scoped_and_malformed_addresses_are_refused_with_the_fix():
+    problems = problems_for("dev", controller={"host": "fe80::1%eth0", "myIp": "fe80::1%eth0", "port": 22.9})
+    assert "controller.host: 'fe80::1%eth0' is a scoped IPv6 address; use the node's global address or a host name" in problems
+    assert ("controller.myIp: 'fe80::1%eth0' is a scoped IPv6 address; nova's my_ip must be an address other nodes "
+            "can reach") in problems
+    assert "controller.port: 22.9 is not a TCP port; use a whole number from 1 to 65535" in problems
+
+
+def test_ipv6_addresses_are_accepted():
+    s = settings_for("dev", dbHost="2001:db8::5", controller={"host": "2001:db8::10", "myIp": "2001:db8::10"})
+    assert s.database.host == "2001:db8::5" and s.controller.my_ip == "2001:db8::10"
+    assert dict(s.identity.endpoints)["public"] == "http://[2001:db8::10]:8774/v2.1"
+
+
+@pytest.mark.parametrize("key", ["rabbitPassword", "novaPassword", "dbAdminPassword", "placementPassword"])
+def test_an_empty_secret_is_refused(key):
+    assert f"{key}: is empty; set a real value with `pulumi config set --secret {key} <value>`" in problems_for(
+        "dev", secrets={key: ""})
+
+
+def test_two_nodes_on_one_machine_are_refused():
+    problems = problems_for("dev", hypervisors=[
+        {"name": "compute1", "host": "dev-ctl.lab.example.org", "myIp": "10.20.0.21"},
+        {"name": "compute2", "host": "cmp2", "myIp": "10.20.0.22"},
+        {"name": "compute3", "host": "CMP2", "myIp": "10.20.0.23"},
+    ])
+    text = "\n".join(problems)
+    assert ("hypervisors[0].host: 'compute1' is on dev-ctl.lab.example.org, as 'controller' is: each node needs a "
+            "machine of its own (both would write /etc/nova/nova.conf); an all-in-one node is not supported") in text
+    assert "hypervisors[2].host: 'compute3' is on cmp2, as 'compute2' is" in text
+
+
+def test_production_nodes_need_pinned_host_keys():
+    problems = problems_for("prod", hypervisors=[
+        {"name": "cmp-b1", "host": "cmp-b1.example.org", "myIp": "10.0.10.120", "jumpHost": "bastion.example.org"}])
+    assert ("hypervisors[0].hostKey: node 'cmp-b1' has no pinned SSH host key, which a production stack requires; "
+            "set it to the output of `ssh-keyscan -t ed25519 cmp-b1.example.org`") in problems
+    assert any(p.startswith("hypervisors[0].jumpHostKey: node 'cmp-b1' goes through bastion.example.org") for p in problems)
+
+
+def test_host_keys_are_checked_and_normalised():
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIItVb8l4yjEdDFfBd4rTut+EPVeX9juj4pR6uJS5lzzj"
+    s = settings_for("dev", controller={"host": "ctl", "myIp": "10.20.0.10", "hostKey": f"ctl {key} # keyscan"})
+    assert s.controller.host_key == key
+    problems = problems_for("dev", controller={
+        "host": "ctl", "myIp": "10.20.0.10", "hostKey": "ssh-ed25519 bm90IGEga2V5", "jumpHostKey": key})
+    assert ("controller.hostKey: the key data is not a ssh-ed25519 key; copy the line as ssh-keyscan prints it"
+            in problems)
+    swapped = key.replace("ssh-ed25519", "ssh-rsa")
+    assert ("controller.hostKey: the key data is a ssh-ed25519 key, not ssh-rsa; copy the line as ssh-keyscan prints it"
+            in problems_for("dev", controller={"host": "ctl", "myIp": "10.20.0.10", "hostKey": swapped}))
+    assert "controller.jumpHostKey: is set but jumpHost is not; set jumpHost or remove jumpHostKey" in problems
+    assert any(p.startswith("controller.hostKey: 'rm -rf /' names no SSH key type") for p in problems_for(
+        "dev", controller={"host": "ctl", "myIp": "10.20.0.10", "hostKey": "rm -rf /"}))

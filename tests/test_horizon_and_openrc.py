@@ -110,9 +110,18 @@ def test_tutorial_openrc_is_the_seeds_exports():
 
 def test_modern_openrc_round_trips_a_hostile_password():
     hostile = "p'a\"ss $(touch /tmp/openrc-pwned) `id` \\ ;"
-    config, keys = stack_config("dev", secrets={"keystoneAdminPassword": hostile})
+    config, keys = stack_config("dev", secrets={"keystoneAdminPassword": hostile}, placeholder_secrets=True)
     text = render_openrc(load_settings(config, frozenset(keys), "dev"))
     done = subprocess.run(["bash", "-c", text + 'printf %s "$OS_PASSWORD|$OS_REGION_NAME|$OS_USER_DOMAIN_NAME"'],
                           capture_output=True, text=True, timeout=30)
     assert done.stdout == f"{hostile}|RegionOne|Default"
     assert not os.path.exists("/tmp/openrc-pwned")
+
+
+def test_an_ipv6_keystone_is_bracketed_in_openstack_host():
+    from components.horizon import set_openstack_host
+
+    assert set_openstack_host("", "[2001:db8::7]") == 'OPENSTACK_HOST = "[2001:db8::7]"\n'
+    for hostile in ('[2001:db8::7]"; import os', "[::1]\n", "[x]"):
+        with pytest.raises(ValueError, match="OPENSTACK_HOST must be a host name"):
+            set_openstack_host("", hostile)

@@ -10,7 +10,7 @@ SEED_PASSWORDS = {name: "openstack" for name in (
 
 
 def settings_for(stack: str, secrets=None, **overrides):
-    config, keys = stack_config(stack, secrets=secrets, overrides=overrides)
+    config, keys = stack_config(stack, secrets=secrets, overrides=overrides, placeholder_secrets=True)
     return load_settings(config, frozenset(keys), stack)
 
 
@@ -156,3 +156,18 @@ def test_compute_render_for_hypervisors():
     assert parsed["vnc"]["novncproxy_base_url"] == "http://10.20.0.10:6080/vnc_auto.html"
     assert parsed["libvirt"] == {"virt_type": "qemu"}
     assert "database" not in parsed and "api_database" not in parsed
+
+
+def test_ipv6_addresses_are_bracketed_in_every_url():
+    s = settings_for("dev", dbHost="2001:db8::5", rabbitHost="2001:db8::6", keystoneHost="2001:db8::7",
+                     glanceHost="2001:db8::8", controller={"host": "2001:db8::10", "myIp": "2001:db8::10"})
+    controller = parse(render(s))
+    assert controller["database"]["connection"].endswith("@[2001:db8::5]/nova")
+    assert controller["api_database"]["connection"].endswith("@[2001:db8::5]/nova_api")
+    assert controller["DEFAULT"]["transport_url"].endswith("@[2001:db8::6]:5672/")
+    assert controller["keystone_authtoken"]["www_authenticate_uri"] == "http://[2001:db8::7]:5000"
+    assert controller["glance"]["endpoint_override"] == "http://[2001:db8::8]:9292"
+    assert controller["DEFAULT"]["my_ip"] == "2001:db8::10"
+    compute = parse(render(s, role=COMPUTE, node=s.hypervisors[0], virt_type="kvm"))
+    assert compute["vnc"]["novncproxy_base_url"] == "http://[2001:db8::10]:6080/vnc_auto.html"
+    assert dict(s.identity.endpoints) == {i: "http://[2001:db8::10]:8774/v2.1" for i in ("public", "internal", "admin")}

@@ -3,6 +3,7 @@ and what a one-option change touches."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -31,8 +32,9 @@ def sentinel_secrets() -> dict[str, str]:
     return values
 
 
-def record(stack: str, secrets=None, **overrides):
-    config, keys = stack_config(stack, secrets=secrets, overrides=overrides)
+def record(stack: str, secrets=None, cli_rules=True, **overrides):
+    config, keys = stack_config(stack, secrets=secrets, overrides=overrides, placeholder_secrets=True,
+                                cli_rules=cli_rules)
     return run_program(stack, config, keys)
 
 
@@ -86,6 +88,8 @@ def test_identity_objects_are_the_seeds(stack_run):
     for iface, inputs in by_iface.items():
         assert inputs["endpointRegion"] == "RegionOne"
         assert inputs["serviceId"] == "servicev3-nova-identity-service-id"
+        # no `name`: the provider would send a changed name as the region of an adopted endpoint
+        assert sorted(inputs) == ["endpointRegion", "interface", "serviceId", "url"]
     if stack == "tutorial":
         assert {i["url"] for i in by_iface.values()} == {"http://compute-node.example.org:8774/v2/%(tenant_id)s"}
     if stack == "prod":
@@ -107,6 +111,41 @@ def test_every_keystone_object_uses_the_explicit_provider(stack_run):
     for inv in rec.invocations:
         if inv.token.startswith("openstack:"):
             assert inv.args  # looked up by name, never by a hard-coded id
+
+
+def test_an_operators_os_variables_cannot_redirect_the_keystone_provider(monkeypatch):
+    clean = record("tutorial").by_name("keystone").inputs
+    for name in ("OS_CLOUD", "OS_REGION_NAME", "OS_ENDPOINT_TYPE", "OS_INSECURE", "OS_SWAUTH", "OS_ALLOW_REAUTH",
+                 "OS_DELAYED_AUTH", "OS_TOKEN", "OS_AUTH_URL", "OS_PROJECT_ID", "OS_USER_ID"):
+        monkeypatch.setenv(name, "attacker" if name not in ("OS_INSECURE", "OS_SWAUTH") else "true")
+    dirty = record("tutorial").by_name("keystone").inputs
+    assert dirty == clean
+    # (a provider's inputs cross the wire as strings)
+    assert clean["cloud"] == "" and clean["token"] == "" and clean["insecure"] == "false"
+    assert clean["region"] == "RegionOne" and clean["endpointType"] == "public"
+
+
+def test_every_provider_field_the_sdk_fills_from_the_environment_is_set():
+    import inspect
+    import pulumi_openstack
+
+    from components.identity import UNUSED_PROVIDER_FIELDS
+
+    source = inspect.getsource(pulumi_openstack.Provider._internal_init)
+    from_env = set(re.findall(r"(\w+) = _utilities\.get_env(?:_bool)?\('OS_", source))
+    assert from_env, "the SDK no longer reads OS_* variables this way: re-check the provider"
+    inputs = record("tutorial").by_name("keystone").inputs
+    wire = {re.sub(r"_(\w)", lambda m: m.group(1).upper(), name) for name in from_env}
+    assert wire <= set(inputs), wire - set(inputs)
+    assert {"cloud", "token", "user_id", "tenant_id", "application_credential_id"} <= set(UNUSED_PROVIDER_FIELDS)
+
+
+def test_known_project_and_role_ids_skip_the_keystone_lookups():
+    project_id, role_id = "8b3f0e2a9c4d4e5f8a6b7c8d9e0f1a2b", "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
+    rec = record("tutorial", serviceProjectId=project_id, serviceRoleId=role_id)
+    assert not [i for i in rec.invocations if i.token.startswith("openstack:")]
+    assignment = rec.of_type(ROLE_ASSIGNMENT)[0]
+    assert assignment.inputs["projectId"] == project_id and assignment.inputs["roleId"] == role_id
 
 
 def test_identity_does_not_wait_for_database_or_controller(stack_run):
@@ -200,7 +239,7 @@ def test_global_option_reaches_every_node_and_nothing_else():
 
 
 def test_adding_a_hypervisor_touches_only_that_node_and_discovery():
-    config, _ = stack_config("dev")
+    config, _ = stack_config("dev", placeholder_secrets=True)
     nodes = json.loads(config["openstack-nova:hypervisors"])
     before = _inputs(record("dev"))
     after_rec = record("dev", hypervisors=nodes + [{"name": "compute3", "host": "dev-cmp3.lab.example.org",
@@ -264,7 +303,7 @@ def test_dashboard_steps(stack_run):
 
 def test_bad_config_registers_nothing():
     with pytest.raises(ConfigError) as err:
-        record("tutorial", dbUser="nova'; DROP USER root; --", dbPort="x")
+        record("tutorial", cli_rules=False, dbUser="nova'; DROP USER root; --", dbPort="x")
     assert any(p.startswith("dbUser:") for p in err.value.problems)
     assert any(p.startswith("dbPort:") for p in err.value.problems)
 
@@ -325,7 +364,60 @@ def test_no_secret_in_logs_or_console(caplog, capsys):
     secrets = sentinel_secrets()
     rec = record("dev", secrets=secrets)
     with pytest.raises(ConfigError) as err:
-        record("dev", secrets=secrets, dbPort="not a port")
+        record("dev", secrets=secrets, cli_rules=False, dbPort="not a port")
     captured = capsys.readouterr()
     texts = [caplog.text, captured.out, captured.err, str(err.value), plan_text(rec), json.dumps(plan_json(rec))]
     assert all("Sentinel" not in t for t in texts)
+
+
+def test_every_command_pins_the_host_key_and_sends_no_previous_output():
+    rec = record("prod", secrets=sentinel_secrets())
+    keys = yaml_stack("prod")
+    node_keys = {keys["controller"]["hostKey"]} | {h["hostKey"] for h in keys["hypervisors"]}
+    for cmd in rec.of_type(COMMAND):
+        assert cmd.inputs["addPreviousOutputInEnv"] is False, cmd.name
+        connection = unwrap(cmd.raw_inputs)["connection"]
+        assert connection["hostKey"] in node_keys, cmd.name
+        assert connection["proxy"]["hostKey"] == keys["controller"]["jumpHostKey"], cmd.name
+    controller = unwrap(rec.by_name("controller-packages").raw_inputs)["connection"]
+    assert controller["hostKey"] == keys["controller"]["hostKey"]
+    cmp_a2 = unwrap(rec.by_name("cmp-a2-packages").raw_inputs)["connection"]
+    assert cmp_a2["hostKey"] == keys["hypervisors"][1]["hostKey"] != controller["hostKey"]
+
+
+def yaml_stack(stack: str) -> dict:
+    import yaml
+
+    config = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k.rpartition(":")[2]: v for k, v in config.items()}
+
+
+def test_no_secret_reaches_a_command_line_or_a_failing_commands_error():
+    """The provider's error for a failing command quotes the command and its output: secrets
+    travel on stdin only, and no step script prints its stdin."""
+    rec = record("dev", secrets=sentinel_secrets())
+    for cmd in rec.of_type(COMMAND):
+        wire = unwrap(cmd.raw_inputs)
+        for field in ("create", "delete", "update"):
+            assert "Sentinel" not in str(wire.get(field, "")), (cmd.name, field)
+        if "Sentinel" in str(wire.get("stdin", "")):
+            assert "cat > \"$tmp\"" in wire["create"] and "stdin" in cmd.secret_inputs, cmd.name
+
+
+def test_stack_exports_are_the_stack_resources_outputs():
+    rec = record("tutorial")
+    stack_step = next(s for s in plan_json(rec)["steps"] if s["newState"]["type"] == "pulumi:pulumi:Stack")
+    outputs = stack_step["newState"]["outputs"]
+    assert outputs["release"] == "liberty" and outputs["databases"] == ["nova"]
+    assert outputs["dashboard_url"] == "http://10.0.0.6/horizon/"
+    assert outputs["nova_conf_sha256"] == "[secret]"
+    assert "outputs" not in plan_json(rec)
+    assert "Outputs\n  compute_endpoints:" in plan_text(rec)
+
+
+def test_an_apply_resolves_the_detected_virt_type():
+    config, keys = stack_config("dev", placeholder_secrets=True)
+    for detected in ("kvm", "qemu"):
+        rec = run_program("dev", config, keys, preview=False, apply_stdout={"detect-virt": detected})
+        conf = unwrap(rec.by_name("compute1-nova-conf").raw_inputs)["stdin"]
+        assert f"[libvirt]\nvirt_type = {detected}\n" in conf

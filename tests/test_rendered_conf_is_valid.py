@@ -16,7 +16,7 @@ CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("e2e", "zed")]
 
 
 def rendered(stack: str, role: str) -> str:
-    config, keys = stack_config(stack, secrets={"novaConfSecret": '{"DEFAULT": {"debug": "true"}}'} if stack == "dev" else None)
+    config, keys = stack_config(stack, secrets={"novaConfSecret": '{"DEFAULT": {"debug": "true"}}'} if stack == "dev" else None, placeholder_secrets=True)
     s = load_settings(config, frozenset(keys), stack)
     node = s.controller if role == CONTROLLER else (s.hypervisors[0] if s.hypervisors else s.controller)
     from components.nova_conf import plain_secret_overrides

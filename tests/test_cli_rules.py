@@ -1,0 +1,126 @@
+"""The Pulumi CLI's stack-config rules as `./dev plan` applies them, for every stack file, and the
+passphrase secrets provider the stack files' `secure:` values use."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tools.plan import PROJECT_ROOT, StackConfigError, stack_config
+from tools.plan.stack import (
+    cli_rule_errors, decrypt_value, encrypt_value, known_stacks, new_encryption_salt, passphrase_key, read_stack_file,
+)
+
+REQUIRED_SECRETS = ("dbAdminPassword", "dbPassword", "keystoneAdminPassword", "neutronPassword", "novaPassword",
+                    "rabbitPassword")
+
+
+def stack_file_config(stack: str) -> dict:
+    return read_stack_file(stack).get("config") or {}
+
+
+@pytest.mark.parametrize("stack", known_stacks())
+def test_every_stack_file_passes_the_cli_rules_once_its_secrets_are_set(stack):
+    config = stack_file_config(stack)
+    errors = cli_rule_errors(stack, config)
+    set_secrets = {k.rpartition(":")[2] for k, v in config.items() if isinstance(v, dict) and "secure" in v}
+    missing = [k for k in REQUIRED_SECRETS if k not in set_secrets]
+    if missing:  # the only keys a user must set are the required secrets
+        assert errors[0] == f"Stack '{stack}' is missing configuration values " + ", ".join(
+            f"'{k}'" for k in missing[:-1]) + f" and '{missing[-1]}'"
+        assert errors[2:] == [f"    pulumi config set --secret {k} <value>" for k in missing]
+    else:
+        assert errors == []
+    secrets = {k: f"value-of-{k}" for k in missing}
+    assert cli_rule_errors(stack, {**config, **{k: {"secure": "v1:x:y"} for k in secrets}}) == []
+
+
+def test_the_tutorial_stack_runs_as_committed():
+    assert stack_file_config("tutorial") and cli_rule_errors("tutorial", stack_file_config("tutorial")) == []
+    config = stack_config("tutorial", passphrase="openstack")
+    assert config.placeholders == []
+    assert config.values["openstack-nova:novaPassword"] == "openstack"
+    assert "openstack-nova:novaPassword" in config.secret_keys
+
+
+def test_one_missing_key_is_named_in_the_singular():
+    config = {k: {"secure": "v1:x:y"} for k in REQUIRED_SECRETS[1:]}
+    config.update({"openstack-nova:dbHost": "db", "openstack-nova:keystoneHost": "ks"})
+    assert cli_rule_errors("lab", config) == [
+        "Stack 'lab' is missing configuration value 'dbAdminPassword'", "  set it with:",
+        "    pulumi config set --secret dbAdminPassword <value>"]
+
+
+def test_a_plain_value_for_a_secret_key_is_refused():
+    config = {**stack_file_config("tutorial"), "openstack-nova:dbPassword": "openstack"}
+    assert cli_rule_errors("tutorial", config) == [
+        "Stack 'tutorial' with configuration key 'dbPassword' must be encrypted as it's secret"]
+
+
+@pytest.mark.parametrize("key, value, type_name", [
+    ("dbPort", "22.9", "integer"), ("dbPort", 22.9, "integer"), ("production", "yes please", "boolean"),
+    ("dbAllowedHosts", "%", "array<string>"), ("dbAllowedHosts", [{"host": "%"}], "array<string>"),
+    ("dbHost", {"name": "db"}, "string"),
+])
+def test_a_value_of_the_wrong_type_is_refused(key, value, type_name):
+    config = {**stack_file_config("tutorial"), f"openstack-nova:{key}": value}
+    assert cli_rule_errors("tutorial", config) == [
+        f"Stack 'tutorial' with configuration key '{key}' must be of type '{type_name}'"]
+
+
+def test_secure_values_round_trip_and_a_wrong_passphrase_is_refused(tmp_path, monkeypatch):
+    salt, key = new_encryption_salt("correct horse")
+    path = tmp_path / "Pulumi.lab.yaml"
+    document = {"encryptionsalt": salt, "config": {"openstack-nova:novaPassword": {"secure": encrypt_value(key, "s3cr3t'$(id)")}}}
+    path.write_text(yaml.safe_dump(document))
+    assert decrypt_value(passphrase_key("lab", document, "correct horse"), document["config"]["openstack-nova:novaPassword"]["secure"]) == "s3cr3t'$(id)"
+    with pytest.raises(StackConfigError, match="stack 'lab': incorrect passphrase"):
+        passphrase_key("lab", document, "wrong")
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
+    with pytest.raises(StackConfigError, match="set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE"):
+        stack_config("lab", path=path, cli_rules=False)
+    (tmp_path / "phrase").write_text("correct horse\n")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(tmp_path / "phrase"))
+    assert stack_config("lab", path=path, cli_rules=False).values["openstack-nova:novaPassword"] == "s3cr3t'$(id)"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"config:\n  openstack-nova:dbHost: [db\n", "is not valid YAML at line 3, column 1: expected ',' or ']'"),
+    (b"- config\n", "must be a map with a `config:` key, not a list"),
+    (b"config:\n  - openstack-nova:dbHost\n", "`config:` must be a map of keys to values, not a list"),
+    (b"config:\n  openstack-nova:dbHost: db-n\xf6de\n", "is not UTF-8 text"),
+])
+def test_a_malformed_stack_file_is_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "Pulumi.broken.yaml"
+    path.write_bytes(content)
+    with pytest.raises(StackConfigError, match=re.escape(message)):
+        read_stack_file("broken", path)
+
+
+def plan(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "tools.plan", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+def test_plan_refuses_a_stack_missing_secrets_and_says_how_to_set_them(tmp_path):
+    done = plan("dev", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: Stack 'dev' is missing configuration values 'dbAdminPassword', 'dbPassword', ")
+    assert "    pulumi config set --secret rabbitPassword <value>\n" in done.stderr
+    assert not (tmp_path / "plan.txt").exists()
+
+
+def test_plan_with_placeholder_secrets_says_so(tmp_path):
+    done = plan("dev", "--out", str(tmp_path), "--quiet", "--placeholder-secrets")
+    assert done.returncode == 0, done.stderr
+    assert "note: planned with placeholder values for the secrets dbAdminPassword, dbPassword," in done.stderr
+    assert "offline-plan-placeholder" not in (tmp_path / "plan.txt").read_text()
+
+
+def test_plan_of_an_unknown_stack_exits_2():
+    done = plan("nosuch")
+    assert done.returncode == 2
+    assert "no stack 'nosuch'" in done.stderr and "stacks: dev, e2e, prod, tutorial" in done.stderr

@@ -1,0 +1,63 @@
+"""`./dev plan <stack>`: the offline plan's command line. Exit 2 for a stack that cannot run
+(the CLI's config rules, or the program's own config checks), with every problem listed."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+from tools.plan.paths import PROJECT_ROOT
+from components.config import ConfigError
+from tools.plan.monitor import run_program
+from tools.plan.render import write_plan
+from tools.plan.stack import StackConfigError, stack_config
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="./dev plan", description="Offline plan of a stack (no Pulumi CLI needed).")
+    parser.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
+    parser.add_argument("--out", type=Path, help="output folder (default out/<stack>)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="plan with a config value changed (VALUE parsed as JSON when it is JSON)")
+    parser.add_argument("--placeholder-secrets", action="store_true",
+                        help="plan without the stack's secrets: each secret is a placeholder (announced)")
+    args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: use KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    try:
+        config = stack_config(args.stack, overrides=overrides, placeholder_secrets=args.placeholder_secrets)
+        rec = run_program(args.stack, config.values, config.secret_keys)
+    except StackConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ConfigError as err:
+        print(f"stack {args.stack!r}: {err}", file=sys.stderr)
+        return 2
+    if config.placeholders:
+        print(f"note: planned with placeholder values for the secrets {', '.join(config.placeholders)}", file=sys.stderr)
+    out = args.out or PROJECT_ROOT / "out" / args.stack
+    written = write_plan(rec, out)
+    text = (out / "plan.txt").read_text()
+    print(text[text.index("Summary"):] if args.quiet else text, end="")
+    print("wrote " + ", ".join(str(p.relative_to(PROJECT_ROOT) if p.is_relative_to(PROJECT_ROOT) else p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: the SDK's event loops otherwise print a harmless but alarming
+    # "Invalid file descriptor" traceback while being garbage-collected.
+    os._exit(code)

@@ -1,0 +1,139 @@
+"""Run the real __main__.py in-process under the Pulumi SDK's mock runtime and record every
+registration (the raw RegisterResource request: parent, dependencies, inputs with secrets
+still wrapped) and invoke."""
+from __future__ import annotations
+
+import hashlib
+import runpy
+import threading
+from typing import Mapping
+
+import pulumi
+import pulumi.runtime.settings
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import stack as pulumi_stack
+
+from components.config import PROJECT, ConfigError
+from tools.plan.paths import PROJECT_ROOT
+from tools.plan.recording import STACK_TYPE, Invocation, Recording, Registration
+from tools.plan.wire import mask, secret_paths
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.registrations: dict[str, Registration] = {}
+        self.invocations: list[Invocation] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, req):
+        response = super().RegisterResource(req)
+        wire = json_format.MessageToDict(req.object, preserving_proto_field_name=True)
+        record = Registration(
+            urn=response.urn,
+            type=req.type,
+            name=req.name,
+            custom=req.custom,
+            parent=req.parent,
+            dependencies=sorted(set(req.dependencies)),
+            property_dependencies={k: sorted(set(v.urns)) for k, v in req.propertyDependencies.items()},
+            protect=bool(req.protect),
+            additional_secret_outputs=sorted(req.additionalSecretOutputs),
+            replace_on_changes=sorted(req.replaceOnChanges),
+            import_id=req.importId,
+            provider=req.provider,
+            raw_inputs=wire,
+            inputs=mask(wire),
+            secret_inputs=secret_paths(wire),
+        )
+        with self._lock:
+            self.registrations[record.urn] = record
+        return response
+
+    def RegisterResourceOutputs(self, req):
+        outputs = json_format.MessageToDict(req.outputs, preserving_proto_field_name=True)
+        with self._lock:
+            if req.urn in self.registrations:
+                self.registrations[req.urn].outputs = mask(outputs)
+        return super().RegisterResourceOutputs(req)
+
+    def Invoke(self, request):
+        args = json_format.MessageToDict(request.args, preserving_proto_field_name=True)
+        with self._lock:
+            self.invocations.append(Invocation(request.tok, mask(args)))
+        return super().Invoke(request)
+
+
+def keystone_id(kind: str, name: str) -> str:
+    """A made-up id in keystone's shape (32 hex digits), stable per kind and name."""
+    return hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:32]
+
+
+# In an apply, what a command prints when the program reads it: virt type detection on a host
+# with hardware virtualisation (tests pass their own answers).
+APPLY_STDOUT = {"detect-virt": "kvm"}
+
+
+class PlanMocks(pulumi_mocks.Mocks):
+    """Providers' computed values, made up but realistic: unique ids per type and name."""
+
+    def __init__(self, preview: bool = True, apply_stdout: Mapping[str, str] = APPLY_STDOUT):
+        self.preview = preview
+        self.apply_stdout = apply_stdout
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        short_type = args.typ.rsplit(":", 1)[-1].lower()
+        # Inputs echo back as outputs. What only the apply computes (a command's stdout) is
+        # left out of a preview, so it stays unknown, as with `pulumi preview`; an apply gets
+        # the command's printed text (trailing newline trimmed, as the provider does).
+        outputs = dict(args.inputs)
+        if not self.preview and args.typ == "command:remote:Command":
+            step = next((k for k in self.apply_stdout if args.name.endswith(f"-{k}")), None)
+            outputs.update(stdout=self.apply_stdout[step] if step else "", stderr="")
+        return f"{short_type}-{args.name}-id", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        if args.token == "openstack:identity/getProject:getProject":
+            name = args.args.get("name")
+            return {"id": keystone_id("project", name), "name": name, "domainId": args.args.get("domainId", "default"),
+                    "enabled": True}
+        if args.token == "openstack:identity/getRole:getRole":
+            name = args.args.get("name")
+            return {"id": keystone_id("role", name), "name": name, "domainId": args.args.get("domainId", "")}
+        return {}
+
+
+def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], preview: bool = True,
+                apply_stdout: Mapping[str, str] = APPLY_STDOUT) -> Recording:
+    """Run __main__.py for `stack` under mocks; raises ConfigError for bad config. With
+    preview=False every value computed from inputs is resolved (what an apply would send), the
+    commands' output taken from `apply_stdout` (step name suffix -> stdout)."""
+    pulumi.runtime.settings.ROOT.set(None)
+    monitor = RecordingMonitor(PlanMocks(preview, apply_stdout))
+    pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
+    failure: list[BaseException] = []
+
+    @pulumi.runtime.test
+    def program():
+        try:
+            runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+            # What the CLI's language host does when the program returns: register the
+            # stack's exports as its outputs (the mock runtime's test wrapper does not).
+            root = pulumi.runtime.settings.get_root_resource()
+            root.register_outputs(pulumi_stack.massage(root.outputs, []))
+        except BaseException as exc:  # surfaced after the runtime settles
+            failure.append(exc)
+
+    program()
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, pulumi.RunError) and isinstance(exc.__cause__, ConfigError):
+            raise exc.__cause__
+        raise exc
+    stack_urn = next((r.urn for r in monitor.registrations.values() if r.type == STACK_TYPE), None)
+    outputs = monitor.registrations[stack_urn].outputs if stack_urn else {}
+    return Recording(stack, dict(monitor.registrations), list(monitor.invocations), outputs)
+
+

@@ -1,0 +1,273 @@
+"""A stack's configuration as the Pulumi CLI hands it to the program, under the CLI's own rules.
+
+The rules, from pulumi/pulumi `sdk/go/common/workspace/config.go` (`mergeConfig`) and the
+passphrase secrets provider (`sdk/go/common/resource/config/crypt.go`), pinned CLI 3.272:
+- every key declared in Pulumi.yaml's `config:` block without a `default` must be set on the
+  stack: "Stack 'dev' is missing configuration values 'a' and 'b'" (sorted, all at once);
+- a key declared `secret: true` must be a `secure:` value: "Stack 'dev' with configuration key
+  'k' must be encrypted as it's secret"; a declared `type` must match: "... must be of type
+  'integer'" (the first such error stops the CLI, before the missing keys are reported);
+- `secure:` values are AES-256-GCM under a key derived (PBKDF2-SHA256, 1,000,000 rounds) from
+  PULUMI_CONFIG_PASSPHRASE (or the file PULUMI_CONFIG_PASSPHRASE_FILE names) and the stack
+  file's `encryptionsalt`, whose own ciphertext of "pulumi" proves the passphrase right.
+
+`--placeholder-secrets` is this tool's one departure, and it is announced: it plans a stack
+whose secrets are not at hand (not set, or held by another secrets provider) with a placeholder
+for each secret, sent as a Pulumi secret. Missing non-secret keys still fail.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+
+from components.config import PROJECT, SCHEMA, project_declarations
+from tools.plan.paths import PROJECT_ROOT
+
+STACKS_DIR = PROJECT_ROOT / "stacks"
+PBKDF2_ROUNDS = 1_000_000
+PLACEHOLDER = "offline-plan-placeholder-{key}"
+# Secrets a stack may leave unset (the program then does without them): no placeholder for these.
+UNSET_IS_MEANINGFUL = {"sshPrivateKey", "novaConfSecret"}
+
+
+class StackConfigError(Exception):
+    """The stack cannot run: what the CLI would say, and how to fix it."""
+
+
+@dataclass
+class StackConfig:
+    values: dict[str, str]  # `openstack-nova:key` -> string or JSON, as the program receives it
+    secret_keys: set[str]  # full keys whose values are secrets
+    placeholders: list[str] = field(default_factory=list)  # keys planned with a placeholder
+
+    def __iter__(self):  # `config, secret_keys = stack_config(...)`
+        return iter((self.values, self.secret_keys))
+
+
+def stack_path(stack: str) -> Path:
+    return STACKS_DIR / f"Pulumi.{stack}.yaml"
+
+
+def known_stacks() -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+
+
+def read_stack_file(stack: str, path: Optional[Path] = None) -> dict[str, Any]:
+    """The stack file as a map, or a StackConfigError saying what is wrong with it."""
+    path = path or stack_path(stack)
+    if not path.exists():
+        raise StackConfigError(f"no stack {stack!r}: {path} does not exist (stacks: {', '.join(known_stacks())})")
+    try:
+        document = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise StackConfigError(f"{path}: is not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise StackConfigError(f"{path}: is not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
+    document = {} if document is None else document
+    if not isinstance(document, dict):
+        raise StackConfigError(f"{path}: must be a map with a `config:` key, not a {type(document).__name__}")
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise StackConfigError(f"{path}: `config:` must be a map of keys to values, not a {type(config).__name__}")
+    for key in config:
+        if not isinstance(key, str):
+            raise StackConfigError(f"{path}: config key {key!r} must be a string such as `{PROJECT}:dbHost`")
+    return document
+
+
+# ---------------------------------------------------------------------------------------------
+# The passphrase secrets provider
+# ---------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _key(passphrase: str, salt: bytes) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, PBKDF2_ROUNDS, 32)
+
+
+def _aesgcm(key: bytes):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when a secret is read
+    return AESGCM(key)
+
+
+def encrypt_value(key: bytes, plaintext: str, nonce: Optional[bytes] = None) -> str:
+    nonce = nonce or os.urandom(12)
+    sealed = _aesgcm(key).encrypt(nonce, plaintext.encode(), None)
+    return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(sealed).decode()}"
+
+
+def decrypt_value(key: bytes, ciphertext: str) -> str:
+    from cryptography.exceptions import InvalidTag
+
+    parts = ciphertext.split(":")
+    if len(parts) != 3 or parts[0] != "v1":
+        raise ValueError("bad value")
+    try:
+        return _aesgcm(key).decrypt(base64.b64decode(parts[1]), base64.b64decode(parts[2]), None).decode()
+    except (InvalidTag, ValueError):
+        raise ValueError("bad value") from None
+
+
+def new_encryption_salt(passphrase: str) -> tuple[str, bytes]:
+    """(`encryptionsalt` for a new stack file, the key it yields), as `pulumi stack init` makes."""
+    salt = os.urandom(8)
+    key = _key(passphrase, salt)
+    return f"v1:{base64.b64encode(salt).decode()}:{encrypt_value(key, 'pulumi')}", key
+
+
+def passphrase_key(stack: str, document: Mapping[str, Any], passphrase: Optional[str]) -> bytes:
+    if document.get("secretsprovider") not in (None, "passphrase"):
+        raise StackConfigError(
+            f"stack {stack!r} keeps its secrets with {document['secretsprovider']!r}, which needs the Pulumi CLI; "
+            "plan it with --placeholder-secrets")
+    salt_text = document.get("encryptionsalt")
+    if not isinstance(salt_text, str) or not salt_text.startswith("v1:") or salt_text.count(":") != 4:
+        raise StackConfigError(f"stack {stack!r} has secure values but no valid `encryptionsalt`")
+    if passphrase is None:
+        passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+    if passphrase is None and os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        passphrase = Path(os.environ["PULUMI_CONFIG_PASSPHRASE_FILE"]).read_text().rstrip("\r\n")
+    if passphrase is None:
+        raise StackConfigError(
+            f"stack {stack!r} has secure values: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE "
+            "to its passphrase (or plan with --placeholder-secrets)")
+    _, salt_b64, check = salt_text.split(":", 2)
+    key = _key(passphrase, base64.b64decode(salt_b64))
+    try:
+        if decrypt_value(key, check) != "pulumi":
+            raise ValueError
+    except ValueError:
+        raise StackConfigError(f"stack {stack!r}: incorrect passphrase") from None
+    return key
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI's rules
+# ---------------------------------------------------------------------------------------------
+def _type_ok(kind: str, items: Optional[Mapping[str, Any]], value: Any) -> bool:
+    """`ValidateConfigValue` of the CLI: primitives in a stack file are strings by then."""
+    if kind == "string":
+        return isinstance(value, str) or isinstance(value, (int, float, bool))
+    if kind == "integer":
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int):
+            return True
+        # A stack file's scalars reach the CLI as their text: "22.9" and "22.0" fail strconv.Atoi.
+        text = value.removeprefix("-").removeprefix("+") if isinstance(value, str) else ""
+        return text.isascii() and text.isdigit()
+    if kind == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    if kind == "array":
+        return isinstance(value, list) and items is not None and all(
+            _type_ok(items.get("type"), items.get("items"), item) for item in value)
+    return False
+
+
+def _type_name(declaration: Mapping[str, Any]) -> str:
+    items = declaration.get("items")
+    if items is not None:
+        return f"array<{_type_name(items)}>"
+    return declaration.get("type")
+
+
+def _join_keys(keys: list[str]) -> str:
+    keys = sorted(keys)
+    if len(keys) == 1:
+        return f"'{keys[0]}'"
+    return ", ".join(f"'{k}'" for k in keys[:-1]) + f" and '{keys[-1]}'"
+
+
+def cli_rule_errors(stack: str, config: Mapping[str, Any]) -> list[str]:
+    """What `pulumi preview` would refuse the stack for (empty when it would run). `config`
+    maps stack-file keys to their values (`{"secure": ...}` for encrypted ones)."""
+    missing = []
+    for key, declaration in sorted(project_declarations().items()):
+        full = f"{PROJECT}:{key}"
+        if full not in config and key not in config:
+            if "default" not in declaration:
+                missing.append(key)
+            continue
+        value = config.get(full, config.get(key))
+        secure = isinstance(value, dict) and set(value) == {"secure"}
+        if declaration.get("secret") and not secure:
+            return [f"Stack '{stack}' with configuration key '{key}' must be encrypted as it's secret"]
+        if not secure and not _type_ok(declaration["type"], declaration.get("items"), value):
+            return [f"Stack '{stack}' with configuration key '{key}' must be of type '{_type_name(declaration)}'"]
+    if missing:
+        how = [f"    pulumi config set{' --secret' if project_declarations()[k].get('secret') else ''} {k} <value>"
+               for k in sorted(missing)]
+        return [f"Stack '{stack}' is missing configuration value{'s' if len(missing) > 1 else ''} {_join_keys(missing)}",
+                f"  set {'each' if len(missing) > 1 else 'it'} with:", *how]
+    return []
+
+
+def stack_config(stack: str, secrets: Optional[Mapping[str, str]] = None,
+                 overrides: Optional[Mapping[str, Any]] = None, *, placeholder_secrets: bool = False,
+                 passphrase: Optional[str] = None, path: Optional[Path] = None, cli_rules: bool = True) -> StackConfig:
+    """The config the CLI would hand the program for `stack`: Pulumi.yaml's defaults under the
+    stack file's values, `secure:` values decrypted. `secrets` are set as secrets, as
+    `pulumi config set --secret` would; `overrides` (None removes a key) plan a what-if.
+    `cli_rules=False` (tests of the program's own checks) hands over what the CLI would refuse,
+    as config reaching the program another way (PULUMI_CONFIG, the Automation API) can."""
+    document = read_stack_file(stack, path)
+    raw: dict[str, Any] = {}
+    for key, value in (document.get("config") or {}).items():
+        raw[key if ":" in key else f"{PROJECT}:{key}"] = value
+    for key, value in (secrets or {}).items():
+        raw[key if ":" in key else f"{PROJECT}:{key}"] = {"secure": value, "plain": True}
+    removed = set()
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            raw.pop(full, None)
+            removed.add(full)
+        elif isinstance(raw.get(full), dict) and "secure" in raw[full]:
+            raw[full] = {"secure": value if isinstance(value, str) else json.dumps(value), "plain": True}
+        else:
+            raw[full] = value
+
+    placeholders: list[str] = []
+    if placeholder_secrets:
+        for key, spec in SCHEMA.items():
+            full = f"{PROJECT}:{key}"
+            value = raw.get(full)
+            stored = isinstance(value, dict) and "secure" in value and not value.get("plain")
+            if spec.secret and key not in UNSET_IS_MEANINGFUL and full not in removed and (value is None or stored):
+                raw[full] = {"secure": PLACEHOLDER.format(key=key), "plain": True}
+                placeholders.append(key)
+
+    errors = cli_rules and cli_rule_errors(stack, {k: ({"secure": ""} if isinstance(v, dict) and "secure" in v else v)
+                                                   for k, v in raw.items()})
+    if errors:
+        raise StackConfigError("\n".join(errors))
+
+    values: dict[str, Any] = {f"{PROJECT}:{k}": v for k, v in _defaults().items()}
+    secret_keys: set[str] = set()
+    key: Optional[bytes] = None
+    for full, value in raw.items():
+        if isinstance(value, dict) and "secure" in value:
+            if not value.get("plain"):
+                key = key or passphrase_key(stack, document, passphrase)
+                try:
+                    value = decrypt_value(key, value["secure"])
+                except ValueError:
+                    raise StackConfigError(f"stack {stack!r}: {full} cannot be decrypted with this passphrase") from None
+            else:
+                value = value["secure"]
+            secret_keys.add(full)
+        values[full] = value
+    as_strings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    return StackConfig(as_strings, secret_keys, sorted(placeholders))
+
+
+def _defaults() -> dict[str, Any]:
+    return {key: decl["default"] for key, decl in project_declarations().items() if "default" in decl}
