@@ -13,42 +13,22 @@ from typing import Optional
 
 import pulumi
 
-from components.mysql_admin import ServiceDatabase
+from components.mysql_admin import ServiceDatabase, ServiceDatabaseArgs
 
 
-@dataclass
-class NovaDatabaseArgs:
-    admin_host: str
-    admin_port: int
-    admin_user: str
-    admin_password: pulumi.Input[str]  # secret
-    admin_ca_file: Optional[str]  # CA that signs the server's TLS certificate; None: no TLS
-    databases: list[str]
-    user: str
-    password: pulumi.Input[str]  # secret
-    hosts: list[str]  # account host patterns, e.g. ["localhost", "%"]
-    drop_databases_on_delete: bool = False  # default keeps nova's data when the stack goes
-    protect: bool = False
+@dataclass(frozen=True, kw_only=True)
+class NovaDatabaseArgs(ServiceDatabaseArgs):
+    """ServiceDatabase's inputs (declared once, in ServiceDatabaseArgs) plus the component's own."""
+
+    protect: bool = False  # Pulumi `protect` on the database resource (production stacks)
 
 
 class NovaDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: NovaDatabaseArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("openstack-nova:components:Database", name, None, opts)
+        # `args` is a ServiceDatabaseArgs: ServiceDatabase registers only its fields, not `protect`.
         self.service_database = ServiceDatabase(
-            f"{name}-mysql",
-            {
-                "admin_host": args.admin_host,
-                "admin_port": args.admin_port,
-                "admin_user": args.admin_user,
-                "admin_password": args.admin_password,
-                "admin_ca_file": args.admin_ca_file,
-                "databases": list(args.databases),
-                "user": args.user,
-                "password": args.password,
-                "hosts": list(args.hosts),
-                "drop_databases_on_delete": args.drop_databases_on_delete,
-            },
-            pulumi.ResourceOptions(parent=self, protect=args.protect),
+            f"{name}-mysql", args, pulumi.ResourceOptions(parent=self, protect=args.protect)
         )
         self.databases = self.service_database.databases
         self.user = self.service_database.user

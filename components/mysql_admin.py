@@ -1,7 +1,11 @@
 """A service's MySQL/MariaDB databases and account, as a Pulumi dynamic provider over PyMySQL.
 
-Pulumi pickles `ServiceDatabaseProvider` by reference to this module, so importing it must have no
-side effects: every method opens its own admin connection and closes it before returning.
+Pulumi pickles `ServiceDatabaseProvider` by reference, and the CLI's provider host (`python -m
+pulumi.dynamic`) unpickles it from every stack's state by the path
+`components.mysql_admin.ServiceDatabaseProvider`: renaming or moving the module or the class breaks
+`pulumi refresh`/`destroy`/`up` of every existing stack (tests/test_provider_host.py pins it).
+Importing the module must have no side effects: every method opens its own admin connection and
+closes it before returning.
 
 Safety rules the code below keeps:
 - Identifiers (database and user names) are validated before anything runs and only then
@@ -21,30 +25,23 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import pulumi
 import pulumi.dynamic
 import pymysql
 from pulumi.runtime import rpc
 
-log = logging.getLogger(__name__)
-
-IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-# %, localhost, host names, IPv4/IPv6 addresses, wildcard patterns (10.0.0.%) and ip/netmask.
-HOST_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.%:/-]{1,255}$")
-ADMIN_HOST_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
-# MySQL 8 limits user names to 32 characters (MariaDB allows 80): keep stacks portable.
-USER_NAME_MAX = 32
-CONNECT_TIMEOUT = 5
-INPUT_KEYS = (
-    "admin_host", "admin_port", "admin_user", "admin_password", "admin_ca_file",
-    "databases", "user", "password", "hosts", "drop_databases_on_delete",
+from components.validate import (  # noqa: F401 (also re-exported for code importing them from here)
+    ADMIN_HOST_RE, HOST_PATTERN_RE, IDENTIFIER_RE, USER_NAME_MAX, validate_host_pattern, validate_identifier,
 )
 
-# MySQL error numbers handled explicitly.
-ER_NONEXISTING_GRANT = 1141  # SHOW GRANTS / REVOKE for an account or grant that does not exist
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5
+ER_NONEXISTING_GRANT = 1141  # MySQL error: SHOW GRANTS / REVOKE for an account or grant that does not exist
 
 # SQL text, with %s for query parameters. {db} is a validated, backtick-quoted identifier.
 SQL_CREATE_DATABASE = "CREATE DATABASE IF NOT EXISTS {db}"
@@ -60,27 +57,6 @@ SQL_EXISTING_DATABASES = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WH
 
 # One line of SHOW GRANTS for a database-level grant: GRANT <privs> ON `db`.* TO ...
 _DB_GRANT_RE = re.compile(r"^GRANT (?P<privs>.+?) ON `(?P<db>(?:[^`]|``)+)`\.\* TO (?P<rest>.*)$")
-
-
-def validate_identifier(value: Any, key: str) -> list[str]:
-    """Problems with `value` as a plain SQL identifier (empty list when fine)."""
-    if isinstance(value, str) and IDENTIFIER_RE.fullmatch(value):
-        return []
-    return [
-        f"{key}: {value!r} is not a plain SQL identifier; use letters, digits and _ "
-        "(first not a digit), at most 64 characters"
-    ]
-
-
-def validate_host_pattern(value: Any, key: str) -> list[str]:
-    """Problems with `value` as the host part of a MySQL account (empty list when fine)."""
-    if isinstance(value, str) and HOST_PATTERN_RE.fullmatch(value):
-        return []
-    return [
-        f"{key}: {value!r} is not a MySQL account host pattern; use %, localhost, a host name, "
-        "an IPv4/IPv6 address or a wildcard pattern such as 10.0.0.% "
-        "(letters, digits and . - _ : % / only)"
-    ]
 
 
 def _scrub(text: str, secrets: Iterable[Optional[str]]) -> str:
@@ -105,43 +81,6 @@ class DatabaseSpecError(ValueError):
     """Invalid ServiceDatabase inputs; lists every problem at once."""
 
 
-@dataclass(frozen=True)
-class _Spec:
-    admin_host: str
-    admin_port: int
-    admin_user: str
-    admin_password: str
-    admin_ca_file: Optional[str]
-    databases: tuple[str, ...]
-    user: str
-    password: str
-    hosts: tuple[str, ...]
-    drop_databases_on_delete: bool
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return (self.admin_password, self.password)
-
-    @property
-    def endpoint(self) -> str:
-        host = f"[{self.admin_host}]" if ":" in self.admin_host else self.admin_host
-        return f"{host}:{self.admin_port}"
-
-    def outputs(self) -> dict[str, Any]:
-        return {
-            "admin_host": self.admin_host,
-            "admin_port": self.admin_port,
-            "admin_user": self.admin_user,
-            "admin_password": self.admin_password,
-            "admin_ca_file": self.admin_ca_file,
-            "databases": list(self.databases),
-            "user": self.user,
-            "password": self.password,
-            "hosts": list(self.hosts),
-            "drop_databases_on_delete": self.drop_databases_on_delete,
-        }
-
-
 def _plain(value: Any) -> Any:
     # The engine strips secrets before calling a dynamic provider, but be robust to wrapped values.
     return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
@@ -150,107 +89,135 @@ def _plain(value: Any) -> Any:
 def _is_unknown(value: Any) -> bool:
     """Whether a (preview) value is or contains an unknown Output."""
     value = _plain(value)
-    if value == rpc.UNKNOWN:
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_is_unknown(item) for item in value)
-    return False
+    return value == rpc.UNKNOWN or (isinstance(value, (list, tuple)) and any(map(_is_unknown, value)))
 
 
 def _as_int(value: Any) -> Optional[int]:
     # Numbers cross the Pulumi wire as floats: accept 3306.0, reject 3306.5, True and "3306".
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
+def _unique(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(_plain(item) for item in (items or ())))
 
 
-def _problems(props: dict[str, Any], skip_unknown: bool = False, state: bool = False) -> list[tuple[str, str]]:
-    """Every problem with the inputs, as (top-level property, message).
+def _host_set(hosts: Iterable[Any]) -> frozenset:
+    # The server stores account host names lower-cased (Foo.Example.com -> foo.example.com).
+    return frozenset(host.lower() if isinstance(host, str) else host for host in hosts)
 
-    `state`: props are recorded state, whose lists read() may have emptied (drift), not inputs.
-    """
-    problems: list[tuple[str, str]] = []
 
-    def add(key: str, messages: list[str]) -> None:
-        problems.extend((key, message) for message in messages)
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
 
-    def value(key: str) -> Any:
-        return _plain(props.get(key))
 
-    def skip(key: str) -> bool:
-        return skip_unknown and _is_unknown(props.get(key))
+def _text_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
 
-    if not skip("admin_host"):
-        host = value("admin_host")
-        if not (isinstance(host, str) and ADMIN_HOST_RE.fullmatch(host)):
-            add("admin_host", [f"admin_host: {host!r} is not a host name or IP address"])
-    if not skip("admin_port"):
-        port = _as_int(value("admin_port"))
-        if port is None or not 0 < port < 65536:
-            add("admin_port", [f"admin_port: {value('admin_port')!r} is not a TCP port (1-65535)"])
-    if not skip("admin_user"):
-        admin_user = value("admin_user")
-        if not (isinstance(admin_user, str) and admin_user):
-            add("admin_user", [f"admin_user: {admin_user!r} must be a non-empty string"])
-    if not skip("admin_password") and not isinstance(value("admin_password"), (str, type(None))):
-        add("admin_password", ["admin_password: must be a string (it may be empty)"])
-    if not skip("admin_ca_file") and not isinstance(value("admin_ca_file"), (str, type(None))):
-        add("admin_ca_file", [f"admin_ca_file: {value('admin_ca_file')!r} must be a file path or empty"])
-    for key, validate in (("databases", validate_identifier), ("hosts", validate_host_pattern)):
-        if skip(key):
-            continue
-        items = value(key)
-        if not isinstance(items, (list, tuple)) or not (items or state):
-            add(key, [f"{key}: {items!r} must be a non-empty list"])
-            continue
-        for index, item in enumerate(items):
-            if not (skip_unknown and _is_unknown(item)):
-                add(key, validate(_plain(item), f"{key}[{index}]"))
-    if not skip("user"):
-        user = value("user")
-        add("user", validate_identifier(user, "user"))
-        if isinstance(user, str) and IDENTIFIER_RE.fullmatch(user) and len(user) > USER_NAME_MAX:
-            add("user", [f"user: {user!r} is longer than {USER_NAME_MAX} characters, "
-                         "the MySQL 8 limit for user names; use a shorter name"])
-    if not skip("password"):
-        password = value("password")
-        if not (isinstance(password, str) and password):
-            add("password", ["password: must be a non-empty string"])  # never echo a password
-    if not skip("drop_databases_on_delete"):
-        drop = value("drop_databases_on_delete")
-        if not isinstance(drop, (bool, type(None))):
-            add("drop_databases_on_delete", [f"drop_databases_on_delete: {drop!r} must be true or false"])
+
+Check = Callable[..., list[str]]  # a field's check(plain value, key, state=, skip_unknown=) -> messages
+
+
+def _rule(message: str, ok: Callable[[Any], Any]) -> Check:
+    """`message`, formatted with the key and the value, unless ok(value)."""
+    return lambda value, key, **_: [] if ok(value) else [message.format(key=key, value=value)]
+
+
+def _check_user(value: Any, key: str, **_: Any) -> list[str]:
+    problems = validate_identifier(value, key)
+    if not problems and len(value) > USER_NAME_MAX:
+        problems.append(f"{key}: {value!r} is longer than {USER_NAME_MAX} characters, "
+                        "the MySQL 8 limit for user names; use a shorter name")
     return problems
 
 
-def _parse(props: dict[str, Any], state: bool = False) -> _Spec:
+def _each(validate: Callable[[Any, str], list[str]]) -> Check:
+    """A non-empty list of items `validate` accepts; empty is fine in state (read() empties lists)."""
+    def check(items: Any, key: str, state: bool = False, skip_unknown: bool = False) -> list[str]:
+        if not isinstance(items, (list, tuple)) or not (items or state):
+            return [f"{key}: {items!r} must be a non-empty list"]
+        return [message for index, item in enumerate(items) if not (skip_unknown and _is_unknown(item))
+                for message in validate(_plain(item), f"{key}[{index}]")]
+    return check
+
+
+def _input(check: Check, parse: Callable[[Any], Any] = lambda v: v, compare: Callable[[Any], Any] = lambda v: v,
+           secret: bool = False, **default: Any) -> Any:
+    """One input: how it is checked, parsed from the wire, compared by diff, and whether it is secret
+    (then also left out of the dataclass' repr)."""
+    return field(**default, repr=not secret, metadata={"check": check, "parse": parse, "compare": compare,
+                                                        "secret": secret})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceDatabaseArgs:
+    """The inputs of a ServiceDatabase, declared once: the provider's input and output keys, its
+    parsing, validation and diff all follow these fields. The program fills it with Pulumi inputs
+    (secret Outputs for the passwords); the provider's parsed copy holds plain values and tuples."""
+
+    # Host name or IP address of the server, as the admin connects to it (no port, no URL).
+    admin_host: str = _input(_rule("{key}: {value!r} is not a host name or IP address",
+                                   lambda v: _text(v) and ADMIN_HOST_RE.fullmatch(v)))
+    # Its TCP port (1-65535); numbers cross the wire as floats (3306.0).
+    admin_port: int = _input(_rule("{key}: {value!r} is not a TCP port (1-65535)",
+                                   lambda v: 0 < (_as_int(v) or 0) < 65536), parse=_as_int)
+    # An account that may CREATE DATABASE, CREATE USER and GRANT (e.g. root).
+    admin_user: str = _input(_rule("{key}: {value!r} must be a non-empty string", _text))
+    # Its password, secret; may be empty.
+    admin_password: pulumi.Input[str] = _input(_rule("{key}: must be a string (it may be empty)", _text_or_none),
+                                               parse=lambda v: v or "", secret=True)
+    # CA file that signs the server's TLS certificate; None: no TLS.
+    admin_ca_file: Optional[str] = _input(_rule("{key}: {value!r} must be a file path or empty", _text_or_none),
+                                          parse=lambda v: v or None, default=None)
+    # The service's databases, created if missing (plain identifiers).
+    databases: Sequence[str] = _input(_each(validate_identifier), parse=_unique, compare=frozenset)
+    # The service's account name (a plain identifier, at most USER_NAME_MAX characters).
+    user: str = _input(_check_user)
+    # Its password, secret; never echoed in a message.
+    password: pulumi.Input[str] = _input(_rule("{key}: must be a non-empty string", _text), secret=True)
+    # Account host patterns the user logs in from, e.g. ["localhost", "%"]; each gets ALL PRIVILEGES.
+    hosts: Sequence[str] = _input(_each(validate_host_pattern), parse=_unique, compare=_host_set)
+    # Drop the databases (and their data) on delete; the default keeps them when the stack goes.
+    drop_databases_on_delete: bool = _input(
+        _rule("{key}: {value!r} must be true or false", lambda v: v is None or isinstance(v, bool)),
+        parse=bool, default=False)
+
+    def props(self) -> dict[str, Any]:
+        """The inputs as Pulumi properties (lists for sequences): registered inputs and outputs."""
+        values = {key: getattr(self, key) for key in INPUT_KEYS}
+        return {key: list(v) if isinstance(v, (list, tuple)) else v for key, v in values.items()}
+
+    @property
+    def endpoint(self) -> str:
+        host = f"[{self.admin_host}]" if ":" in self.admin_host else self.admin_host
+        return f"{host}:{self.admin_port}"
+
+
+_FIELDS = fields(ServiceDatabaseArgs)
+INPUT_KEYS = tuple(f.name for f in _FIELDS)
+SECRET_KEYS = tuple(f.name for f in _FIELDS if f.metadata["secret"])
+
+
+def _problems(props: dict[str, Any], skip_unknown: bool = False, state: bool = False) -> list[tuple[str, str]]:
+    """Every problem with the inputs, as (top-level property, message), in field order.
+    `state`: props are recorded state, whose lists read() may have emptied (drift), not inputs."""
+    return [(f.name, message) for f in _FIELDS if not (skip_unknown and _is_unknown(props.get(f.name)))
+            for message in f.metadata["check"](_plain(props.get(f.name)), f.name, state=state,
+                                               skip_unknown=skip_unknown)]
+
+
+def _parse(props: dict[str, Any], state: bool = False) -> ServiceDatabaseArgs:
     """Validated inputs; raises DatabaseSpecError listing every problem before anything runs."""
     problems = _problems(props, state=state)
     if problems:
-        raise DatabaseSpecError(
-            "invalid ServiceDatabase inputs:\n" + "\n".join(f"  - {message}" for _, message in problems)
-        )
-    value = lambda key: _plain(props.get(key))  # noqa: E731
-    return _Spec(
-        admin_host=value("admin_host"),
-        admin_port=_as_int(value("admin_port")),
-        admin_user=value("admin_user"),
-        admin_password=value("admin_password") or "",
-        admin_ca_file=value("admin_ca_file") or None,
-        databases=_unique(_plain(db) for db in value("databases")),
-        user=value("user"),
-        password=value("password"),
-        hosts=_unique(_plain(host) for host in value("hosts")),
-        drop_databases_on_delete=bool(value("drop_databases_on_delete")),
-    )
+        raise DatabaseSpecError("invalid ServiceDatabase inputs:\n" + "\n".join(f"  - {m}" for _, m in problems))
+    return ServiceDatabaseArgs(**{f.name: f.metadata["parse"](_plain(props.get(f.name))) for f in _FIELDS})
+
+
+def _diff_view(props: dict[str, Any]) -> dict[str, Any]:
+    """Inputs normalised for comparison: order/duplicates of lists, 3306 vs 3306.0, "" vs None."""
+    return {f.name: f.metadata["compare"](f.metadata["parse"](_plain(props.get(f.name)))) for f in _FIELDS}
 
 
 def _quote_db(name: str) -> str:
@@ -264,47 +231,31 @@ def _grant_pattern(name: str) -> str:
     return name.replace("_", "\\_")
 
 
-def _same_host(a: str, b: str) -> bool:
-    # The server stores account host names lower-cased (Foo.Example.com -> foo.example.com).
-    return a.lower() == b.lower()
-
-
-class _AdminSession:
+class _AdminSession(AbstractContextManager):
     """One admin connection; every failure becomes a scrubbed DatabaseAdminError."""
 
-    def __init__(self, spec: _Spec, extra_secrets: Iterable[Optional[str]] = ()) -> None:
+    def __init__(self, spec: ServiceDatabaseArgs, extra_secrets: Iterable[Optional[str]] = ()) -> None:
         self.spec = spec
-        self.secrets = (*spec.secrets, *extra_secrets)
+        self.secrets = (*(getattr(spec, key) for key in SECRET_KEYS), *extra_secrets)
         try:
             self.conn = pymysql.connect(
-                host=spec.admin_host,
-                port=spec.admin_port,
-                user=spec.admin_user,
+                host=spec.admin_host, port=spec.admin_port, user=spec.admin_user,
                 # UTF-8 bytes: PyMySQL would send a str latin-1 encoded (see module docstring).
                 password=spec.admin_password.encode("utf-8"),
                 ssl={"ca": spec.admin_ca_file} if spec.admin_ca_file else None,
-                connect_timeout=CONNECT_TIMEOUT,
-                charset="utf8mb4",
-                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT, charset="utf8mb4", autocommit=True,
             )
         except (pymysql.Error, OSError) as exc:
             raise self._error("connect", exc) from None
-
-    def __enter__(self) -> "_AdminSession":
-        return self
 
     def __exit__(self, *_exc: Any) -> None:
         self.conn.close()
 
     def _error(self, what: str, exc: BaseException) -> DatabaseAdminError:
-        if isinstance(exc, pymysql.Error) and len(exc.args) == 2:
-            reason = f"MySQL error {exc.args[0]}: {exc.args[1]}"
-        else:
-            reason = f"{type(exc).__name__}: {exc}"
-        return DatabaseAdminError(
-            f"database admin {self.spec.admin_user!r} at {self.spec.endpoint}: {what} failed: {reason}",
-            self.secrets,
-        )
+        server = isinstance(exc, pymysql.Error) and len(exc.args) == 2
+        reason = f"MySQL error {exc.args[0]}: {exc.args[1]}" if server else f"{type(exc).__name__}: {exc}"
+        where = f"database admin {self.spec.admin_user!r} at {self.spec.endpoint}"
+        return DatabaseAdminError(f"{where}: {what} failed: {reason}", self.secrets)
 
     def run(self, what: str, sql: str, args: Any = None, missing_ok: bool = False) -> Optional[list[tuple]]:
         """Execute one statement; None when missing_ok and the account/grant does not exist."""
@@ -324,21 +275,15 @@ class _AdminSession:
         rows = self.run(f"SHOW GRANTS FOR {user!r}@{host!r}", SQL_SHOW_GRANTS, (user, host), missing_ok=True)
         if rows is None:
             return None
-        grants = {}
-        for (line,) in rows:
-            match = _DB_GRANT_RE.match(line)
-            if match:
-                privs = match["privs"] + (" WITH GRANT OPTION" if "WITH GRANT OPTION" in match["rest"] else "")
-                grants[match["db"].replace("``", "`")] = privs
-        return grants
+        matches = (match for (line,) in rows if (match := _DB_GRANT_RE.match(line)))
+        return {m["db"].replace("``", "`"): m["privs"] + (" WITH GRANT OPTION" if "WITH GRANT OPTION" in m["rest"] else "")
+                for m in matches}
 
     def existing_databases(self, names: Iterable[str]) -> set[str]:
         names = tuple(names)
-        if not names:
-            return set()
-        return {row[0] for row in self.run("list databases", SQL_EXISTING_DATABASES, (names,))}
+        return {row[0] for row in self.run("list databases", SQL_EXISTING_DATABASES, (names,))} if names else set()
 
-    def converge(self, spec: _Spec) -> None:
+    def converge(self, spec: ServiceDatabaseArgs) -> None:
         """Create what is missing and set the password and grants for every listed account."""
         for db in spec.databases:
             self.run(f"CREATE DATABASE {db}", SQL_CREATE_DATABASE.format(db=_quote_db(db)))
@@ -372,24 +317,6 @@ def _holds_all(db: str, grants: dict[str, str]) -> bool:
     return any(grants.get(pattern, "").startswith("ALL PRIVILEGES") for pattern in (_grant_pattern(db), db))
 
 
-def _diff_view(props: dict[str, Any]) -> dict[str, Any]:
-    """Inputs normalised for comparison: order/duplicates of lists, 3306 vs 3306.0, "" vs None."""
-    value = lambda key: _plain(props.get(key))  # noqa: E731
-    lists = {key: frozenset(_plain(item) for item in (value(key) or ())) for key in ("databases", "hosts")}
-    return {
-        "admin_host": value("admin_host"),
-        "admin_port": _as_int(value("admin_port")),
-        "admin_user": value("admin_user"),
-        "admin_password": value("admin_password") or "",
-        "admin_ca_file": value("admin_ca_file") or None,
-        "user": value("user"),
-        "password": value("password"),
-        "drop_databases_on_delete": bool(value("drop_databases_on_delete")),
-        "databases": lists["databases"],
-        "hosts": frozenset(host.lower() if isinstance(host, str) else host for host in lists["hosts"]),
-    }
-
-
 class ServiceDatabaseProvider(pulumi.dynamic.ResourceProvider):
     """Databases plus one user with ALL PRIVILEGES on them from each host pattern.
 
@@ -408,7 +335,7 @@ class ServiceDatabaseProvider(pulumi.dynamic.ResourceProvider):
         spec = _parse(props)
         with _AdminSession(spec) as session:
             session.converge(spec)
-        return pulumi.dynamic.CreateResult(f"{spec.user}@{spec.endpoint}", spec.outputs())
+        return pulumi.dynamic.CreateResult(f"{spec.user}@{spec.endpoint}", spec.props())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         changed = any(_is_unknown(news.get(key)) for key in INPUT_KEYS) or _diff_view(olds) != _diff_view(news)
@@ -418,19 +345,20 @@ class ServiceDatabaseProvider(pulumi.dynamic.ResourceProvider):
         spec = _parse(news)
         old = _diff_view(olds)  # old state is only needed for what to remove; it may have drifted
         old_hosts = [_plain(host) for host in (_plain(olds.get("hosts")) or ())]
-        with _AdminSession(spec, extra_secrets=[old["password"], old["admin_password"]]) as session:
+        with _AdminSession(spec, extra_secrets=[old[key] for key in SECRET_KEYS]) as session:
             session.converge(spec)
             if old["user"] != spec.user:
                 for host in old_hosts:  # renamed: the old user's accounts (and their grants) go
                     session.drop_user(old["user"], host)
             else:
+                kept = _host_set(spec.hosts)
                 for host in old_hosts:
-                    if not any(_same_host(host, new) for new in spec.hosts):
+                    if host.lower() not in kept:
                         session.drop_user(spec.user, host)
                 for db in old["databases"] - set(spec.databases):
                     for host in spec.hosts:  # revoke only: the database and its data stay
                         session.revoke(spec.user, host, db)
-        return pulumi.dynamic.UpdateResult(spec.outputs())
+        return pulumi.dynamic.UpdateResult(spec.props())
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         """The listed state actually on the server, so refresh shows drift and update repairs it.
@@ -443,16 +371,10 @@ class ServiceDatabaseProvider(pulumi.dynamic.ResourceProvider):
         spec = _parse(props, state=True)
         with _AdminSession(spec) as session:
             complete = session.existing_databases(spec.databases)
-            hosts = []
-            for host in spec.hosts:
-                grants = session.db_grants(spec.user, host)
-                if grants is None:
-                    continue
-                hosts.append(host)
-                complete = {db for db in complete if _holds_all(db, grants)}
-        outs = spec.outputs()
-        outs["hosts"] = hosts
-        outs["databases"] = [db for db in spec.databases if db in complete]
+            grants = {host: session.db_grants(spec.user, host) for host in spec.hosts}
+            hosts = [host for host in spec.hosts if grants[host] is not None]
+            complete = {db for db in complete if all(_holds_all(db, grants[host]) for host in hosts)}
+        outs = {**spec.props(), "hosts": hosts, "databases": [db for db in spec.databases if db in complete]}
         return pulumi.dynamic.ReadResult(id_, outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -466,26 +388,12 @@ class ServiceDatabaseProvider(pulumi.dynamic.ResourceProvider):
 
 
 class ServiceDatabase(pulumi.dynamic.Resource, module="mysql", name="ServiceDatabase"):
-    """Type token `pulumi-python:dynamic/mysql:ServiceDatabase`; inputs as ServiceDatabaseProvider."""
+    """Type token `pulumi-python:dynamic/mysql:ServiceDatabase`; inputs and outputs are the fields of
+    ServiceDatabaseArgs, and the SDK sets an Output attribute for each (`.databases`, `.user`, ...)."""
 
-    admin_host: pulumi.Output[str]
-    admin_port: pulumi.Output[int]
-    admin_user: pulumi.Output[str]
-    admin_password: pulumi.Output[str]
-    admin_ca_file: pulumi.Output[Optional[str]]
-    databases: pulumi.Output[list[str]]
-    user: pulumi.Output[str]
-    password: pulumi.Output[str]
-    hosts: pulumi.Output[list[str]]
-    drop_databases_on_delete: pulumi.Output[bool]
-
-    def __init__(self, name: str, props: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        props = {"admin_ca_file": None, "drop_databases_on_delete": False, **props}
+    def __init__(self, name: str, args: ServiceDatabaseArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        props = args.props()  # only ServiceDatabaseArgs' fields, also for a subclass' instance
         # Secret in the stored inputs too, not only in the outputs (additional_secret_outputs).
-        for key in ("password", "admin_password"):
-            value = props.get(key)
-            props[key] = pulumi.Output.secret("" if value is None else value)
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["password", "admin_password"])
-        )
+        props.update({key: pulumi.Output.secret("" if props[key] is None else props[key]) for key in SECRET_KEYS})
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_KEYS)))
         super().__init__(ServiceDatabaseProvider(), name, props, opts)

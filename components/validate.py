@@ -101,3 +101,34 @@ def ssh_key_fingerprint(host_key: str) -> str:
 
     digest = hashlib.sha256(base64.b64decode(host_key.split()[1])).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+# --- MySQL names: shared by the configuration and the database provider (components.mysql_admin) ---
+
+IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# %, localhost, host names, IPv4/IPv6 addresses, wildcard patterns (10.0.0.%) and ip/netmask.
+HOST_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.%:/-]{1,255}$")
+ADMIN_HOST_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+# MySQL 8 limits user names to 32 characters (MariaDB allows 80): keep stacks portable.
+USER_NAME_MAX = 32
+
+
+def validate_identifier(value: Any, key: str) -> list[str]:
+    """Problems with `value` as a plain SQL identifier (empty list when fine)."""
+    if isinstance(value, str) and IDENTIFIER_RE.fullmatch(value):
+        return []
+    return [
+        f"{key}: {value!r} is not a plain SQL identifier; use letters, digits and _ "
+        "(first not a digit), at most 64 characters"
+    ]
+
+
+def validate_host_pattern(value: Any, key: str) -> list[str]:
+    """Problems with `value` as the host part of a MySQL account (empty list when fine)."""
+    if isinstance(value, str) and HOST_PATTERN_RE.fullmatch(value):
+        return []
+    return [
+        f"{key}: {value!r} is not a MySQL account host pattern; use %, localhost, a host name, "
+        "an IPv4/IPv6 address or a wildcard pattern such as 10.0.0.% "
+        "(letters, digits and . - _ : % / only)"
+    ]

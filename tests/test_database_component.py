@@ -1,6 +1,7 @@
 """NovaDatabase under Pulumi mocks: the resource graph it registers, without a database."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pulumi
@@ -8,6 +9,7 @@ import pytest
 from pulumi.runtime import rpc, settings
 
 from components.database import NovaDatabase, NovaDatabaseArgs
+from components.mysql_admin import INPUT_KEYS, ServiceDatabaseArgs
 
 SERVICE_DATABASE_TYPE = "pulumi-python:dynamic/mysql:ServiceDatabase"
 COMPONENT_TYPE = "openstack-nova:components:Database"
@@ -113,3 +115,27 @@ def test_plain_password_is_still_sent_secret(monitor):
     inputs = monitor.mocks.inputs["nova-db-mysql"]
     assert rpc.is_rpc_secret(inputs["password"]) and rpc.is_rpc_secret(inputs["admin_password"])
     assert monitor.requests["nova-db-mysql"].protect is False
+
+
+def test_registered_inputs_are_exactly_the_declared_fields(monitor):
+    fields = [field.name for field in dataclasses.fields(ServiceDatabaseArgs)]
+    assert list(INPUT_KEYS) == fields
+    # The component's Args restates nothing: ServiceDatabaseArgs' fields plus its own `protect`.
+    assert issubclass(NovaDatabaseArgs, ServiceDatabaseArgs)
+    assert [field.name for field in dataclasses.fields(NovaDatabaseArgs)] == fields + ["protect"]
+    outputs = {}
+
+    @pulumi.runtime.test
+    def run():
+        db = NovaDatabase("nova-db", args(admin_ca_file="/etc/mysql/ca.pem", drop_databases_on_delete=True,
+                                          protect=True))
+        outputs.update({key: getattr(db.service_database, key, None) for key in fields})
+
+    run()
+
+    assert all(isinstance(value, pulumi.Output) for value in outputs.values()), outputs
+    inputs = monitor.mocks.inputs["nova-db-mysql"]
+    assert sorted(inputs) == sorted(fields + ["__provider"])  # no `protect`, nothing forgotten
+    assert sorted(monitor.requests["nova-db-mysql"].object.keys()) == sorted(inputs)
+    assert inputs["admin_ca_file"] == "/etc/mysql/ca.pem" and inputs["drop_databases_on_delete"] is True
+    assert monitor.requests["nova-db-mysql"].protect is True

@@ -5,22 +5,26 @@ afterwards; nothing else on the server is touched.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
+import subprocess
+import sys
 import traceback
 
 import pymysql
 import pytest
 
-from components import mysql_admin
+from components import mysql_admin, validate
 from components.mysql_admin import (
     DatabaseAdminError,
     DatabaseSpecError,
+    ServiceDatabaseArgs,
     ServiceDatabaseProvider,
     validate_host_pattern,
     validate_identifier,
 )
-from tests.conftest import require_tcp
+from tests.conftest import PROJECT_ROOT, require_tcp
 
 HOST, PORT, ROOT = "127.0.0.1", 3306, "root"
 # 127.0.0.1 is what the tests log in from; localhost and % are what a deployment uses.
@@ -137,6 +141,57 @@ def make_props(names: Names, **overrides) -> dict:
     }
     props.update(overrides)
     return props
+
+
+# --- the interface: ServiceDatabaseArgs' fields, declared once --------------------------------
+
+FIELDS = [field.name for field in dataclasses.fields(ServiceDatabaseArgs)]
+# The registered input and output keys: stacks' state holds them, so they must not change.
+WIRE_KEYS = ["admin_host", "admin_port", "admin_user", "admin_password", "admin_ca_file",
+             "databases", "user", "password", "hosts", "drop_databases_on_delete"]
+
+
+def test_the_declared_fields_are_the_wire_keys():
+    assert FIELDS == WIRE_KEYS
+    assert list(mysql_admin.INPUT_KEYS) == FIELDS
+    assert mysql_admin.SECRET_KEYS == ("admin_password", "password")
+
+
+def test_every_field_is_an_input_an_output_checked_and_compared(provider, names):
+    props = make_props(names)
+    assert list(props) == FIELDS  # the tests' own inputs cover every field
+    created = provider.create(props)
+    assert list(created.outs) == FIELDS
+    assert list(provider.update(created.id, created.outs, props).outs) == FIELDS
+    assert list(provider.read(created.id, created.outs).outs) == FIELDS
+    assert list(mysql_admin._diff_view(props)) == FIELDS
+    spec = mysql_admin._parse(props)
+    assert spec.props() == created.outs
+    assert props["password"] not in repr(spec)  # secret fields stay out of the repr
+
+    # Every field has its own check: a value of the wrong kind is reported under its key.
+    failures = provider.check({}, {key: object() for key in FIELDS}).failures
+    assert sorted({failure.property for failure in failures}) == sorted(FIELDS)
+
+    # Every field is compared: a change to any one of them is a (non-replacing) change.
+    changes = {"admin_host": "localhost", "admin_port": 3307.0, "admin_user": "other", "admin_password": "other",
+               "admin_ca_file": "/etc/ssl/ca.pem", "databases": [names.db("x")], "user": names.prefix + "v",
+               "password": "other", "hosts": ["%"], "drop_databases_on_delete": True}
+    assert list(changes) == FIELDS  # a new field needs a changed value here
+    for key, value in changes.items():
+        result = provider.diff(created.id, created.outs, dict(props, **{key: value}))
+        assert result.changes is True and result.replaces == [], key
+
+
+def test_shared_rules_live_in_validate_without_pymysql_or_pulumi():
+    for name in ("validate_identifier", "validate_host_pattern", "IDENTIFIER_RE", "HOST_PATTERN_RE",
+                 "ADMIN_HOST_RE", "USER_NAME_MAX"):
+        assert getattr(mysql_admin, name) is getattr(validate, name), name  # re-exported, not copied
+    assert validate.USER_NAME_MAX == 32
+    code = ("import sys, components.validate; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pymysql', 'pulumi')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # --- validation helpers -------------------------------------------------------------------------
