@@ -29,7 +29,7 @@ hypervisors = [
     HypervisorNode(node.name, HypervisorArgs(settings=settings, node=node, controller=controller))
     for node in settings.hypervisors
 ]
-if hypervisors and settings.release.discover_hosts:
+if hypervisors and settings.release.release.cells_v2:  # cells v2 maps new hypervisors explicitly
     HostDiscovery("cells", HostDiscoveryArgs(settings=settings, controller=controller, hypervisors=hypervisors))
 
 if settings.dashboard.enabled:

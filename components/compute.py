@@ -17,11 +17,9 @@ import pulumi
 
 from components import scripts
 from components.config import NodeSettings, Settings
-from components.controller import OPENRC, ControllerNode, url_host_port
-from components.node import connection, content_hash, step
+from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target
 from components.nova_conf import COMPUTE, plain_secret_overrides, render_masked, render_nova_conf, secret_values
 
-NOVA_CONF = "/etc/nova/nova.conf"
 VIRT_TYPES = ("kvm", "qemu")
 
 
@@ -36,47 +34,44 @@ def checked_virt_type(detected: str) -> str:
 class HypervisorArgs:
     settings: Settings
     node: NodeSettings
-    controller: ControllerNode  # verification asks the controller, once its services run
+    # The ControllerNode (its connection, openrc and restart): verification asks the controller,
+    # once its services run.
+    controller: pulumi.ComponentResource
 
 
 class HypervisorNode(pulumi.ComponentResource):
     def __init__(self, name: str, args: HypervisorArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:HypervisorNode", name, None, opts)
-        s, node, profile = args.settings, args.node, args.settings.release
-        conn = connection(node, s.ssh_private_key)
+        s, node = args.settings, args.node
+        release, packaging = s.release.release, s.release.packaging
+        steps = NodeSteps(self, name, node, private_key=s.ssh_private_key)
 
-        def run(script: str) -> str:
-            return scripts.as_user(script, node.user)
-
-        ks_host, ks_port = url_host_port(s.keystone.public_url, 5000)
-        targets = [("rabbitmq", s.messaging.host, s.messaging.port), ("keystone", ks_host, ks_port)]
-        self.preflight = step(f"{name}-preflight", conn, run(scripts.preflight(targets)), parent=self)
-        self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(profile.compute_packages, profile.preseed)),
-                             parent=self, depends_on=[self.preflight])
+        targets = [("rabbitmq", s.messaging.host, s.messaging.port), keystone_target(s)]
+        self.preflight = steps.run("preflight", scripts.preflight(targets))
+        self.packages = steps.run("packages", scripts.install_packages(
+            packaging.compute_packages, packaging.preseed, packaging.source, release.nova_major), depends_on=[self.preflight])
 
         secrets, overrides = secret_values(s), plain_secret_overrides(s)
         if node.virt_type:
             virt_type: pulumi.Output[str] = pulumi.Output.from_input(node.virt_type)
             self.detect_virt = None
         else:
-            self.detect_virt = step(f"{name}-detect-virt", conn, run(scripts.detect_virt_type()),
-                                    parent=self, depends_on=[self.preflight])
+            self.detect_virt = steps.run("detect-virt", scripts.detect_virt_type(), depends_on=[self.preflight])
             virt_type = self.detect_virt.stdout.apply(checked_virt_type)
         self.nova_conf_text = pulumi.Output.secret(
             virt_type.apply(lambda virt: render_nova_conf(s, node, COMPUTE, secrets, overrides, virt_type=virt))
         )
         conf_hash = content_hash(self.nova_conf_text)
-        self.config = step(f"{name}-nova-conf", conn, run(scripts.write_file_from_stdin(NOVA_CONF, "root", "nova", "0640")),
-                           parent=self, depends_on=[self.packages], stdin=self.nova_conf_text, quiet=True)
-        self.restart = step(f"{name}-restart", conn, run(scripts.restart_services(profile.compute_services)),
-                            parent=self, depends_on=[self.config], triggers=[conf_hash])
+        self.config = steps.write_file("nova-conf", NOVA_CONF, self.nova_conf_text, group="nova", mode="0640",
+                                       depends_on=[self.packages])
+        self.restart = steps.run("restart", scripts.restart_services(packaging.compute_services),
+                                 depends_on=[self.config], triggers=[conf_hash])
+        # Verified from the controller, which asks the API for this host's services.
         ctl = args.controller
-        self.verify = step(
-            f"{name}-verify", ctl.connection,
-            scripts.as_user(scripts.verify_services(OPENRC, profile.service_check, ["nova-compute"], (), host=node.name),
-                            s.controller.user),
-            parent=self, depends_on=[self.restart, ctl.restart, ctl.openrc], triggers=[conf_hash],
-        )
+        self.verify = NodeSteps(self, name, s.controller, conn=ctl.connection).run(
+            "verify", scripts.verify_services(OPENRC, release.services_via_api, release.compute_expected_up, (),
+                                              host=node.name),
+            depends_on=[self.restart, ctl.restart, ctl.openrc], triggers=[conf_hash])
         self.nova_conf_masked = render_masked(s, node, COMPUTE, virt_type=node.virt_type or "(detected: kvm or qemu)")
         self.register_outputs({"host": node.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})
 
@@ -84,7 +79,7 @@ class HypervisorNode(pulumi.ComponentResource):
 @dataclass
 class HostDiscoveryArgs:
     settings: Settings
-    controller: ControllerNode
+    controller: pulumi.ComponentResource  # the ControllerNode: discovery runs there, after its db sync
     hypervisors: Sequence[HypervisorNode]
 
 
@@ -92,10 +87,8 @@ class HostDiscovery(pulumi.ComponentResource):
     def __init__(self, name: str, args: HostDiscoveryArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:HostDiscovery", name, None, opts)
         names = sorted(h.name for h in args.settings.hypervisors)
-        self.discover = step(
-            f"{name}-discover-hosts", args.controller.connection,
-            scripts.as_user(scripts.discover_hosts(), args.settings.controller.user),
-            parent=self,
+        self.discover = NodeSteps(self, name, args.settings.controller, conn=args.controller.connection).run(
+            "discover-hosts", scripts.discover_hosts(),
             depends_on=[args.controller.db_sync, *(h.verify for h in args.hypervisors)],
             triggers=names,  # re-run only when the set of hypervisors changes
         )

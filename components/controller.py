@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Sequence
-from urllib.parse import urlsplit
 
 import pulumi
 
 from components import scripts
 from components.config import Settings
-from components.node import connection, content_hash, step
+from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target
 from components.nova_conf import CONTROLLER, conf_context, fill, plain_secret_overrides, render_masked, render_nova_conf, secret_values
-
-NOVA_CONF = "/etc/nova/nova.conf"
-OPENRC = "/root/admin-openrc"
 
 
 @dataclass
@@ -31,23 +27,17 @@ class ControllerArgs:
     endpoints: Sequence[pulumi.Resource]  # verify waits for the catalog
 
 
-def url_host_port(url: str, default_port: int) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "", parts.port or default_port
-
-
 def preflight_targets(settings: Settings) -> list[tuple[str, str, int]]:
-    ks_host, ks_port = url_host_port(settings.keystone.public_url, 5000)
     return [
         ("database", settings.database.host, settings.database.port),
         ("rabbitmq", settings.messaging.host, settings.messaging.port),
-        ("keystone", ks_host, ks_port),
+        keystone_target(settings),
     ]
 
 
 def render_openrc(settings: Settings) -> str:
     context = conf_context(settings, settings.controller, CONTROLLER, secret_values(settings))
-    values = fill({"openrc": settings.release.openrc}, context).get("openrc", {})
+    values = fill({"openrc": settings.release.release.openrc}, context).get("openrc", {})
     return scripts.render_openrc(values)
 
 
@@ -55,34 +45,26 @@ class ControllerNode(pulumi.ComponentResource):
     def __init__(self, name: str, args: ControllerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:ControllerNode", name, None, opts)
         s = args.settings
-        node = s.controller
-        profile = s.release
-        conn = self.connection = connection(node, s.ssh_private_key)
-
-        def run(script: str) -> str:
-            return scripts.as_user(script, node.user)
+        release, packaging = s.release.release, s.release.packaging
+        node = self.steps = NodeSteps(self, name, s.controller, private_key=s.ssh_private_key)
+        self.connection = node.connection
 
         self.nova_conf_text = pulumi.Output.secret(
-            render_nova_conf(s, node, CONTROLLER, secret_values(s), plain_secret_overrides(s))
-        )
+            render_nova_conf(s, s.controller, CONTROLLER, secret_values(s), plain_secret_overrides(s)))
         conf_hash = self.nova_conf_sha256 = content_hash(self.nova_conf_text)
 
-        self.preflight = step(f"{name}-preflight", conn, run(scripts.preflight(preflight_targets(s))), parent=self)
-        self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(profile.packages, profile.preseed)),
-                             parent=self, depends_on=[self.preflight])
-        self.config = step(f"{name}-nova-conf", conn, run(scripts.write_file_from_stdin(NOVA_CONF, "root", "nova", "0640")),
-                           parent=self, depends_on=[self.packages], stdin=self.nova_conf_text, quiet=True)
-        self.openrc = step(f"{name}-openrc", conn, run(scripts.write_file_from_stdin(OPENRC, "root", "root", "0600")),
-                           parent=self, depends_on=[self.preflight], stdin=pulumi.Output.secret(render_openrc(s)),
-                           quiet=True)
-        self.db_sync = step(f"{name}-db-sync", conn, run(scripts.db_sync(profile.db_sync)),
-                            parent=self, depends_on=[self.config, args.database])
-        self.restart = step(f"{name}-restart", conn, run(scripts.restart_services(profile.services)),
-                            parent=self, depends_on=[self.db_sync, self.config], triggers=[conf_hash])
-        self.verify = step(
-            f"{name}-verify", conn,
-            run(scripts.verify_services(OPENRC, profile.service_check, profile.expected_up, profile.api_checks)),
-            parent=self, depends_on=[self.restart, self.openrc, *args.endpoints], triggers=[conf_hash],
-        )
-        self.nova_conf_masked = render_masked(s, node, CONTROLLER)
-        self.register_outputs({"host": node.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})
+        self.preflight = node.run("preflight", scripts.preflight(preflight_targets(s)))
+        self.packages = node.run("packages", scripts.install_packages(
+            packaging.packages, packaging.preseed, packaging.source, release.nova_major), depends_on=[self.preflight])
+        self.config = node.write_file("nova-conf", NOVA_CONF, self.nova_conf_text, group="nova", mode="0640",
+                                      depends_on=[self.packages])
+        self.openrc = node.write_file("openrc", OPENRC, pulumi.Output.secret(render_openrc(s)),
+                                      depends_on=[self.preflight])
+        self.db_sync = node.run("db-sync", scripts.db_sync(release.db_sync), depends_on=[self.config, args.database])
+        self.restart = node.run("restart", scripts.restart_services(packaging.services),
+                                depends_on=[self.db_sync, self.config], triggers=[conf_hash])
+        self.verify = node.run(
+            "verify", scripts.verify_services(OPENRC, release.services_via_api, release.expected_up, release.api_checks),
+            depends_on=[self.restart, self.openrc, *args.endpoints], triggers=[conf_hash])
+        self.nova_conf_masked = render_masked(s, s.controller, CONTROLLER)
+        self.register_outputs({"host": s.controller.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
-from pulumi_command import remote
-
 from components import scripts
 from components.config import NodeSettings, Secret
-from components.node import connection, step
+from components.node import NodeSteps
 from components.validate import url_host
 
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
@@ -91,16 +89,11 @@ class Dashboard(pulumi.ComponentResource):
     def __init__(self, name: str, args: DashboardArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:Dashboard", name, None, opts)
         node = args.node
-        conn = connection(node, args.private_key)
-
-        def run(script: str) -> str:
-            return scripts.as_user(script, node.user)
-
-        self.packages = step(f"{name}-packages", conn, run(scripts.install_packages(["openstack-dashboard"])), parent=self)
+        steps = NodeSteps(self, name, node, private_key=args.private_key)
+        self.packages = steps.run("packages", scripts.install_packages(["openstack-dashboard"]))
         # Horizon builds "http://%s/identity/v3" % OPENSTACK_HOST: an IPv6 address needs brackets.
-        self.settings = step(f"{name}-settings", conn, run(settings_script(LOCAL_SETTINGS, url_host(args.keystone_host))),
-                             parent=self, depends_on=[self.packages, *args.endpoints])
+        self.settings = steps.run("settings", settings_script(LOCAL_SETTINGS, url_host(args.keystone_host)),
+                                  depends_on=[self.packages, *args.endpoints])
         self.url = f"http://{url_host(node.my_ip)}/horizon/"
-        self.verify = step(f"{name}-verify", conn, run(scripts.verify_http(self.url)),
-                           parent=self, depends_on=[self.settings])
+        self.verify = steps.run("verify", scripts.verify_http(self.url), depends_on=[self.settings])
         self.register_outputs({"url": self.url})

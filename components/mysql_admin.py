@@ -35,7 +35,7 @@ import pymysql
 from pulumi.runtime import rpc
 
 from components.validate import (  # noqa: F401 (also re-exported for code importing them from here)
-    ADMIN_HOST_RE, HOST_PATTERN_RE, IDENTIFIER_RE, USER_NAME_MAX, validate_host_pattern, validate_identifier,
+    HOST_PATTERN_RE, IDENTIFIER_RE, USER_NAME_MAX, is_host, validate_host_pattern, validate_identifier,
 )
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class ServiceDatabaseArgs:
 
     # Host name or IP address of the server, as the admin connects to it (no port, no URL).
     admin_host: str = _input(_rule("{key}: {value!r} is not a host name or IP address",
-                                   lambda v: _text(v) and ADMIN_HOST_RE.fullmatch(v)))
+                                   lambda v: _text(v) and is_host(v)))
     # Its TCP port (1-65535); numbers cross the wire as floats (3306.0).
     admin_port: int = _input(_rule("{key}: {value!r} is not a TCP port (1-65535)",
                                    lambda v: 0 < (_as_int(v) or 0) < 65536), parse=_as_int)

@@ -1,4 +1,5 @@
-"""SSH access to a node, and the one kind of step every node runs: a remote command."""
+"""A node's steps: SSH access, the user they run as, and the one kind of step every node runs, a
+remote command. Components read as short step tables over `NodeSteps`."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,11 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi_command import remote
 
-from components.config import NodeSettings, Secret
+from components import scripts
+from components.config import NodeSettings, Secret, Settings
+
+NOVA_CONF = "/etc/nova/nova.conf"
+OPENRC = "/root/admin-openrc"  # the admin credentials verification sources (0600)
 
 
 def connection(node: NodeSettings, private_key: Optional[Secret]) -> remote.ConnectionArgs:
@@ -29,26 +34,48 @@ def content_hash(content: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.from_input(content).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
 
 
-def step(name: str, conn: remote.ConnectionArgs, script: str, *, parent: pulumi.Resource,
-         depends_on: Sequence[pulumi.Resource] = (), stdin: Optional[pulumi.Input[str]] = None,
-         triggers: Optional[Sequence[pulumi.Input]] = None, quiet: bool = False,
-         delete: Optional[str] = None) -> remote.Command:
-    """A remote command step. `quiet` keeps its output out of the engine's log and marks the
-    captured stdout/stderr secret (for steps that handle secrets)."""
-    return remote.Command(
-        name,
-        connection=conn,
-        create=script,
-        delete=delete,
-        stdin=stdin,
-        triggers=list(triggers) if triggers is not None else None,
-        # Otherwise an update sends PULUMI_COMMAND_STDOUT/STDERR as SSH environment variables,
-        # which a stock sshd refuses (AcceptEnv), with a warning on every update.
-        add_previous_output_in_env=False,
-        logging=remote.Logging.NONE if quiet else remote.Logging.STDOUT_AND_STDERR,
-        opts=pulumi.ResourceOptions(
-            parent=parent,
-            depends_on=list(depends_on),
-            additional_secret_outputs=["stdout", "stderr"] if quiet else None,
-        ),
-    )
+def keystone_target(settings: Settings) -> tuple[str, str, int]:
+    """(what, host, port) of keystone's public URL, for preflight checks."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.keystone.public_url)
+    return "keystone", parts.hostname or "", parts.port or 5000
+
+
+class NodeSteps:
+    """The steps one component runs on one node: `run` names each `<prefix>-<step>`, runs it as
+    root (through `sudo -n` for a non-root SSH user) and parents it to the component."""
+
+    def __init__(self, parent: pulumi.Resource, prefix: str, node: NodeSettings,
+                 conn: Optional[remote.ConnectionArgs] = None, private_key: Optional[Secret] = None):
+        self.parent, self.prefix, self.node = parent, prefix, node
+        self.connection = conn or connection(node, private_key)
+
+    def run(self, step: str, script: str, *, depends_on: Sequence[pulumi.Resource] = (),
+            stdin: Optional[pulumi.Input[str]] = None, triggers: Optional[Sequence[pulumi.Input]] = None,
+            quiet: bool = False, delete: Optional[str] = None) -> remote.Command:
+        """A remote command. `quiet` keeps its output out of the engine's log and marks the
+        captured stdout/stderr secret (for steps that handle secrets)."""
+        return remote.Command(
+            f"{self.prefix}-{step}",
+            connection=self.connection,
+            create=scripts.as_user(script, self.node.user),
+            delete=scripts.as_user(delete, self.node.user) if delete else None,
+            stdin=stdin,
+            triggers=list(triggers) if triggers is not None else None,
+            # Otherwise an update sends PULUMI_COMMAND_STDOUT/STDERR as SSH environment variables,
+            # which a stock sshd refuses (AcceptEnv), with a warning on every update.
+            add_previous_output_in_env=False,
+            logging=remote.Logging.NONE if quiet else remote.Logging.STDOUT_AND_STDERR,
+            opts=pulumi.ResourceOptions(
+                parent=self.parent,
+                depends_on=list(depends_on),
+                additional_secret_outputs=["stdout", "stderr"] if quiet else None,
+            ),
+        )
+
+    def write_file(self, step: str, path: str, content: pulumi.Input[str], *, owner: str = "root",
+                   group: str = "root", mode: str = "0600", depends_on: Sequence[pulumi.Resource] = ()) -> remote.Command:
+        """Write `content` (secret: it travels on stdin, never in the command) to `path` atomically."""
+        return self.run(step, scripts.write_file_from_stdin(path, owner, group, mode), depends_on=depends_on,
+                        stdin=content, quiet=True)

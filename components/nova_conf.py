@@ -5,8 +5,9 @@ render_nova_conf(settings, node, role, secrets) -> the whole file as text.
   - then the stack's overrides (`novaConf`, `novaConfSecret`) merged over them, key by key;
   - every value escaped for oslo.config (`$` -> `$$`: oslo.config interpolates `$name`);
   - passwords inside URLs percent-encoded.
-The caller passes secret values in `secrets` (plain strings, only ever inside an Output.apply),
-so the same function serves tests and the Pulumi glue.
+The caller passes secret values in `secrets` (plain strings from the stack's settings), so the
+same function serves tests and the Pulumi glue; the glue wraps the rendered text in
+`Output.secret` before it reaches any resource (it travels on a command's stdin only).
 """
 from __future__ import annotations
 
@@ -143,7 +144,7 @@ def render_nova_conf(settings: Settings, node: NodeSettings, role: str, secrets:
                      secret_overrides: Optional[Mapping[str, Mapping[str, str]]] = None,
                      virt_type: Optional[str] = None) -> str:
     profile = settings.release
-    templates = profile.controller_conf if role == CONTROLLER else profile.compute_conf
+    templates = profile.release.controller_conf if role == CONTROLLER else profile.release.compute_conf
     options = fill(templates, conf_context(settings, node, role, secrets, virt_type))
     return render_ini(merge_overrides(options, settings.nova_conf_overrides, secret_overrides or {}))
 

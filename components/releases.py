@@ -1,51 +1,92 @@
-"""Release profiles: what differs between nova releases, kept as data apart from the logic.
+"""Release profiles: what differs between nova releases and between distributions' packaging of
+them, kept as data apart from the logic (openstack-ansible's per-distro vars, puppet-nova's
+params.pp). Two axes:
 
-A profile names the packages, services, databases, keystone endpoint, database sync sequence and
-the nova.conf options a release needs. Option values are templates over the context that
-`nova_conf.conf_context` builds ({db_connection}, {my_ip}, ...). An option whose template
-refers to a value the stack leaves unset (None) is left out of the file, so nova's own default
-applies (as puppet-nova does).
+- `NovaRelease`: what nova itself needs, whatever installs it: databases, cells v2, the sync
+  sequence, the nova.conf options, the checks, and the PyPI pins that define its valid options;
+- `Packaging`: how one distribution ships that release: package names, the services they run,
+  debconf answers, the package source to add (Ubuntu 24.04 ships 2024.1: 2025.1 comes from the
+  Ubuntu Cloud Archive) and the nova version the packages must install.
+
+A stack names a release and a distro; `profile(release, distro)` joins them into the
+`ReleaseProfile` the components read. Option values are templates over the context that
+`nova_conf.conf_context` builds ({db_connection}, {my_ip}, ...). An option whose template refers
+to a value the stack leaves unset (None) is left out of the file, so nova's own default applies.
 
 `liberty` reproduces the seed tutorial (Ubuntu 14.04 + cloud archive, 2015) option for option.
 `2025.1` follows the current install guide: three databases, cells v2, transport_url,
-[service_user] tokens, placement.
+[service_user] tokens, placement. `zed` is Debian 12's own nova 26.
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, Optional
 
 Options = Mapping[str, Mapping[str, str]]
 
 
 @dataclass(frozen=True)
-class ReleaseProfile:
+class OptionCheck:
+    """What defines a release's valid nova.conf options (tools/nova_options builds them from PyPI)."""
+    nova: str  # the exact nova requirement
+    libraries: tuple[str, ...]  # option-defining libraries at the release's upper-constraints
+    namespaces: tuple[str, ...]  # oslo-config-generator namespaces of nova.conf
+
+
+@dataclass(frozen=True)
+class NovaRelease:
     name: str
-    summary: str
-    # Controller
-    packages: tuple[str, ...]
-    services: tuple[str, ...]  # restarted when nova.conf changes
-    expected_up: tuple[str, ...]  # binaries that must report "up" after the restart
-    # Hypervisors
-    compute_packages: tuple[str, ...]
-    compute_services: tuple[str, ...]
+    nova_major: int  # the upstream nova version the packages must install (12, 26, 31)
     # role -> database name template over the stack's dbName ("main" is dbName itself)
     databases: Mapping[str, str]
+    cells_v2: bool  # nova_api + cell0 databases, cell mappings, host discovery
     endpoint_url: str  # template over {host}: the compute endpoint URL
     needs_placement: bool
     # nova-manage sub-commands run as the nova user, in order. `cell_v2 create_cell` is
     # guarded by the script builder (it exits 2 when the cell exists).
     db_sync: tuple[str, ...]
-    discover_hosts: bool  # cells v2: map new hypervisors with `cell_v2 discover_hosts`
-    service_check: str  # "nova-manage" (reads the DB directly) or "openstack" (the API)
+    services_via_api: bool  # service states from `openstack compute service list` (else nova-manage)
     api_checks: tuple[str, ...]  # the seed's "Testing": client commands that must succeed
+    expected_up: tuple[str, ...]  # binaries that must report "up" on the controller after a restart
     controller_conf: Options
     compute_conf: Options
-    openrc: Mapping[str, str] = field(default_factory=dict)  # OS_* variable -> template
-    # debconf answers given before installing (`package question type value`)
-    preseed: tuple[str, ...] = ()
+    openrc: Mapping[str, str]  # OS_* variable -> template
+    compute_expected_up: tuple[str, ...] = ("nova-compute",)  # on each hypervisor
+    option_check: Optional[OptionCheck] = None  # None: no PyPI release to check against (Liberty)
+
+
+@dataclass(frozen=True)
+class AptSource:
+    """A package source added before installing, and pinned above the distribution's own."""
+    name: str  # file name under /etc/apt/sources.list.d and preferences.d
+    line: str  # the `deb ...` line
+    keyring_package: str  # installed first, from the distribution itself
+    origin: str  # the host the pin prefers
+
+
+@dataclass(frozen=True)
+class Packaging:
+    distro: str
+    packages: tuple[str, ...]  # controller
+    services: tuple[str, ...]  # restarted when nova.conf changes
+    compute_packages: tuple[str, ...]
+    compute_services: tuple[str, ...]
+    preseed: tuple[str, ...] = ()  # debconf answers given before installing
+    source: Optional[AptSource] = None
+
+
+@dataclass(frozen=True)
+class ReleaseProfile:
+    """A release as one distribution packages it: what the components read."""
+    release: NovaRelease
+    packaging: Packaging
+    summary: str
+
+    @property
+    def name(self) -> str:
+        return self.release.name
 
 
 def _freeze(options: dict) -> Options:
@@ -108,25 +149,20 @@ def _liberty_conf(compute: bool) -> Options:
     return _freeze(conf)
 
 
-LIBERTY = ReleaseProfile(
+LIBERTY = NovaRelease(
     name="liberty",
-    summary="the seed tutorial: nova 12 (Liberty) on Ubuntu 14.04 with the cloud archive",
-    packages=("nova-api", "nova-cert", "nova-conductor", "nova-consoleauth", "nova-novncproxy",
-              "nova-scheduler", "python-novaclient"),
-    services=("nova-api", "nova-conductor", "nova-scheduler", "nova-novncproxy", "nova-consoleauth", "nova-cert"),
-    expected_up=("nova-conductor", "nova-scheduler", "nova-consoleauth", "nova-cert"),
-    compute_packages=("nova-compute", "sysfsutils"),
-    compute_services=("nova-compute",),
+    nova_major=12,
     databases=MappingProxyType({"main": "{name}"}),
+    cells_v2=False,
     endpoint_url="http://{host}:8774/v2/%(tenant_id)s",
     needs_placement=False,
     db_sync=("db sync",),
-    discover_hosts=False,
-    service_check="nova-manage",
+    services_via_api=False,
     api_checks=("nova service-list", "nova image-list"),
+    expected_up=("nova-conductor", "nova-scheduler", "nova-consoleauth", "nova-cert"),
     controller_conf=_liberty_conf(compute=False),
     compute_conf=_liberty_conf(compute=True),
-    openrc={
+    openrc=MappingProxyType({
         "OS_PROJECT_DOMAIN_ID": "default",
         "OS_USER_DOMAIN_ID": "default",
         "OS_PROJECT_NAME": "{admin_project}",
@@ -135,7 +171,7 @@ LIBERTY = ReleaseProfile(
         "OS_PASSWORD": "{admin_password}",
         "OS_AUTH_URL": "{keystone_auth_url}/v3",
         "OS_IDENTITY_API_VERSION": "3",
-    },
+    }),
 )
 
 # Options shared by every modern (cells v2, placement, service tokens) release.
@@ -210,48 +246,132 @@ _CELLS_V2_SYNC = (
     "cell_v2 list_cells",
 )
 
-RELEASE_2025_1 = ReleaseProfile(
+# The option sets 2025.1 and zed are checked against (newest 31.x / 26.x on PyPI when this was
+# written). The libraries that define options found in nova.conf (and oslo.config itself, which
+# runs the generator and validator) are pinned to OpenStack's upper-constraints for the release,
+# so that the option set matches what the release ships rather than whatever is newest on PyPI.
+# osprofiler is not a dependency of nova, but nova reads its [profiler] options.
+# The namespaces are those of nova's etc/nova/nova-config-generator.conf (in the sdist only).
+# oslo.db and oslo.cache are absent on purpose: nova's "nova.conf" namespace already lists
+# [database], [api_database] and [cache]. zed's generator file lacks oslo.versionedobjects,
+# os_vif and os_brick, but zed's nova reads those sections as well.
+_MODERN_NAMESPACES = (
+    "nova.conf", "oslo.limit", "oslo.log", "oslo.messaging", "oslo.policy", "oslo.privsep",
+    "oslo.service.periodic_task", "oslo.service.service", "oslo.middleware", "oslo.concurrency", "oslo.reports",
+    "oslo.versionedobjects", "keystonemiddleware.auth_token", "osprofiler", "os_vif", "os_brick",
+)
+
+# Option-defining libraries at each release's upper-constraints: (2025.1, zed).
+_LIBRARY_PINS = {
+    "castellan": ("5.2.1", "4.0.0"), "keystoneauth1": ("5.10.0", "5.0.1"),
+    "keystonemiddleware": ("10.9.1", "10.1.1"), "os-brick": ("6.11.1", "6.1.2"), "os-vif": ("4.1.0", "3.0.1"),
+    "oslo.cache": ("3.10.2", "3.2.0"), "oslo.concurrency": ("7.1.0", "5.0.1"), "oslo.config": ("9.7.2", "9.0.0"),
+    "oslo.context": ("5.7.1", "5.0.0"), "oslo.db": ("17.2.1", "12.1.2"), "oslo.i18n": ("6.5.1", "5.1.0"),
+    "oslo.limit": ("2.6.1", "2.0.1"), "oslo.log": ("7.1.0", "5.0.0"), "oslo.messaging": ("16.1.2", "14.0.3"),
+    "oslo.middleware": ("6.3.1", "5.0.0"), "oslo.policy": ("4.5.1", "4.0.0"), "oslo.privsep": ("3.6.0", "3.0.1"),
+    "oslo.reports": ("3.5.1", "2.4.0"), "oslo.serialization": ("5.7.0", "5.0.0"), "oslo.service": ("4.1.2", "3.0.0"),
+    "oslo.utils": ("8.2.0", "6.0.2"), "oslo.versionedobjects": ("3.6.0", "3.0.1"), "osprofiler": ("4.2.0", "3.4.3"),
+}
+
+
+def _pins(column: int) -> tuple[str, ...]:
+    return tuple(f"{name}=={versions[column]}" for name, versions in _LIBRARY_PINS.items())
+
+
+RELEASE_2025_1 = NovaRelease(
     name="2025.1",
-    summary="nova 31 (2025.1 Epoxy) on Ubuntu 24.04, as the current install guide does it",
-    packages=("nova-api", "nova-conductor", "nova-novncproxy", "nova-scheduler", "python3-openstackclient"),
-    services=("nova-api", "nova-scheduler", "nova-conductor", "nova-novncproxy"),
-    expected_up=("nova-conductor", "nova-scheduler"),
-    compute_packages=("nova-compute",),
-    compute_services=("nova-compute",),
+    nova_major=31,
     databases=MappingProxyType({"api": "{name}_api", "main": "{name}", "cell0": "{name}_cell0"}),
+    cells_v2=True,
     endpoint_url="http://{host}:8774/v2.1",
     needs_placement=True,
     db_sync=_CELLS_V2_SYNC,
-    discover_hosts=True,
-    service_check="openstack",
+    services_via_api=True,
     api_checks=("openstack catalog show compute", "openstack image list", "nova-status upgrade check"),
+    expected_up=("nova-conductor", "nova-scheduler"),
     controller_conf=_modern_conf(compute=False),
     compute_conf=_modern_conf(compute=True),
-    openrc=_MODERN_OPENRC,
+    openrc=MappingProxyType(_MODERN_OPENRC),
+    option_check=OptionCheck("nova==31.3.1", _pins(0), _MODERN_NAMESPACES),
 )
 
-# Zed as Debian 12 ships it: the 2025.1 profile but for package names, checks and debconf.
 ZED = dataclasses.replace(
     RELEASE_2025_1,
     name="zed",
-    summary="nova 26 (Zed) from Debian 12's own archive",
-    # Debian ships the noVNC proxy in nova-consoleproxy (its init script is nova-novncproxy).
-    packages=("nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy", "python3-openstackclient"),
+    nova_major=26,
     # No image check: listing images needs glance, which a Zed lab may not run yet; listing
     # flavors proves the compute API answers an authenticated request.
     api_checks=("openstack catalog show compute", "openstack flavor list", "nova-status upgrade check"),
-    preseed=(
-        # Debian's nova packages would otherwise offer to configure the database, RabbitMQ and
-        # keystone themselves (this program does that), and run the SPICE proxy, not noVNC.
-        "nova-common nova/configure_db boolean false",
-        "nova-common nova/configure_rabbit boolean false",
-        "nova-common nova/configure_placement boolean false",
-        "nova-common nova/configure_neutron boolean false",
-        "nova-common nova/configure_ksat boolean false",
-        "nova-api novaapi/configure_db boolean false",
-        "nova-api nova/configure_api-endpoint boolean false",
-        "nova-consoleproxy nova-consoleproxy/daemon_type select novnc",
+    option_check=OptionCheck("nova==26.3.0", _pins(1), _MODERN_NAMESPACES),
+)
+
+RELEASES: Mapping[str, NovaRelease] = MappingProxyType({r.name: r for r in (LIBERTY, ZED, RELEASE_2025_1)})
+
+# -- packaging ---------------------------------------------------------------------------------
+# Debian's nova packages would otherwise offer to configure the database, RabbitMQ and keystone
+# themselves (this program does that), and run the SPICE proxy, not noVNC.
+_DEBIAN_PRESEED = (
+    "nova-common nova/configure_db boolean false",
+    "nova-common nova/configure_rabbit boolean false",
+    "nova-common nova/configure_placement boolean false",
+    "nova-common nova/configure_neutron boolean false",
+    "nova-common nova/configure_ksat boolean false",
+    "nova-api novaapi/configure_db boolean false",
+    "nova-api nova/configure_api-endpoint boolean false",
+    "nova-consoleproxy nova-consoleproxy/daemon_type select novnc",
+)
+_DEBIAN = Packaging(
+    distro="debian",  # replaced per release below
+    # Debian ships the noVNC proxy in nova-consoleproxy (its init script is nova-novncproxy), and
+    # its nova-api package also runs the metadata API as nova-api-metadata.
+    packages=("nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy", "python3-openstackclient"),
+    services=("nova-api", "nova-api-metadata", "nova-scheduler", "nova-conductor", "nova-novncproxy"),
+    compute_packages=("nova-compute",),
+    compute_services=("nova-compute",),
+    preseed=_DEBIAN_PRESEED,
+)
+_UBUNTU_MODERN = Packaging(
+    distro="ubuntu-24.04",
+    packages=("nova-api", "nova-conductor", "nova-novncproxy", "nova-scheduler", "python3-openstackclient"),
+    services=("nova-api", "nova-scheduler", "nova-conductor", "nova-novncproxy"),
+    compute_packages=("nova-compute",),
+    compute_services=("nova-compute",),
+    # Ubuntu 24.04 ships 2024.1: 2025.1 (epoxy) comes from the Ubuntu Cloud Archive.
+    source=AptSource(
+        name="cloudarchive-epoxy",
+        line="deb http://ubuntu-cloud.archive.canonical.com/ubuntu noble-updates/epoxy main",
+        keyring_package="ubuntu-cloud-keyring",
+        origin="ubuntu-cloud.archive.canonical.com",
     ),
 )
 
-PROFILES: Mapping[str, ReleaseProfile] = MappingProxyType({p.name: p for p in (LIBERTY, RELEASE_2025_1, ZED)})
+
+def _packaging(base: Packaging, distro: str) -> Packaging:
+    return Packaging(distro, base.packages, base.services, base.compute_packages, base.compute_services,
+                     base.preseed, base.source)
+
+
+PROFILES: Mapping[tuple[str, str], ReleaseProfile] = MappingProxyType({
+    ("liberty", "ubuntu-14.04"): ReleaseProfile(LIBERTY, Packaging(
+        distro="ubuntu-14.04",
+        packages=("nova-api", "nova-cert", "nova-conductor", "nova-consoleauth", "nova-novncproxy",
+                  "nova-scheduler", "python-novaclient"),
+        services=("nova-api", "nova-conductor", "nova-scheduler", "nova-novncproxy", "nova-consoleauth", "nova-cert"),
+        compute_packages=("nova-compute", "sysfsutils"),
+        compute_services=("nova-compute",),
+        # (the seed's earlier chapters enabled cloud-archive:liberty; it adds no source here)
+    ), "the seed tutorial: nova 12 (Liberty) on Ubuntu 14.04 with the cloud archive"),
+    ("zed", "debian-12"): ReleaseProfile(ZED, _packaging(_DEBIAN, "debian-12"),
+                                         "nova 26 (Zed) from Debian 12's own archive"),
+    ("2025.1", "ubuntu-24.04"): ReleaseProfile(RELEASE_2025_1, _UBUNTU_MODERN,
+                                               "nova 31 (2025.1 Epoxy) on Ubuntu 24.04 with the Ubuntu Cloud Archive"),
+    ("2025.1", "debian-13"): ReleaseProfile(RELEASE_2025_1, _packaging(_DEBIAN, "debian-13"),
+                                            "nova 31 (2025.1 Epoxy) from Debian 13's own archive"),
+})
+# The distribution a release runs on when a stack names none.
+DEFAULT_DISTRO: Mapping[str, str] = MappingProxyType({"liberty": "ubuntu-14.04", "zed": "debian-12",
+                                                      "2025.1": "ubuntu-24.04"})
+
+
+def profile(release: str, distro: Optional[str] = None) -> Optional[ReleaseProfile]:
+    return PROFILES.get((release, distro or DEFAULT_DISTRO.get(release, "")))

@@ -11,17 +11,17 @@ import re
 import shlex
 from typing import Iterable, Optional, Sequence
 
+from components import validate
+
 HEADER = "set -eu\n"
 NOVA_MANAGE_AS_NOVA = "su -s /bin/sh -c {cmd} nova"
 CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
-_PATH_RE = re.compile(r"/[A-Za-z0-9_./-]+")
-_HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
-_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
-_URL_RE = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$")
 _PRESEED_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+ [a-z0-9][a-z0-9+./_-]+ (boolean|select|string) [A-Za-z0-9._-]+$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SOURCE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9.-]*")
+_DEB_LINE_RE = re.compile(r"deb https?://[A-Za-z0-9.-]+(/[A-Za-z0-9._/-]*)? [a-z0-9./-]+( [a-z0-9-]+)+")
 _NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_-]+)?)*$")
 
 
@@ -31,7 +31,7 @@ def q(value: str) -> str:
 
 def checked_path(path: str) -> str:
     """An absolute path of plain characters, safe in a script even unquoted."""
-    if not _PATH_RE.fullmatch(path):
+    if not validate.PATH_RE.fullmatch(path):
         raise ValueError(f"refusing path {path!r}")
     return path
 
@@ -48,6 +48,14 @@ def _checked(values: Iterable[str], pattern: re.Pattern, what: str) -> list[str]
     for value in values:
         # fullmatch: `$` alone would accept a trailing newline
         if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+    return values
+
+
+def _checked_hosts(values: Iterable[str], what: str) -> list[str]:
+    values = list(values)
+    for value in values:
+        if not validate.is_host(value):
             raise ValueError(f"{value!r} is not a valid {what}")
     return values
 
@@ -78,12 +86,38 @@ def preflight(targets: Sequence[tuple[str, str, int]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def install_packages(packages: Sequence[str], preseed: Sequence[str] = ()) -> str:
+def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), source=None,
+                     nova_major: Optional[int] = None) -> str:
     """Non-interactive install that waits for the dpkg lock instead of failing on it.
     `preseed` lines (`package question type value`) answer the packages' debconf questions
-    first, so the install neither asks nor falls back to an unwanted default."""
+    first, so the install neither asks nor falls back to an unwanted default. `source` (a
+    releases.AptSource) is added and pinned first. With `nova_major`, the step fails unless
+    the installed nova-common is that upstream major version, before anything touches the
+    database (a distribution's own, older nova would otherwise start on the wrong schema)."""
     pkgs = " ".join(q(p) for p in _checked(packages, _PACKAGE_RE, "Debian package name"))
     _checked(preseed, _PRESEED_RE, "debconf selection")
+    add_source = ""
+    if source is not None:
+        _checked([source.name], _SOURCE_NAME_RE, "apt source name")
+        _checked([source.line], _DEB_LINE_RE, "apt source line")
+        _checked([source.keyring_package], _PACKAGE_RE, "Debian package name")
+        _checked_hosts([source.origin], "apt origin host")
+        add_source = (
+            f"{{apt}} install -y -q --no-install-recommends {q(source.keyring_package)}\n"
+            f"printf '%s\\n' {q(source.line)} > /etc/apt/sources.list.d/{source.name}.list\n"
+            f"printf '%s\\n' 'Package: *' {q('Pin: origin ' + source.origin)} 'Pin-Priority: 600'"
+            f" > /etc/apt/preferences.d/{source.name}.pref\n"
+        )
+    check = ""
+    if nova_major is not None:
+        major = int(nova_major)
+        check = (
+            "version=$(dpkg-query -W -f='${Version}' nova-common 2>/dev/null || true)\n"
+            "upstream=${version#*:}\n"
+            f"case \"$upstream\" in {major}.*) echo \"nova $upstream installed\" ;;\n"
+            f"  *) echo \"installed nova-common is '$version', not nova {major}.x: wrong package source for this release\" >&2; exit 1 ;;\n"
+            "esac\n"
+        )
     wait = (
         "for i in $(seq 1 120); do\n"
         "  fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1 || break\n"
@@ -94,8 +128,10 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = ()) -> st
     return (
         HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + wait + "\n"
         + (f"printf '%s\\n' {' '.join(q(line) for line in preseed)} | debconf-set-selections\n" if preseed else "")
+        + (f"{apt} update -q\n" + add_source.format(apt=apt) if add_source else "")
         + f"{apt} update -q\n"
         f"{apt} install -y -q --no-install-recommends {pkgs}\n"
+        + check
     )
 
 
@@ -103,7 +139,7 @@ def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
     """Write stdin to `path` atomically (temp file in the same directory, then rename), with
     owner, group and mode set before the content becomes visible. Prints whether it changed:
     "unchanged" only when content, owner, group and mode all already match."""
-    if not _PATH_RE.fullmatch(path) or not re.fullmatch(r"[0-7]{4}", mode):
+    if not validate.PATH_RE.fullmatch(path) or not re.fullmatch(r"[0-7]{4}", mode):
         raise ValueError(f"refusing path {path!r} / mode {mode!r}")
     directory = path.rsplit("/", 1)[0] or "/"
     return (
@@ -179,25 +215,24 @@ def restart_services(services: Sequence[str]) -> str:
     )
 
 
-def verify_services(openrc: str, check: str, expected: Sequence[str], api_checks: Sequence[str],
+def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_checks: Sequence[str],
                     attempts: int = 30, delay: int = 5, host: Optional[str] = None) -> str:
     """Wait (bounded) until every expected nova service reports up (on `host` only, when
     given), then run the seed's "Testing" client commands. Fails with the list of services
-    that are down."""
+    that are down. `via_api`: states from `openstack compute service list`; else (Liberty)
+    from `nova-manage service list`, which reads the database."""
     expected = _checked(expected, _SERVICE_RE, "service name")
     if host is not None:
-        _checked([host], _HOST_RE, "host name")
+        _checked_hosts([host], "host name")
     if int(attempts) < 1 or int(delay) < 0:
         # with no attempt the loop never runs and the services would be reported up unchecked
         raise ValueError(f"need attempts >= 1 and delay >= 0, not {attempts!r} / {delay!r}")
-    if check == "nova-manage":
+    if not via_api:
         # Liberty: State is ":-)" when up, "XXX" when down.
         only = f" && $2 == {_awk_string(host)}" if host else ""
         listing = f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1{only} {{print $1, ($5 == \":-)\") ? \"up\" : \"down\"}}'"
-    elif check == "openstack":
-        listing = "openstack compute service list " + (f"--host {q(host)} " if host else "") + "-f value -c Binary -c State"
     else:
-        raise ValueError(f"unknown service check {check!r}")
+        listing = "openstack compute service list " + (f"--host {q(host)} " if host else "") + "-f value -c Binary -c State"
     lines = [
         HEADER.strip(),
         f". {q(openrc)}",
@@ -222,7 +257,7 @@ def verify_services(openrc: str, check: str, expected: Sequence[str], api_checks
 
 
 def _awk_string(value: str) -> str:
-    # only called with values that matched _HOST_RE: no quotes or backslashes to escape
+    # only called with host names validate.is_host accepted: no quotes or backslashes to escape
     return '"' + value + '"'
 
 
@@ -230,13 +265,13 @@ def as_user(script: str, user: str) -> str:
     """Steps run as root; a non-root SSH user goes through sudo (stdin passes through)."""
     if user == "root":
         return script
-    _checked([user], _USER_RE, "user name")
+    _checked([user], validate.UNIX_USER_RE, "user name")
     return f"sudo -n /bin/bash -c {q(script)}"
 
 
 def verify_http(url: str, attempts: int = 30, delay: int = 5) -> str:
     """Wait (bounded) until `url` answers with a success or redirect status."""
-    if not _URL_RE.fullmatch(url):
+    if not validate.PLAIN_URL_RE.fullmatch(url):
         raise ValueError(f"{url!r} is not a plain http(s) URL")
     return (
         HEADER + f"url={q(url)}\ncode=000\n"

@@ -11,10 +11,10 @@ from components.config import ConfigError, Settings, load_settings
 def read_settings() -> Settings:
     raw = dict(runtime_config.get_config_env())
     raw.update(runtime_config.CONFIG.get())
-    secret_keys = set(runtime_config._SECRET_KEYS.get() or ())
-    secret_keys |= set(runtime_config.get_config_secret_keys_env() or ())
+    from_env = set(runtime_config.get_config_secret_keys_env() or ())  # an older CLI's handover
+    secret_keys = frozenset(key for key in raw if runtime_config.is_config_secret(key) or key in from_env)
     try:
-        return load_settings(raw, frozenset(secret_keys), pulumi.get_stack())
+        return load_settings(raw, secret_keys, pulumi.get_stack())
     except ConfigError as err:
         # RunError: the CLI prints the message without a Python traceback.
         raise pulumi.RunError(str(err)) from err

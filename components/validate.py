@@ -11,6 +11,16 @@ import re
 import struct
 from typing import Any, Optional
 
+# An absolute path of plain characters: safe in a script even unquoted.
+PATH_RE = re.compile(r"/[A-Za-z0-9_./-]+")
+# An http(s) URL without whitespace, quotes or backslashes (it may hold %(tenant_id)s).
+URL_RE = re.compile(r"https?://[^\s'\"`\\]+")
+# An http(s) URL of plain characters only (host or [IPv6], port, path): what a script may probe.
+PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?")
+# A Unix account name (SSH and sudo users).
+UNIX_USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# A keystone or RabbitMQ name (users, projects, roles, domains).
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,254}")
 # RFC 1123 host names: labels of letters, digits and inner '-', at most 253 characters.
 HOSTNAME_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 SSH_KEY_TYPES = (
@@ -108,27 +118,21 @@ def ssh_key_fingerprint(host_key: str) -> str:
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # %, localhost, host names, IPv4/IPv6 addresses, wildcard patterns (10.0.0.%) and ip/netmask.
 HOST_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.%:/-]{1,255}$")
-ADMIN_HOST_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
 # MySQL 8 limits user names to 32 characters (MariaDB allows 80): keep stacks portable.
 USER_NAME_MAX = 32
 
 
+def _matches(pattern: re.Pattern, value: Any, key: str, fix: str) -> list[str]:
+    return [] if isinstance(value, str) and pattern.fullmatch(value) else [f"{key}: {value!r} {fix}"]
+
+
 def validate_identifier(value: Any, key: str) -> list[str]:
     """Problems with `value` as a plain SQL identifier (empty list when fine)."""
-    if isinstance(value, str) and IDENTIFIER_RE.fullmatch(value):
-        return []
-    return [
-        f"{key}: {value!r} is not a plain SQL identifier; use letters, digits and _ "
-        "(first not a digit), at most 64 characters"
-    ]
+    return _matches(IDENTIFIER_RE, value, key, "is not a plain SQL identifier; use letters, digits and _ "
+                    "(first not a digit), at most 64 characters")
 
 
 def validate_host_pattern(value: Any, key: str) -> list[str]:
     """Problems with `value` as the host part of a MySQL account (empty list when fine)."""
-    if isinstance(value, str) and HOST_PATTERN_RE.fullmatch(value):
-        return []
-    return [
-        f"{key}: {value!r} is not a MySQL account host pattern; use %, localhost, a host name, "
-        "an IPv4/IPv6 address or a wildcard pattern such as 10.0.0.% "
-        "(letters, digits and . - _ : % / only)"
-    ]
+    return _matches(HOST_PATTERN_RE, value, key, "is not a MySQL account host pattern; use %, localhost, a host name, "
+                    "an IPv4/IPv6 address or a wildcard pattern such as 10.0.0.% (letters, digits and . - _ : % / only)")

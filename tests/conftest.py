@@ -17,6 +17,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+# The fixtures of the shell-script sandbox (box, listener), for the tests/test_scripts_*.py modules.
+pytest_plugins = ["tests.sandbox"]
+
 REQUIRE_SERVICES = os.environ.get("NOVA_TESTS_REQUIRE_SERVICES") == "1"
 # The tutorial stack's secrets are `secure:` values under this documented passphrase (README).
 os.environ["PULUMI_CONFIG_PASSPHRASE"] = "openstack"

@@ -6,20 +6,8 @@ import pytest
 import yaml
 
 from components.config import PROJECT, SCHEMA, ConfigError, load_settings
+from tests.support import problems_for, settings_for
 from tools.plan import PROJECT_ROOT, stack_config
-
-
-def settings_for(stack: str, **overrides):
-    config, secret_keys = stack_config(stack, overrides=overrides, placeholder_secrets=True, cli_rules=False)
-    return load_settings(config, frozenset(secret_keys), stack)
-
-
-def problems_for(stack: str, secrets=None, **overrides) -> list[str]:
-    config, secret_keys = stack_config(stack, secrets=secrets, overrides=overrides, placeholder_secrets=True,
-                                       cli_rules=False)
-    with pytest.raises(ConfigError) as err:
-        load_settings(config, frozenset(secret_keys), stack)
-    return err.value.problems
 
 
 def test_tutorial_stack_is_the_seed():
@@ -111,8 +99,8 @@ def test_production_refuses_the_tutorial_password():
     assert "dbPassword: is the tutorial's default password; a production stack needs its own (`pulumi config set --secret dbPassword <value>`)" in problems
     assert any(p.startswith("novaPassword: is the tutorial's default password") for p in problems)
     # the lab stack may keep it
-    config, keys = stack_config("tutorial", secrets={"dbPassword": "openstack"})
-    assert load_settings(config, frozenset(keys), "tutorial").database.password.value == "openstack"
+    lab = settings_for("tutorial", {"dbPassword": "openstack"}, cli_rules=True, placeholder_secrets=False)
+    assert lab.database.password.value == "openstack"
 
 
 def test_errors_never_show_secret_values():
@@ -123,12 +111,7 @@ def test_errors_never_show_secret_values():
 
 def test_a_private_key_may_span_lines():
     key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----\n"
-    assert settings_for_secrets("tutorial", sshPrivateKey=key).ssh_private_key.value == key
-
-
-def settings_for_secrets(stack, **secrets):
-    config, keys = stack_config(stack, secrets=secrets, placeholder_secrets=True)
-    return load_settings(config, frozenset(keys), stack)
+    assert settings_for("tutorial", {"sshPrivateKey": key}, cli_rules=True).ssh_private_key.value == key
 
 
 def test_node_settings_are_checked():
@@ -190,7 +173,7 @@ def test_cells_v2_database_password_avoids_what_map_cell0_decodes():
         assert problems == ["dbPassword: contains '@' or '%', which release 2025.1's cell0 mapping cannot carry "
                             "(nova-manage percent-decodes the database URL); use other characters"]
     # Liberty has no cell0: the seed's single database takes any ASCII password
-    assert settings_for_secrets("tutorial", dbPassword="p@ss%41").database.password.value == "p@ss%41"
+    assert settings_for("tutorial", {"dbPassword": "p@ss%41"}, cli_rules=True).database.password.value == "p@ss%41"
 
 
 def test_scoped_and_malformed_addresses_are_refused_with_the_fix():

@@ -185,7 +185,7 @@ def test_every_field_is_an_input_an_output_checked_and_compared(provider, names)
 
 def test_shared_rules_live_in_validate_without_pymysql_or_pulumi():
     for name in ("validate_identifier", "validate_host_pattern", "IDENTIFIER_RE", "HOST_PATTERN_RE",
-                 "ADMIN_HOST_RE", "USER_NAME_MAX"):
+                 "USER_NAME_MAX", "is_host"):
         assert getattr(mysql_admin, name) is getattr(validate, name), name  # re-exported, not copied
     assert validate.USER_NAME_MAX == 32
     code = ("import sys, components.validate; "

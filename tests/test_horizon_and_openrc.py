@@ -7,10 +7,9 @@ import subprocess
 
 import pytest
 
-from components.config import load_settings
 from components.controller import render_openrc
 from components.horizon import set_openstack_host, settings_script
-from tools.plan import stack_config
+from tests.support import settings_for
 
 DEBIAN_SNIPPET = '''import os
 from django.utils.translation import gettext_lazy as _
@@ -94,8 +93,8 @@ def test_script_fails_when_the_file_is_missing(node, tmp_path):
 
 
 def test_tutorial_openrc_is_the_seeds_exports():
-    config, keys = stack_config("tutorial", secrets={"keystoneAdminPassword": "openstack"})
-    text = render_openrc(load_settings(config, frozenset(keys), "tutorial"))
+    text = render_openrc(settings_for("tutorial", {"keystoneAdminPassword": "openstack"}, cli_rules=True,
+                                      placeholder_secrets=False))
     assert text == (
         "export OS_PROJECT_DOMAIN_ID=default\n"
         "export OS_USER_DOMAIN_ID=default\n"
@@ -110,8 +109,7 @@ def test_tutorial_openrc_is_the_seeds_exports():
 
 def test_modern_openrc_round_trips_a_hostile_password():
     hostile = "p'a\"ss $(touch /tmp/openrc-pwned) `id` \\ ;"
-    config, keys = stack_config("dev", secrets={"keystoneAdminPassword": hostile}, placeholder_secrets=True)
-    text = render_openrc(load_settings(config, frozenset(keys), "dev"))
+    text = render_openrc(settings_for("dev", {"keystoneAdminPassword": hostile}, cli_rules=True))
     done = subprocess.run(["bash", "-c", text + 'printf %s "$OS_PASSWORD|$OS_REGION_NAME|$OS_USER_DOMAIN_NAME"'],
                           capture_output=True, text=True, timeout=30)
     assert done.stdout == f"{hostile}|RegionOne|Default"
@@ -119,8 +117,6 @@ def test_modern_openrc_round_trips_a_hostile_password():
 
 
 def test_an_ipv6_keystone_is_bracketed_in_openstack_host():
-    from components.horizon import set_openstack_host
-
     assert set_openstack_host("", "[2001:db8::7]") == 'OPENSTACK_HOST = "[2001:db8::7]"\n'
     for hostile in ('[2001:db8::7]"; import os', "[::1]\n", "[x]"):
         with pytest.raises(ValueError, match="OPENSTACK_HOST must be a host name"):

@@ -1,17 +1,18 @@
 """nova.conf rendering: pure functions, no Pulumi."""
 from __future__ import annotations
 
-from components.config import load_settings
-from components.nova_conf import COMPUTE, CONTROLLER, render_masked, render_nova_conf, secret_values
-from tools.plan import stack_config
+import os
+import subprocess
+import sys
+
+from components.nova_conf import (
+    COMPUTE, CONTROLLER, plain_secret_overrides, render_masked, render_nova_conf, secret_values,
+)
+from tests.support import settings_for
+from tools.plan import PROJECT_ROOT
 
 SEED_PASSWORDS = {name: "openstack" for name in (
     "dbPassword", "rabbitPassword", "novaPassword", "neutronPassword", "keystoneAdminPassword", "dbAdminPassword")}
-
-
-def settings_for(stack: str, secrets=None, **overrides):
-    config, keys = stack_config(stack, secrets=secrets, overrides=overrides, placeholder_secrets=True)
-    return load_settings(config, frozenset(keys), stack)
 
 
 def render(settings, role=CONTROLLER, node=None, virt_type=None):
@@ -77,23 +78,43 @@ SEED_OPTIONS = {
 
 
 def test_tutorial_render_is_exactly_the_seed():
-    parsed = parse(render(settings_for("tutorial", secrets=SEED_PASSWORDS)))
+    parsed = parse(render(settings_for("tutorial", cli_rules=True, secrets=SEED_PASSWORDS)))
     assert parsed == SEED_OPTIONS
 
 
-def test_render_is_deterministic():
-    s = settings_for("dev")
-    assert render(s) == render(settings_for("dev"))
+# What test_render_is_the_same_in_every_process renders, in this process and in fresh ones.
+RENDER_DEV = """
+from components.nova_conf import COMPUTE, CONTROLLER, render_nova_conf, secret_values
+from tests.support import settings_for
+
+s = settings_for("dev", cli_rules=True, novaConf={"DEFAULT": {"debug": True}, "scheduler": {"workers": 4}})
+text = render_nova_conf(s, s.controller, CONTROLLER, secret_values(s))
+text += render_nova_conf(s, s.hypervisors[1], COMPUTE, secret_values(s), virt_type="qemu")
+"""
+
+
+def test_render_is_the_same_in_every_process():
+    """Each `pulumi up` is a new Python process with its own string-hash seed: the nova.conf it
+    renders must be byte-identical, or every run would rewrite the file and restart nova."""
+    scope: dict = {}
+    exec(RENDER_DEV, scope)
+    for seed in ("1", "2"):
+        done = subprocess.run([sys.executable, "-c", RENDER_DEV + "print(text, end='')"], cwd=PROJECT_ROOT,
+                              env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == scope["text"], f"PYTHONHASHSEED={seed} renders another nova.conf"
 
 
 def test_dollar_is_escaped_and_url_passwords_percent_encoded():
     hostile = "pa$s w@rd:/%?#'\"\\;$(id)"
     encoded = "pa%24s%20w%40rd%3A%2F%25%3F%23%27%22%5C%3B%24%28id%29"
-    liberty = parse(render(settings_for("tutorial", secrets={"dbPassword": hostile, "novaPassword": hostile})))
+    liberty = parse(render(settings_for("tutorial", cli_rules=True,
+                                        secrets={"dbPassword": hostile, "novaPassword": hostile})))
     assert liberty["database"]["connection"] == f"mysql+pymysql://nova:{encoded}@db-node/nova"
     # oslo.config reads `$$` back as one `$`
     assert liberty["keystone_authtoken"]["password"] == "pa$$s w@rd:/%?#'\"\\;$$(id)"
-    dev = parse(render(settings_for("dev", secrets={"rabbitPassword": hostile, "dbPassword": "pa$s w:/?#'\"\\;"})))
+    dev = parse(render(settings_for("dev", cli_rules=True,
+                                    secrets={"rabbitPassword": hostile, "dbPassword": "pa$s w:/?#'\"\\;"})))
     assert dev["DEFAULT"]["transport_url"] == f"rabbit://openstack:{encoded}@dev-db.lab.example.org:5672/"
     db_encoded = "pa%24s%20w%3A%2F%3F%23%27%22%5C%3B"
     assert dev["database"]["connection"] == f"mysql+pymysql://nova:{db_encoded}@dev-db.lab.example.org/nova"
@@ -101,7 +122,7 @@ def test_dollar_is_escaped_and_url_passwords_percent_encoded():
 
 
 def test_modern_render_has_the_install_guide_options():
-    parsed = parse(render(settings_for("dev")))
+    parsed = parse(render(settings_for("dev", cli_rules=True)))
     assert parsed["DEFAULT"]["transport_url"].startswith("rabbit://openstack:")
     assert "api" not in parsed  # [api] auth_strategy: keystone is the default; deprecated for removal
     assert parsed["keystone_authtoken"]["www_authenticate_uri"] == "http://dev-ctl.lab.example.org:5000"
@@ -110,7 +131,8 @@ def test_modern_render_has_the_install_guide_options():
     assert parsed["service_user"]["send_service_user_token"] == "true"
     assert parsed["vnc"] == {"enabled": "true", "server_listen": "10.20.0.10", "server_proxyclient_address": "10.20.0.10"}
     assert parsed["glance"] == {"region_name": "RegionOne", "endpoint_override": "http://dev-ctl.lab.example.org:9292"}
-    assert parse(render(settings_for("dev", glanceHost=None)))["glance"] == {"region_name": "RegionOne"}
+    without_glance = parse(render(settings_for("dev", cli_rules=True, glanceHost=None)))
+    assert without_glance["glance"] == {"region_name": "RegionOne"}
     assert parsed["placement"]["username"] == "placement"
     assert parsed["neutron"]["service_metadata_proxy"] == "true"
     for removed in ("rpc_backend", "auth_strategy", "network_api_class", "security_group_api", "firewall_driver"):
@@ -118,13 +140,15 @@ def test_modern_render_has_the_install_guide_options():
 
 
 def test_unset_optional_values_leave_options_out():
-    parsed = parse(render(settings_for("dev", memcachedServers="", **{"openstack-nova:metadataSecret": None})))
+    parsed = parse(render(settings_for("dev", cli_rules=True, memcachedServers="",
+                                       **{"openstack-nova:metadataSecret": None})))
     assert "memcached_servers" not in parsed["keystone_authtoken"]
     assert "metadata_proxy_shared_secret" not in parsed["neutron"]
 
 
 def test_overrides_merge_over_the_profile():
-    s = settings_for("dev", novaConf={"DEFAULT": {"debug": True, "my_ip": "10.20.0.99"}, "scheduler": {"workers": 4}})
+    s = settings_for("dev", cli_rules=True,
+                     novaConf={"DEFAULT": {"debug": True, "my_ip": "10.20.0.99"}, "scheduler": {"workers": 4}})
     parsed = parse(render(s))
     assert parsed["DEFAULT"]["debug"] == "true"
     assert parsed["DEFAULT"]["my_ip"] == "10.20.0.99"
@@ -132,8 +156,7 @@ def test_overrides_merge_over_the_profile():
 
 
 def test_secret_overrides_are_rendered_and_masked():
-    s = settings_for("dev", secrets={"novaConfSecret": '{"vault": {"token": "t0k$n"}}'})
-    from components.nova_conf import plain_secret_overrides
+    s = settings_for("dev", cli_rules=True, secrets={"novaConfSecret": '{"vault": {"token": "t0k$n"}}'})
     text = render_nova_conf(s, s.controller, CONTROLLER, secret_values(s), plain_secret_overrides(s))
     assert parse(text)["vault"] == {"token": "t0k$$n"}
     masked = render_masked(s, s.controller, CONTROLLER)
@@ -142,14 +165,14 @@ def test_secret_overrides_are_rendered_and_masked():
 
 def test_masked_render_hides_every_secret():
     secrets = {k: f"SENTINEL-{k}" for k in SEED_PASSWORDS}
-    s = settings_for("dev", secrets=secrets)
+    s = settings_for("dev", cli_rules=True, secrets=secrets)
     masked = render_masked(s, s.controller, CONTROLLER)
     assert "SENTINEL" not in masked
     assert "mysql+pymysql://nova:[secret]@dev-db.lab.example.org/nova" in masked
 
 
 def test_compute_render_for_hypervisors():
-    s = settings_for("dev")
+    s = settings_for("dev", cli_rules=True)
     parsed = parse(render(s, role=COMPUTE, node=s.hypervisors[1], virt_type="qemu"))
     assert parsed["DEFAULT"]["my_ip"] == "10.20.0.22"
     assert parsed["vnc"]["server_listen"] == "0.0.0.0"
@@ -159,8 +182,9 @@ def test_compute_render_for_hypervisors():
 
 
 def test_ipv6_addresses_are_bracketed_in_every_url():
-    s = settings_for("dev", dbHost="2001:db8::5", rabbitHost="2001:db8::6", keystoneHost="2001:db8::7",
-                     glanceHost="2001:db8::8", controller={"host": "2001:db8::10", "myIp": "2001:db8::10"})
+    s = settings_for("dev", cli_rules=True, dbHost="2001:db8::5", rabbitHost="2001:db8::6",
+                     keystoneHost="2001:db8::7", glanceHost="2001:db8::8",
+                     controller={"host": "2001:db8::10", "myIp": "2001:db8::10"})
     controller = parse(render(s))
     assert controller["database"]["connection"].endswith("@[2001:db8::5]/nova")
     assert controller["api_database"]["connection"].endswith("@[2001:db8::5]/nova_api")

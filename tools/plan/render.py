@@ -71,6 +71,19 @@ def _text_value(value: Any, indent: str) -> list[str]:
     return []
 
 
+def _fields(label: str, values: dict) -> list[str]:
+    """One line per key; multi-line text (scripts, rendered files) shown in full below its key."""
+    lines = []
+    for key in sorted(values):
+        value = values[key]
+        if isinstance(value, str) and "\n" in value:
+            lines.append(f"    {label}{key}:")
+            lines += _text_value(value, "    ")
+        else:
+            lines.append(f"    {label}{key}: {json.dumps(value, sort_keys=True)}")
+    return lines
+
+
 def plan_text(rec: Recording) -> str:
     s = summary(rec)
     levels = rec.levels()
@@ -91,22 +104,9 @@ def plan_text(rec: Recording) -> str:
             lines.append(f"    import: {r.import_id}")
         if r.additional_secret_outputs:
             lines.append(f"    secret outputs: {', '.join(r.additional_secret_outputs)}")
-        for key in sorted(r.inputs):
-            if key in ("__defaults", "__provider"):  # SDK bookkeeping (the pickled provider)
-                continue
-            value = r.inputs[key]
-            if isinstance(value, str) and "\n" in value:
-                lines.append(f"    {key}:")
-                lines += _text_value(value, "    ")
-            else:
-                lines.append(f"    {key}: {json.dumps(value, sort_keys=True)}")
-        for key in sorted(r.outputs) if not r.custom else ():
-            value = r.outputs[key]
-            if isinstance(value, str) and "\n" in value:
-                lines.append(f"    output {key}:")
-                lines += _text_value(value, "    ")
-            else:
-                lines.append(f"    output {key}: {json.dumps(value, sort_keys=True)}")
+        # (__defaults, __provider: SDK bookkeeping, the pickled provider)
+        lines += _fields("", {k: v for k, v in r.inputs.items() if k not in ("__defaults", "__provider")})
+        lines += _fields("output ", r.outputs) if not r.custom else []
         lines.append("")
     lines.append("Summary")
     lines.append(f"  resources: {s['resources']} ({s['custom_resources']} that do work)")

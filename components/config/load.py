@@ -1,0 +1,160 @@
+"""One typed, validated view of a stack's configuration.
+
+`load_settings(raw, secret_keys, stack)` is pure: it takes the stack's config as Pulumi hands it
+to a program (keys `openstack-nova:<name>` mapped to strings, JSON for arrays and objects) and
+returns `Settings`, or raises `ConfigError` listing every problem at once. Nothing is
+registered with Pulumi before that succeeds, so bad config never half-applies a stack.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from components import releases, validate
+from components.config.reader import _Reader, _strip_namespace
+from components.config.schema import SEED_DEFAULT_PASSWORD, ConfigError
+from components.config.sections import _dashboard, _db_user, _hypervisors, _identity, _memcached, _node, _node_problems, _overrides
+from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
+from components.validate import validate_host_pattern
+
+
+def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str], stack: str) -> Settings:
+    ours, unknown = _strip_namespace(raw)
+    secret_names = {k.rpartition(":")[2] for k in secret_keys}
+    r = _Reader(ours, secret_names)
+    r.problems.extend(unknown)
+
+    release_name, distro = r.get("release"), r.get("distro")
+    profile = None
+    if release_name is not None:
+        profile = releases.profile(release_name, distro)
+        if release_name not in releases.RELEASES:
+            r.problem("release", f"{release_name!r} is not a known release; use one of {', '.join(sorted(releases.RELEASES))}")
+        elif profile is None:
+            offered = sorted(d for (rel, d) in releases.PROFILES if rel == release_name)
+            r.problem("distro", f"{distro!r} does not package release {release_name}; use one of {', '.join(offered)}")
+    production = r.get("production")
+
+    # -- database ----------------------------------------------------------------------------
+    db_name = r.identifier("dbName", r.get("dbName"))
+    db_names: tuple[str, ...] = ()
+    if profile is not None and db_name is not None:
+        db_names = tuple(template.format(name=db_name) for template in profile.release.databases.values())
+        for derived in db_names:
+            if derived != db_name:
+                r.identifier("dbName", derived)
+    allowed_hosts = r.get("dbAllowedHosts")
+    if isinstance(allowed_hosts, list):
+        if not allowed_hosts:
+            r.problem("dbAllowedHosts", "must list at least one host pattern, e.g. [\"localhost\", \"%\"]")
+        for i, pattern in enumerate(allowed_hosts):
+            if not isinstance(pattern, str):
+                r.problem(f"dbAllowedHosts[{i}]", f"must be a string host pattern, got {type(pattern).__name__}")
+            else:
+                r.problems.extend(validate_host_pattern(pattern, f"dbAllowedHosts[{i}]"))
+        if len(set(map(str, allowed_hosts))) != len(allowed_hosts):
+            r.problem("dbAllowedHosts", "lists a host pattern twice; list each once")
+    database = DatabaseSettings(
+        host=r.host("dbHost", r.get("dbHost")),
+        port=r.port("dbPort", r.get("dbPort")),
+        admin_user=r.name("dbAdminUser", r.get("dbAdminUser")),
+        admin_password=r.secret("dbAdminPassword"),
+        ca_file=r.path("dbCaFile", r.get("dbCaFile")),
+        names=db_names,
+        main_name=db_name,
+        api_name=(profile.release.databases.get("api", "").format(name=db_name) or None) if profile and db_name else None,
+        user=_db_user(r, r.identifier("dbUser", r.get("dbUser"))),
+        password=r.secret("dbPassword"),
+        allowed_hosts=tuple(allowed_hosts) if isinstance(allowed_hosts, list) else (),
+        drop_on_delete=r.get("dbDropOnDelete"),
+    )
+
+    if database.password is not None and not database.password.value.isascii():
+        # nova reaches MySQL through PyMySQL, which sends a login password as latin-1 while the
+        # server hashed its UTF-8 bytes: a non-ASCII password locks nova out.
+        r.problem("dbPassword", "contains non-ASCII characters, which nova's MySQL driver cannot log in with; use ASCII")
+
+    if (database.password is not None and profile is not None and profile.release.cells_v2
+            and any(c in database.password.value for c in "@%")):
+        # nova-manage cell_v2 map_cell0 derives the cell0 URL from [database] connection and
+        # percent-decodes the whole URL, so an encoded '@' or '%' in the password corrupts it.
+        r.problem("dbPassword", f"contains '@' or '%', which release {profile.name}'s cell0 mapping "
+                  "cannot carry (nova-manage percent-decodes the database URL); use other characters")
+
+    messaging = MessagingSettings(
+        host=r.host("rabbitHost", r.get("rabbitHost", database.host)),
+        port=r.port("rabbitPort", r.get("rabbitPort")),
+        user=r.name("rabbitUser", r.get("rabbitUser")),
+        password=r.secret("rabbitPassword"),
+    )
+
+    keystone_host = r.host("keystoneHost", r.get("keystoneHost"))
+    public_default = f"http://{validate.url_host(keystone_host)}:5000" if keystone_host else None
+    keystone = KeystoneSettings(
+        host=keystone_host,
+        public_url=r.url("keystonePublicUrl", r.get("keystonePublicUrl", public_default)),
+        auth_url=r.url("keystoneAuthUrl", r.get("keystoneAuthUrl", public_default)),
+        admin_user=r.name("keystoneAdminUser", r.get("keystoneAdminUser")),
+        admin_project=r.name("keystoneAdminProject", r.get("keystoneAdminProject")),
+        admin_password=r.secret("keystoneAdminPassword"),
+        user_domain=r.name("keystoneUserDomain", r.get("keystoneUserDomain")),
+        project_domain=r.name("keystoneProjectDomain", r.get("keystoneProjectDomain")),
+        ca_file=r.path("keystoneCaFile", r.get("keystoneCaFile")),
+        insecure=r.get("keystoneInsecure"),
+        region=r.get("region"),
+    )
+    if keystone.region is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", keystone.region):
+        r.problem("region", f"{keystone.region!r} is not a region name; use e.g. RegionOne (it must not be empty)")
+
+    controller = _node(r, "controller", r.get("controller"), name_default="controller")
+    hypervisors = _hypervisors(r, r.get("hypervisors", []))
+    _node_problems(r, bool(production), ([("controller", controller)] if controller else [])
+                   + [(f"hypervisors[{i}]", node) for i, node in enumerate(hypervisors)])
+    dashboard = _dashboard(r, r.get("dashboard", {}), controller)
+
+    identity = _identity(r, profile, controller)
+
+    ssh_key = r.secret("sshPrivateKey", multiline=True)  # a PEM/OpenSSH key spans lines
+
+    overrides, secret_overrides = _overrides(r)
+
+    placement_password = r.secret("placementPassword")
+    metadata_secret = r.secret("metadataSecret")
+    if profile is not None and profile.release.needs_placement and placement_password is None:
+        r.problem("placementPassword", f"is required by release {profile.name} (placement is a separate service); set it with `pulumi config set --secret placementPassword <value>`")
+
+    settings_kwargs = dict(
+        stack=stack,
+        release=profile,
+        production=production,
+        database=database,
+        messaging=messaging,
+        keystone=keystone,
+        identity=identity,
+        controller=controller,
+        ssh_private_key=ssh_key,
+        hypervisors=hypervisors,
+        dashboard=dashboard,
+        glance_host=r.host("glanceHost", r.get("glanceHost")),
+        neutron_user=r.name("neutronUser", r.get("neutronUser")),
+        neutron_password=r.secret("neutronPassword"),
+        metadata_secret=metadata_secret,
+        placement_user=r.name("placementUser", r.get("placementUser")),
+        placement_password=placement_password,
+        memcached_servers=_memcached(r, r.get("memcachedServers")),
+        nova_conf_overrides=overrides,
+        nova_conf_secret_overrides=secret_overrides,
+    )
+
+    if production:
+        for key in ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
+                    "neutronPassword", "placementPassword", "metadataSecret"):
+            value = r.raw.get(key)
+            if isinstance(value, str) and value == SEED_DEFAULT_PASSWORD:
+                r.problem(key, f"is the tutorial's default password; a production stack needs its own (`pulumi config set --secret {key} <value>`)")
+
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Settings(**settings_kwargs)
+
+

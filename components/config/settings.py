@@ -1,0 +1,110 @@
+"""What components receive: the stack's configuration, typed and checked."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from components import releases
+from components.config.schema import Secret
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    host: str
+    port: int
+    admin_user: str
+    admin_password: Secret
+    ca_file: Optional[str]
+    names: tuple[str, ...]  # the release's databases, main one included
+    main_name: str
+    api_name: Optional[str]
+    user: str
+    password: Secret
+    allowed_hosts: tuple[str, ...]
+    drop_on_delete: bool
+
+
+@dataclass(frozen=True)
+class MessagingSettings:
+    host: str
+    port: int
+    user: str
+    password: Secret
+
+
+@dataclass(frozen=True)
+class KeystoneSettings:
+    host: str
+    public_url: str  # what clients are told (auth_uri / www_authenticate_uri)
+    auth_url: str  # where services authenticate (Liberty: admin port 35357)
+    admin_user: str
+    admin_project: str
+    admin_password: Secret
+    user_domain: str
+    project_domain: str
+    ca_file: Optional[str]
+    insecure: bool
+    region: str
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    user: str
+    password: Secret
+    user_domain: str
+    project: str
+    role: str
+    project_id: Optional[str]  # set: no keystone lookup of `project` (preview needs no keystone)
+    role_id: Optional[str]
+    service_name: str
+    service_type: str
+    description: str
+    endpoints: tuple[tuple[str, str], ...]  # (interface, url)
+    adopt_user_id: Optional[str]
+    adopt_service_id: Optional[str]
+    adopt_endpoint_ids: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    name: str
+    host: str
+    port: int
+    user: str
+    my_ip: str
+    jump_host: Optional[str]
+    virt_type: Optional[str] = None  # hypervisors only: kvm, qemu or None (detect)
+    host_key: Optional[str] = None  # "keytype base64": the SSH host key the node must present
+    jump_host_key: Optional[str] = None  # the same for the jump host
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    enabled: bool
+    node: Optional[NodeSettings]
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    release: releases.ReleaseProfile
+    production: bool
+    database: DatabaseSettings
+    messaging: MessagingSettings
+    keystone: KeystoneSettings
+    identity: IdentitySettings
+    controller: NodeSettings
+    ssh_private_key: Optional[Secret]
+    hypervisors: tuple[NodeSettings, ...]
+    dashboard: DashboardSettings
+    glance_host: Optional[str]  # None: nova finds glance in the keystone catalog
+    neutron_user: str
+    neutron_password: Secret
+    metadata_secret: Optional[Secret]
+    placement_user: str
+    placement_password: Optional[Secret]
+    memcached_servers: Optional[str]
+    nova_conf_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    nova_conf_secret_overrides: Mapping[str, Mapping[str, Secret]] = field(default_factory=dict)
+
+

@@ -1,0 +1,144 @@
+"""A sandbox that runs the node scripts of components/scripts.py for real, on this machine.
+
+What it fakes, and why: the scripts drive a node's own tools (su, nova-manage, install,
+apt-get, fuser, debconf-set-selections, chronyc, timedatectl, systemctl, service, openstack,
+nova, nova-status, curl, sudo, sleep), which a test machine does not have, must not run for
+real (installing packages, restarting services) or would make slow (sleep). Each test builds a
+script with the pure function under test and runs it with bash in a fresh temporary directory,
+the tools it uses replaced by small fake commands ("shims") placed first on PATH:
+
+- bin/      the shims. Every shim appends its argv to one calls log, then runs a few lines of
+            bash (its "body") to act like the real tool: print a listing, fail, wait...
+- state/    files the shims read and write ($STATE in a body), so a test can script what a tool
+            answers (e.g. "fail on the 2nd call") and see what it was handed (e.g. stdin).
+- calls.log every shim call, in order: a test asserts exactly what ran, with which arguments.
+
+Everything a test does not shim is real: bash, coreutils (mktemp, chown, chmod, mv, stat...),
+the file system, TCP sockets (`listener` is a real listening port, `free_port` one nothing
+listens on), /proc/cpuinfo. The environment is minimal (PATH, HOME, LC_ALL=C) so the caller's
+variables cannot leak into a script. Nothing of the project's own code is mocked: what is
+asserted is what a node would do.
+
+Used by the tests/test_scripts_*.py modules, which import the helpers they use from here; the
+fixtures `box` and `listener` are registered for every test module by tests/conftest.py
+(`pytest_plugins`), so they are never imported by name.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BASH = shutil.which("bash") or "/bin/bash"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+
+class Sandbox:
+    """A temp directory with a bin/ of shims, a state/ directory the shims read, and one log
+    of every shim call (the argv separated by the ASCII unit separator \\x1f)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.bin = root / "bin"
+        self.state = root / "state"
+        self.log = root / "calls.log"
+        self.bin.mkdir()
+        self.state.mkdir()
+        self.log.touch()
+
+    def shim(self, name: str, body: str = "exit 0") -> Path:
+        """A fake `name` that logs its argv, then runs `body` (bash). $STATE and $LOG are set."""
+        path = self.bin / name
+        path.write_text(
+            "#!/bin/bash\n"
+            f"STATE={self.state}\nLOG={self.log}\n"
+            f"{{ printf '%s' {name}; printf '\\037%s' \"$@\"; printf '\\n'; }} >> \"$LOG\"\n"
+            f"{body}\n"
+        )
+        path.chmod(0o755)
+        return path
+
+    def su_shim(self) -> None:
+        """`su -s /bin/sh -c CMD nova` runs CMD with sh; any other use of su is an error."""
+        self.shim("su", (
+            'if [ "$#" -ne 5 ] || [ "$1" != -s ] || [ "$2" != /bin/sh ] || [ "$3" != -c ] || [ "$5" != nova ]; then\n'
+            '  echo "su shim: unexpected use: $*" >&2; exit 125\n'
+            "fi\n"
+            'exec /bin/sh -c "$4"'
+        ))
+
+    def argvs(self, name: str | None = None) -> list[list[str]]:
+        """Every logged call (of `name` only, without the name, when given), as argv lists."""
+        calls = [line.split("\x1f") for line in self.log.read_text().splitlines()]
+        if name is None:
+            return calls
+        return [argv[1:] for argv in calls if argv[0] == name]
+
+    def calls(self, name: str | None = None) -> list[str]:
+        """Like argvs, each call's words joined with spaces (for readable assertions)."""
+        return [" ".join(argv) for argv in self.argvs(name)]
+
+    def run(self, script: str, stdin: bytes = b"", path: str | None = None) -> Result:
+        env = {"PATH": path or f"{self.bin}:{SYSTEM_PATH}", "HOME": str(self.root), "LC_ALL": "C"}
+        proc = subprocess.run([BASH, "-c", script], input=stdin, capture_output=True, env=env,
+                              cwd=self.root, timeout=60)
+        return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+
+@pytest.fixture
+def box():
+    # mkdtemp's names only use [a-z0-9_], which write_file_from_stdin's path check accepts
+    # (pytest's tmp_path may contain brackets for parametrized tests).
+    root = Path(tempfile.mkdtemp(prefix="scripts-"))
+    try:
+        yield Sandbox(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A port nothing listens on: bound, then closed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def listener():
+    """A real TCP listener on 127.0.0.1; yields its port."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    try:
+        yield s.getsockname()[1]
+    finally:
+        s.close()
+
+
+# Text that runs commands if any shell along the way evaluates it; the commands would leave
+# pwned* markers in the sandbox (see assert_no_markers).
+HOSTILE_TEXT = (
+    "$(touch {m}/pwned1)\n"
+    "`touch {m}/pwned2`\n"
+    "'\"; touch {m}/pwned3; echo '\n"
+    "x; rm -rf {m}/precious\n"
+    "${{HOME}} $PATH \\n back\\slash\n"
+    "no trailing newline"
+)
+
+
+def assert_no_markers(box: Sandbox) -> None:
+    assert sorted(p.name for p in box.root.glob("pwned*")) == []
+    assert not Path("/tmp/pwned").exists()

@@ -1,0 +1,314 @@
+"""The service scripts of components/scripts.py, executed for real: restart_services,
+verify_services (nova's service listing, per release and per host, then the API checks) and
+verify_http.
+
+Each script runs with bash in the sandbox of tests/sandbox.py (the node's tools are fake
+commands on PATH that log every call); its fixtures `box` and `listener` are registered
+by tests/conftest.py.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from components import scripts
+from components.releases import LIBERTY, RELEASE_2025_1, profile
+
+UBUNTU_2025_1 = profile("2025.1", "ubuntu-24.04")
+from tests.sandbox import Result, Sandbox
+
+
+# --------------------------------------------------------------------------------------------
+# restart_services
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def restart_box(box):
+    box.shim("systemctl", '[ "$2" != "$(cat "$STATE/broken" 2>/dev/null)" ] || exit 1')
+    box.shim("service", '[ "$1" != "$(cat "$STATE/broken" 2>/dev/null)" ] || exit 1')
+    return box
+
+
+def restarts(box: Sandbox) -> list[str]:
+    """The services restarted, through whichever tool the script picked on this machine."""
+    if os.path.isdir("/run/systemd/system"):
+        assert box.calls("service") == []
+        return [c.removeprefix("restart ") for c in box.calls("systemctl")]
+    assert box.calls("systemctl") == []
+    return [c.removesuffix(" restart") for c in box.calls("service")]
+
+
+def test_restart_services_restarts_each_once_in_order(restart_box):
+    services = list(UBUNTU_2025_1.packaging.services)
+
+    r = restart_box.run(scripts.restart_services(services))
+
+    assert (r.rc, r.err) == (0, "")
+    assert restarts(restart_box) == services
+    assert r.out == "restarted: nova-api nova-scheduler nova-conductor nova-novncproxy\n"
+
+
+def test_restart_services_stops_on_a_failed_restart(restart_box):
+    (restart_box.state / "broken").write_text("nova-scheduler")
+
+    r = restart_box.run(scripts.restart_services(["nova-api", "nova-scheduler", "nova-conductor"]))
+
+    assert r.rc == 1
+    assert restarts(restart_box) == ["nova-api", "nova-scheduler"]
+    assert "restarted" not in r.out
+
+
+@pytest.mark.parametrize("name", ["nova-api; reboot", "$(id)", "`id`", "nova api", "", "nova-api\n",
+                                  "-H", "--now"])
+def test_restart_services_rejects_hostile_names(name):
+    with pytest.raises(ValueError):
+        scripts.restart_services(["nova-api", name])
+
+
+# --------------------------------------------------------------------------------------------
+# verify_services
+# --------------------------------------------------------------------------------------------
+
+# The fake listing: the n-th call prints state/listing.<n> if it exists, else state/listing.
+# state/listing-rc.<n> makes the n-th call fail with that exit code.
+LISTING = (
+    'n=$(cat "$STATE/list-count" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$STATE/list-count"\n'
+    'if [ -f "$STATE/listing-rc.$n" ]; then echo "listing failed" >&2; exit "$(cat "$STATE/listing-rc.$n")"; fi\n'
+    'if [ -f "$STATE/listing.$n" ]; then cat "$STATE/listing.$n"; else cat "$STATE/listing"; fi\n'
+)
+# API check commands log the openrc variable they see, proving the openrc was sourced.
+API_CHECK = 'echo "$* OS_TEST_MARKER=${OS_TEST_MARKER-unset}" >> "$STATE/api-checks"'
+
+OPENSTACK_SHIM = (
+    'if [ "$*" = "compute service list -f value -c Binary -c State" ]; then\n'
+    f"{LISTING}"
+    "  exit 0\n"
+    "fi\n"
+    f"{API_CHECK}"
+)
+
+
+def openrc(box: Sandbox) -> Path:
+    path = box.root / "admin-openrc"
+    path.write_text(scripts.render_openrc({"OS_TEST_MARKER": "sourced it", "OS_USERNAME": "admin"}))
+    return path
+
+
+def listing(box: Sandbox, text: str, call: int | None = None) -> None:
+    (box.state / (f"listing.{call}" if call else "listing")).write_text(text)
+
+
+def api_checks(box: Sandbox) -> list[str]:
+    path = box.state / "api-checks"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.fixture
+def os_box(box):
+    box.shim("openstack", OPENSTACK_SHIM)
+    box.shim("nova-status", API_CHECK)
+    box.shim("sleep")
+    return box
+
+
+def verify_2025(box: Sandbox, attempts: int = 30, delay: int = 5) -> Result:
+    return box.run(scripts.verify_services(str(openrc(box)), True, RELEASE_2025_1.expected_up,
+                                           RELEASE_2025_1.api_checks, attempts, delay))
+
+
+ALL_UP = "nova-conductor up\nnova-scheduler up\nnova-compute up\n"
+SCHEDULER_DOWN = "nova-conductor up\nnova-scheduler down\nnova-compute up\n"
+
+
+def test_verify_openstack_all_up_runs_the_api_checks(os_box):
+    listing(os_box, ALL_UP)
+
+    r = verify_2025(os_box)
+
+    assert (r.rc, r.err) == (0, "")
+    assert r.out == (
+        "nova services up: nova-conductor nova-scheduler\n"
+        "ok: openstack catalog show compute\n"
+        "ok: openstack image list\n"
+        "ok: nova-status upgrade check\n"
+    )
+    assert api_checks(os_box) == [
+        "catalog show compute OS_TEST_MARKER=sourced it",
+        "image list OS_TEST_MARKER=sourced it",
+        "upgrade check OS_TEST_MARKER=sourced it",
+    ]
+    assert os_box.calls("sleep") == []
+
+
+def test_verify_openstack_service_down_fails_naming_it(os_box):
+    listing(os_box, SCHEDULER_DOWN)
+
+    r = verify_2025(os_box, attempts=3, delay=7)
+
+    assert r.rc == 1
+    assert r.err == "nova services not up after 21s: nova-scheduler\n"
+    assert (os_box.state / "list-count").read_text() == "3\n"
+    assert api_checks(os_box) == []
+
+
+def test_verify_openstack_names_every_down_service(os_box):
+    listing(os_box, "nova-conductor down\nnova-compute up\n")  # scheduler missing altogether
+    r = verify_2025(os_box, attempts=2, delay=1)
+    assert r.rc == 1
+    assert r.err == "nova services not up after 2s: nova-conductor nova-scheduler\n"
+
+
+def test_verify_openstack_waits_until_services_come_up(os_box):
+    listing(os_box, SCHEDULER_DOWN, call=1)
+    (os_box.state / "listing-rc.2").write_text("1")  # the API is not answering yet
+    listing(os_box, ALL_UP)
+
+    r = verify_2025(os_box, attempts=5, delay=5)
+
+    assert r.rc == 0, r.err
+    assert r.out.startswith("nova services up: nova-conductor nova-scheduler\n")
+    assert (os_box.state / "list-count").read_text() == "3\n"
+    assert os_box.calls("sleep") == ["5", "5"]
+    assert len(api_checks(os_box)) == 3
+
+
+def test_verify_fails_when_an_api_check_fails(os_box):
+    listing(os_box, ALL_UP)
+    os_box.shim("nova-status", "exit 3")
+    r = verify_2025(os_box)
+    assert r.rc == 3
+    assert "ok: nova-status upgrade check" not in r.out
+
+
+LIBERTY_HEADER = "Binary           Host                                 Zone             Status     State Updated_At\n"
+
+
+def liberty_row(binary: str, state: str) -> str:
+    return f"{binary:<16} controller                           internal         enabled    {state}   2015-11-10 12:00:00\n"
+
+
+def liberty_listing(down: tuple[str, ...] = ()) -> str:
+    return LIBERTY_HEADER + "".join(
+        liberty_row(b, "XXX" if b in down else ":-)")
+        for b in ("nova-cert", "nova-consoleauth", "nova-scheduler", "nova-conductor", "nova-compute"))
+
+
+@pytest.fixture
+def liberty_box(box):
+    box.su_shim()
+    box.shim("nova-manage", '[ "$*" = "service list" ] || exit 64\n'
+                            'echo "Option \\"verbose\\" from group \\"DEFAULT\\" is deprecated" >&2\n' + LISTING)
+    box.shim("nova", API_CHECK)
+    box.shim("sleep")
+    return box
+
+
+def verify_liberty(box: Sandbox, attempts: int = 30, delay: int = 5) -> Result:
+    return box.run(scripts.verify_services(str(openrc(box)), False, LIBERTY.expected_up,
+                                           LIBERTY.api_checks, attempts, delay))
+
+
+def test_verify_nova_manage_all_up(liberty_box):
+    listing(liberty_box, liberty_listing())
+
+    r = verify_liberty(liberty_box)
+
+    assert (r.rc, r.err) == (0, "")
+    assert r.out == (
+        "nova services up: nova-conductor nova-scheduler nova-consoleauth nova-cert\n"
+        "ok: nova service-list\n"
+        "ok: nova image-list\n"
+    )
+    assert liberty_box.argvs("su") == [["-s", "/bin/sh", "-c", "nova-manage service list", "nova"]]
+    assert api_checks(liberty_box) == ["service-list OS_TEST_MARKER=sourced it",
+                                       "image-list OS_TEST_MARKER=sourced it"]
+
+
+def test_verify_nova_manage_service_down_fails(liberty_box):
+    listing(liberty_box, liberty_listing(down=("nova-cert", "nova-scheduler")))
+
+    r = verify_liberty(liberty_box, attempts=4, delay=5)
+
+    assert r.rc == 1
+    assert r.err == "nova services not up after 20s: nova-scheduler nova-cert\n"
+    assert (liberty_box.state / "list-count").read_text() == "4\n"
+    assert api_checks(liberty_box) == []
+
+
+def test_verify_nova_manage_waits_until_up(liberty_box):
+    listing(liberty_box, liberty_listing(down=("nova-conductor",)), call=1)
+    listing(liberty_box, liberty_listing(down=("nova-conductor",)), call=2)
+    listing(liberty_box, liberty_listing())
+
+    r = verify_liberty(liberty_box, attempts=10, delay=2)
+
+    assert r.rc == 0, r.err
+    assert (liberty_box.state / "list-count").read_text() == "3\n"
+    assert liberty_box.calls("sleep") == ["2", "2"]
+
+
+def test_verify_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        scripts.verify_services("/root/admin-openrc", True, ["nova-api; reboot"], [])
+    with pytest.raises(ValueError):  # zero attempts would report success without checking
+        scripts.verify_services("/root/admin-openrc", True, ["nova-api"], [], attempts=0)
+
+
+# --------------------------------------------------------------------------------------------
+# verify_services for one host (hypervisors)
+# --------------------------------------------------------------------------------------------
+
+def test_verify_one_host_asks_about_that_host_only(box):
+    box.shim("openstack", 'if [ "$*" = "compute service list --host compute1 -f value -c Binary -c State" ]; then\n'
+                          f"{LISTING}  exit 0\nfi\nexit 64")
+    box.shim("sleep")
+    listing(box, "nova-compute down\n", call=1)
+    listing(box, "nova-compute up\n")
+    r = box.run(scripts.verify_services(str(openrc(box)), True, ["nova-compute"], (), 5, 1, host="compute1"))
+    assert (r.rc, r.out) == (0, "nova services up: nova-compute\n"), r.err
+    assert box.calls("sleep") == ["1"]
+
+
+def test_verify_one_host_with_nova_manage_ignores_other_hosts(liberty_box):
+    other = "nova-compute     compute2                             nova             enabled    :-)   2015-11-10 12:00:00\n"
+    mine = "nova-compute     compute1                             nova             enabled    XXX   2015-11-10 12:00:00\n"
+    listing(liberty_box, LIBERTY_HEADER + other + mine)
+    r = liberty_box.run(scripts.verify_services(str(openrc(liberty_box)), False, ["nova-compute"], (), 2, 1,
+                                                host="compute1"))
+    assert r.rc == 1
+    assert r.err == "nova services not up after 2s: nova-compute\n"
+
+
+@pytest.mark.parametrize("host", ["compute1; reboot", "$(id)", "a b", '"x"'])
+def test_verify_refuses_hostile_host(host):
+    with pytest.raises(ValueError):
+        scripts.verify_services("/root/admin-openrc", True, ["nova-compute"], (), host=host)
+
+
+# --------------------------------------------------------------------------------------------
+# verify_http
+# --------------------------------------------------------------------------------------------
+
+def test_verify_http_waits_for_a_success_or_redirect(box):
+    box.shim("sleep")
+    box.shim("curl", 'n=$(cat "$STATE/n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$STATE/n"\n'
+                     '[ "$n" -lt 3 ] && { printf 000; exit 7; }\nprintf 302')
+    r = box.run(scripts.verify_http("http://10.0.0.6/horizon/", attempts=5, delay=2))
+    assert (r.rc, r.out) == (0, "http://10.0.0.6/horizon/ answers 302\n"), r.err
+    assert box.calls("sleep") == ["2", "2"]
+
+
+def test_verify_http_fails_with_the_last_status(box):
+    box.shim("sleep")
+    box.shim("curl", "printf 500")
+    r = box.run(scripts.verify_http("http://10.0.0.6/horizon/", attempts=3, delay=4))
+    assert r.rc == 1
+    assert r.err == "http://10.0.0.6/horizon/ did not answer after 12s (last status 500)\n"
+
+
+@pytest.mark.parametrize("url", ["http://h/$(id)", "ftp://h/", "http://h/a b", "http://h/'x'"])
+def test_verify_http_refuses_hostile_urls(url):
+    with pytest.raises(ValueError):
+        scripts.verify_http(url)
