@@ -11,9 +11,12 @@ from typing import Optional
 
 from tools.plan.paths import PROJECT_ROOT
 from components.config import ConfigError
+from tools.plan.diff import load_state, save_state, snapshot
 from tools.plan.monitor import run_program
 from tools.plan.render import write_plan
 from tools.plan.stack import StackConfigError, stack_config
+
+STATE_FILE = "state.json"  # the last plan, what the next plan is reviewed against
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -25,6 +28,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="plan with a config value changed (VALUE parsed as JSON when it is JSON)")
     parser.add_argument("--placeholder-secrets", action="store_true",
                         help="plan without the stack's secrets: each secret is a placeholder (announced)")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="review the changes against the state kept in DIR (default: the stack's last plan)")
     args = parser.parse_args(argv)
     overrides = {}
     for item in args.set:
@@ -47,7 +52,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     if config.placeholders:
         print(f"note: planned with placeholder values for the secrets {', '.join(config.placeholders)}", file=sys.stderr)
     out = args.out or PROJECT_ROOT / "out" / args.stack
-    written = write_plan(rec, out)
+    kept = (args.against or out) / STATE_FILE
+    try:
+        old = load_state(kept)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    against = f"{kept.relative_to(PROJECT_ROOT) if kept.is_relative_to(PROJECT_ROOT) else kept} ({old['written']})" if old else None
+    written = write_plan(rec, out, old, against)
+    if args.set:  # a what-if: the kept state stays the last real plan's
+        print(f"note: a what-if (--set): {kept.name} in {out} left as it was", file=sys.stderr)
+    else:
+        save_state(out / STATE_FILE, snapshot(rec))
+        written.append(out / STATE_FILE)
     text = (out / "plan.txt").read_text()
     print(text[text.index("Summary"):] if args.quiet else text, end="")
     print("wrote " + ", ".join(str(p.relative_to(PROJECT_ROOT) if p.is_relative_to(PROJECT_ROOT) else p) for p in written))

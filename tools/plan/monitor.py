@@ -17,7 +17,7 @@ from pulumi.runtime import stack as pulumi_stack
 from components.config import PROJECT, ConfigError
 from tools.plan.paths import PROJECT_ROOT
 from tools.plan.recording import STACK_TYPE, Invocation, Recording, Registration
-from tools.plan.wire import mask, secret_paths
+from tools.plan.wire import SECRET_MASK, mask, secret_paths
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -134,6 +134,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], pr
         raise exc
     stack_urn = next((r.urn for r in monitor.registrations.values() if r.type == STACK_TYPE), None)
     outputs = monitor.registrations[stack_urn].outputs if stack_urn else {}
-    return Recording(stack, dict(monitor.registrations), list(monitor.invocations), outputs)
+    shown = {key: SECRET_MASK if key in secret_keys else value for key, value in sorted(config.items())}
+    return Recording(stack, dict(monitor.registrations), list(monitor.invocations), outputs, shown)
 
 

@@ -39,6 +39,7 @@ class Recording:
     registrations: dict[str, Registration]
     invocations: list[Invocation]
     outputs: dict
+    config: dict = field(default_factory=dict)  # the stack's config as the program got it, secrets masked
 
     # -- queries used by the plan and the tests ----------------------------------------------
     def resources(self) -> list[Registration]:

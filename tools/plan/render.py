@@ -7,23 +7,64 @@ import shutil
 import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+import importlib.metadata
+from typing import Any, Optional
 
+from components.validate import ssh_key_fingerprint
+from tools.plan.diff import Step, counts, review
 from tools.plan.recording import STACK_TYPE, Recording, Registration
+from tools.plan.wire import unwrap
 
 
 def short(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
-def plan_json(rec: Recording) -> dict:
-    steps = []
-    for r in rec.resources():
-        steps.append({
-            "op": "create",
-            "urn": r.urn,
-            "provider": r.provider or None,
-            "newState": {
+def default_providers(rec: Recording) -> dict[str, str]:
+    """type prefix -> URN of the default provider the engine creates for resources that name
+    none (the command package's versioned one, the dynamic providers' pulumi-python)."""
+    base = f"urn:pulumi:{rec.stack}::openstack-nova::pulumi:providers:"
+    version = importlib.metadata.version("pulumi-command").replace(".", "_")
+    return {"command:": f"{base}command::default_{version}", "pulumi-python:dynamic": f"{base}pulumi-python::default"}
+
+
+def _provider_of(rec: Recording, r: Registration) -> Optional[str]:
+    if r.provider or not r.custom or r.type.startswith("pulumi:providers:"):
+        return r.provider or None
+    return next((f"{urn}::04da6b54-80e4-46f7-96ec-b56ff0331ba9" for prefix, urn in default_providers(rec).items()
+                 if r.type.startswith(prefix)), None)
+
+
+def plan_json(rec: Recording, steps: Optional[list[Step]] = None, old: Optional[dict] = None) -> dict:
+    """`pulumi preview --json`: steps in engine order (default providers first), each with its
+    op, and for changes the reasons; the config with secrets as [secret]."""
+    steps = steps if steps is not None else review(None, rec)
+    olds = (old or {}).get("resources", {})
+    defaults = tuple(default_providers(rec).values())
+    used = sorted({p.rsplit("::", 1)[0] for r in rec.resources() for p in [_provider_of(rec, r)]
+                   if p and p.startswith(defaults)})
+    out = [{"op": "same" if olds else "create", "urn": urn,
+            "newState": {"urn": urn, "type": urn.split("::")[2], "custom": True}} for urn in used]
+    for step in steps:
+        entry = {"op": step.op, "urn": step.urn}
+        r = rec.registrations.get(step.urn)
+        if r is not None:
+            entry["provider"] = _provider_of(rec, r)
+            entry["newState"] = _new_state(rec, r)
+        if step.urn in olds and step.op != "same":
+            entry["oldState"] = {"urn": step.urn, "type": step.type, "inputs": olds[step.urn]["inputs"]}
+        if step.op in ("update", "replace"):
+            entry["diffReasons"] = step.changed
+            entry["replaceReasons"] = step.replace_keys
+            entry["detailedDiff"] = {k: {"kind": "update-replace" if k in step.replace_keys else "update",
+                                         "inputDiff": True} for k in step.changed}
+        out.append(entry)
+    summary_counts = {op: n for op, n in counts(steps).items() if n}
+    return {"config": rec.config, "steps": out, "changeSummary": summary_counts}
+
+
+def _new_state(rec: Recording, r: Registration) -> dict:
+    return {
                 "urn": r.urn,
                 "type": r.type,
                 "custom": r.custom,
@@ -36,9 +77,7 @@ def plan_json(rec: Recording) -> dict:
                 "importID": r.import_id or None,
                 # as in `pulumi preview --json`: the stack's exports are its resource's outputs
                 **({"outputs": rec.outputs} if r.type == STACK_TYPE else {}),
-            },
-        })
-    return {"config": {}, "steps": steps, "changeSummary": {"create": len(steps)}}
+    }
 
 
 def _component_of(rec: Recording, r: Registration) -> str:
@@ -84,14 +123,43 @@ def _fields(label: str, values: dict) -> list[str]:
     return lines
 
 
-def plan_text(rec: Recording) -> str:
+SYMBOLS = {"create": "+", "import": "=", "update": "~", "replace": "+-", "delete": "-", "same": " "}
+
+
+def ssh_target(r: Registration) -> Optional[str]:
+    """The non-secret parts of a command's connection: user@host:port, the jump host, and the
+    pinned host keys' fingerprints (the private key is never shown)."""
+    connection = unwrap(r.raw_inputs).get("connection")
+    if not isinstance(connection, dict):
+        return None
+
+    def one(c: dict) -> str:
+        key = c.get("hostKey")
+        pinned = f"host key {ssh_key_fingerprint(key)}" if key else "host key NOT pinned"
+        port = int(c.get("port", 22))
+        return f"{c.get('user')}@{c.get('host')}:{port} ({pinned})"
+
+    proxy = connection.get("proxy")
+    return one(connection) + (f" via {one(proxy)}" if isinstance(proxy, dict) else "")
+
+
+def plan_text(rec: Recording, steps: Optional[list[Step]] = None, against: Optional[str] = None) -> str:
     s = summary(rec)
     levels = rec.levels()
-    lines = [f"Offline plan of stack {rec.stack!r} ({s['resources']} resources, nothing applied)", ""]
+    steps = steps if steps is not None else review(None, rec)
+    by_urn = {step.urn: step for step in steps}
+    lines = [f"Offline plan of stack {rec.stack!r} ({s['resources']} resources, nothing applied)",
+             f"compared with {against}" if against else "compared with nothing: every resource is new", ""]
     for r in rec.resources():
         if r.type == STACK_TYPE:
             continue
-        lines.append(f"+ {r.type}  {r.name}")
+        step = by_urn[r.urn]
+        lines.append(f"{SYMBOLS[step.op]} {r.type}  {r.name}" + (f"  ({step.op})" if step.op != "create" else ""))
+        if step.consequence and step.op != "create":
+            lines.append(f"    {step.op}: {step.consequence}")
+        target = ssh_target(r) if r.type == "command:remote:Command" else None
+        if target:
+            lines.append(f"    ssh: {target}")
         if r.parent and r.parent in rec.registrations:
             lines.append(f"    parent: {short(r.parent)}")
         if r.custom:
@@ -108,7 +176,13 @@ def plan_text(rec: Recording) -> str:
         lines += _fields("", {k: v for k, v in r.inputs.items() if k not in ("__defaults", "__provider")})
         lines += _fields("output ", r.outputs) if not r.custom else []
         lines.append("")
+    for step in steps:
+        if step.op == "delete":
+            lines += [f"- {step.type}  {step.name}  (delete)", f"    delete: {step.consequence or 'removed'}", ""]
     lines.append("Summary")
+    n = counts(steps)
+    lines.append(f"  {n['create'] + n['import']} to create ({n['import']} by import), {n['update']} to update, "
+                 f"{n['replace']} to replace, {n['delete']} to delete, {n['same']} unchanged")
     lines.append(f"  resources: {s['resources']} ({s['custom_resources']} that do work)")
     for comp, count in s["per_component"].items():
         lines.append(f"  {comp}: {count}")
@@ -148,10 +222,12 @@ def plan_dot(rec: Recording) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_plan(rec: Recording, out: Path) -> list[Path]:
+def write_plan(rec: Recording, out: Path, old: Optional[dict] = None, against: Optional[str] = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    steps = review(old, rec)
     written = []
-    for name, content in (("plan.txt", plan_text(rec)), ("plan.json", json.dumps(plan_json(rec), indent=2, sort_keys=True) + "\n"),
+    for name, content in (("plan.txt", plan_text(rec, steps, against)),
+                          ("plan.json", json.dumps(plan_json(rec, steps, old), indent=2, sort_keys=True) + "\n"),
                           ("graph.dot", plan_dot(rec))):
         (out / name).write_text(content)
         written.append(out / name)

@@ -230,7 +230,7 @@ def stack_config(stack: str, secrets: Optional[Mapping[str, str]] = None,
         if value is None:
             raw.pop(full, None)
             removed.add(full)
-        elif isinstance(raw.get(full), dict) and "secure" in raw[full]:
+        elif (isinstance(raw.get(full), dict) and "secure" in raw[full]) or _is_secret(full):
             raw[full] = {"secure": value if isinstance(value, str) else json.dumps(value), "plain": True}
         else:
             raw[full] = value
@@ -267,6 +267,11 @@ def stack_config(stack: str, secrets: Optional[Mapping[str, str]] = None,
         values[full] = value
     as_strings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
     return StackConfig(as_strings, secret_keys, sorted(placeholders))
+
+
+def _is_secret(full_key: str) -> bool:
+    namespace, _, key = full_key.rpartition(":")
+    return namespace == PROJECT and key in SCHEMA and SCHEMA[key].secret
 
 
 def _defaults() -> dict[str, Any]:

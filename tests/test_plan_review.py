@@ -1,0 +1,126 @@
+"""Change review in the offline plan: each resource's operation against the last planned state,
+the input keys that changed (secrets only as "[secret] changed") and what follows in words."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_program import sentinel_secrets
+from tools.plan import PROJECT_ROOT, plan_json, plan_text, run_program, stack_config
+from tools.plan.diff import review, snapshot
+
+NOVA_CONF_CHANGE = {"novaConf": {"DEFAULT": {"debug": True}}}
+
+
+def recording(stack: str, secrets=None, **overrides):
+    config, keys = stack_config(stack, secrets=secrets or sentinel_secrets(), overrides=overrides,
+                                placeholder_secrets=True)
+    return run_program(stack, config, keys)
+
+
+@pytest.fixture(scope="module")
+def prod_state():
+    return snapshot(recording("prod"))
+
+
+def ops(steps) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for step in steps:
+        if step.op != "same":
+            found.setdefault(step.op, []).append(step.name)
+    return found
+
+
+def test_nothing_changed_is_all_same(prod_state):
+    assert ops(review(prod_state, recording("prod"))) == {}
+
+
+def test_an_option_updates_each_nova_conf_and_replaces_restart_and_verify(prod_state):
+    steps = review(prod_state, recording("prod", **NOVA_CONF_CHANGE))
+    assert ops(steps) == {
+        "update": ["controller-nova-conf", "cmp-a1-nova-conf", "cmp-a2-nova-conf"],
+        "replace": ["controller-restart", "controller-verify", "cmp-a1-restart", "cmp-a1-verify",
+                    "cmp-a2-restart", "cmp-a2-verify"],
+    }
+    by_name = {s.name: s for s in steps}
+    assert by_name["controller-nova-conf"].changed == ["stdin"] and by_name["controller-nova-conf"].secret_changed == ["stdin"]
+    assert by_name["controller-restart"].replace_keys == ["triggers"]
+    assert by_name["controller-restart"].consequence == (
+        "runs again, triggered by content of /etc/nova/nova.conf; triggers [secret] changed")
+
+
+def test_a_removed_hypervisor_is_deleted_leaves_first_and_discovery_reruns(prod_state):
+    kept = [{"name": "cmp-a1", "host": "cmp-a1.mgmt.prod.example.org", "myIp": "10.0.10.101", "user": "deploy",
+             "jumpHost": "bastion.prod.example.org", "virtType": "kvm",
+             "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIItVb8l4yjEdDFfBd4rTut+EPVeX9juj4pR6uJS5lzzj",
+             "jumpHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzq068oISmVm9WEYBFVOEl1C8xAx7uCF0LgklT8o7eP"}]
+    steps = review(prod_state, recording("prod", hypervisors=kept))
+    assert ops(steps) == {"replace": ["cells-discover-hosts"],
+                          "delete": ["cmp-a2-verify", "cmp-a2-restart", "cmp-a2-nova-conf", "cmp-a2-packages",
+                                     "cmp-a2-preflight", "cmp-a2"]}
+    by_name = {s.name: s for s in steps}
+    assert by_name["cells-discover-hosts"].consequence == 'runs again, triggered by ["cmp-a1"]; triggers changed'
+    assert by_name["cmp-a2-restart"].consequence == "forgotten: it has no delete command"
+
+
+def test_a_rotated_secret_shows_what_changes_never_the_value(prod_state):
+    rotated = {**sentinel_secrets(), "rabbitPassword": "Rotated-Sentinel-9f2c"}
+    rec = recording("prod", secrets=rotated)
+    steps = review(prod_state, rec)
+    assert ops(steps)["update"] == ["controller-nova-conf", "cmp-a1-nova-conf", "cmp-a2-nova-conf"]
+    text = plan_text(rec, steps, "the last plan") + json.dumps(plan_json(rec, steps, prod_state))
+    assert "stdin [secret] changed" in text
+    assert "Sentinel" not in text and "Sentinel" not in json.dumps(snapshot(rec))
+
+
+def test_plan_json_has_the_shape_of_pulumi_preview(prod_state):
+    rec = recording("prod", **NOVA_CONF_CHANGE)
+    plan = plan_json(rec, review(prod_state, rec), prod_state)
+    assert "outputs" not in plan
+    assert plan["config"]["openstack-nova:rabbitPassword"] == "[secret]"
+    assert plan["config"]["openstack-nova:release"] == "2025.1"
+    urns = [s["urn"] for s in plan["steps"]]
+    assert urns[0].endswith("pulumi:providers:command::default_1_2_1")
+    assert urns[1].endswith("pulumi:providers:pulumi-python::default")
+    seen = set()
+    for step in plan["steps"]:  # engine order: every dependency before its dependent
+        assert set(step.get("newState", {}).get("dependencies", [])) <= seen, step["urn"]
+        seen.add(step["urn"])
+    restart = next(s for s in plan["steps"] if s["urn"].endswith("::controller-restart"))
+    assert (restart["op"], restart["replaceReasons"], restart["detailedDiff"]) == (
+        "replace", ["triggers"], {"triggers": {"kind": "update-replace", "inputDiff": True}})
+    assert restart["provider"].startswith(urns[0] + "::")
+    assert plan["changeSummary"] == {"update": 3, "replace": 6, "same": 23}
+
+
+def test_plan_text_shows_each_ssh_target_with_its_host_key(prod_state):
+    text = plan_text(recording("prod"))
+    assert ("    ssh: deploy@nova-api.mgmt.prod.example.org:22 (host key SHA256:gMd9ipJlFsYWiBSPOmoAvGZ7ypU6BR9jNBsIRcKbK8s)"
+            " via deploy@bastion.prod.example.org:22 (host key SHA256:WlDtcUQ/Uq+tCfwBTTHsR/Kx71T28sA6HX+UvXngCJ8)") in text
+    assert "    ssh: root@compute-node.example.org:22 (host key NOT pinned)" in plan_text(recording("tutorial"))
+    assert "PRIVATE KEY" not in text
+
+
+def test_the_command_keeps_the_last_plan_and_what_ifs_leave_it(tmp_path):
+    def plan(*args):
+        done = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--quiet",
+                               "--out", str(tmp_path), *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    first = plan()
+    assert "compared with nothing" in (tmp_path / "plan.txt").read_text()
+    assert "37 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
+    state = (tmp_path / "state.json").read_text()
+    what_if = plan("--set", json.dumps(NOVA_CONF_CHANGE).replace('{"novaConf": ', "novaConf=")[:-1])
+    assert "0 to create (0 by import), 2 to update, 4 to replace, 0 to delete, 31 unchanged" in what_if.stdout
+    assert "left as it was" in what_if.stderr and (tmp_path / "state.json").read_text() == state
+    other = tmp_path / "other"
+    again = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--quiet", "--out",
+                            str(other), "--against", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                           timeout=300)
+    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 37 unchanged" in again.stdout
