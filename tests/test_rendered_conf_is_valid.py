@@ -1,25 +1,23 @@
 """The nova.conf we render for modern releases, checked against nova's own option definitions
-(nova from PyPI in its own virtualenv, see tools/nova_options.py): no unknown option, no
+(nova from PyPI in its own virtualenv, see tools/nova_options/): no unknown option, no
 deprecated name, nothing deprecated for removal. Building the option data the first time needs
 PyPI and takes a few minutes; a failure to build fails these tests."""
 from __future__ import annotations
 
 import pytest
 
-from components.config import load_settings
-from components.nova_conf import COMPUTE, CONTROLLER, render_nova_conf, secret_values
+from components.nova_conf import COMPUTE, CONTROLLER, plain_secret_overrides, render_nova_conf, secret_values
+from tests.support import settings_for
 from tools import nova_options
-from tools.plan import stack_config
 
 # Every stack on a modern release, with the release whose nova validates it.
 CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("e2e", "zed")]
 
 
 def rendered(stack: str, role: str) -> str:
-    config, keys = stack_config(stack, secrets={"novaConfSecret": '{"DEFAULT": {"debug": "true"}}'} if stack == "dev" else None, placeholder_secrets=True)
-    s = load_settings(config, frozenset(keys), stack)
+    secrets = {"novaConfSecret": '{"DEFAULT": {"debug": "true"}}'} if stack == "dev" else None
+    s = settings_for(stack, secrets, cli_rules=True)
     node = s.controller if role == CONTROLLER else (s.hypervisors[0] if s.hypervisors else s.controller)
-    from components.nova_conf import plain_secret_overrides
     return render_nova_conf(s, node, role, secret_values(s), plain_secret_overrides(s), virt_type="qemu")
 
 
