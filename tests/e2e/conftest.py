@@ -9,6 +9,7 @@ removes it).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,8 +19,11 @@ E2E_DIR = Path(__file__).resolve().parent
 if str(E2E_DIR) not in sys.path:
     sys.path.insert(0, str(E2E_DIR))
 
-import prereqs  # noqa: E402
+import harness  # noqa: E402
 from tests.conftest import service_unavailable  # noqa: E402
+
+
+TIMINGS = pytest.StashKey[dict]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,23 +31,42 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "e2e: end-to-end test against real services on this machine (pytest -m e2e)")
 
 
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    # the fixture's own stderr line is captured (shown only on a failure): repeat it here
+    if TIMINGS in config.stash:
+        terminalreporter.write_line(f"e2e prerequisites ready in {config.stash[TIMINGS]}")
+
+
 @pytest.fixture(scope="session")
-def e2e_env(tmp_path_factory: pytest.TempPathFactory):
+def e2e_env(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config):
     """The prerequisites, set up once per session and torn down at its end."""
     state_dir = os.environ.get("NOVA_E2E_STATE_DIR") or str(tmp_path_factory.mktemp("e2e-state"))
     failure = None
     try:
-        env = prereqs.setup(state_dir)
-    except prereqs.PrereqError as exc:
+        env = harness.setup(state_dir)
+    except harness.PrereqError as exc:
         failure = str(exc)
     if failure is not None:
         # leave no half-made environment behind, then skip (a failure under CI's flag)
         try:
-            prereqs.teardown(state_dir)
-        except prereqs.PrereqError as cleanup:
+            harness.teardown(state_dir)
+        except harness.PrereqError as cleanup:
             sys.stderr.write(f"teardown after failed setup: {cleanup}\n")
         service_unavailable(f"e2e prerequisites could not be set up: {failure}")
     sys.stderr.write(f"\ne2e prerequisites ready in {env.timings}\n")
+    pytestconfig.stash[TIMINGS] = env.timings
     yield env
     if os.environ.get("NOVA_E2E_KEEP") != "1":
-        prereqs.teardown(env)
+        harness.teardown(env)
+
+
+@pytest.fixture
+def openstack(e2e_env: harness.E2EEnvironment):
+    """`openstack ARGS...` as admin, returning its stdout; credentials travel in OS_* variables,
+    never in argv."""
+    def run(*args: str) -> str:
+        proc = subprocess.run(["openstack", *args], env=e2e_env.openstack_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"openstack {' '.join(args)}: {proc.stderr[-2000:]}"
+        return proc.stdout
+    return run

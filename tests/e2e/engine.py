@@ -26,7 +26,7 @@ from typing import Optional
 from components.mysql_admin import ServiceDatabaseProvider
 from tools.plan import Recording, Registration, unwrap
 
-import prereqs
+from harness import E2EEnvironment, Keystone
 
 COMMAND = "command:remote:Command"
 DATABASE = "pulumi-python:dynamic/mysql:ServiceDatabase"
@@ -42,7 +42,7 @@ class StepResult:
 
 @dataclass
 class Engine:
-    env: prereqs.E2EEnvironment
+    env: E2EEnvironment
     applied: dict[str, str] = field(default_factory=dict)  # resource name -> inputs as applied
     real_ids: dict[str, str] = field(default_factory=dict)  # URN -> id in the real service
     results: dict[str, StepResult] = field(default_factory=dict)
@@ -112,10 +112,6 @@ class Engine:
             self.real_ids[r.urn] = provider.create(inputs).id
         self.last_db_inputs = inputs
 
-    def _keystone(self) -> prereqs.Keystone:
-        return prereqs.Keystone(self.env.keystone_url, self.env.admin_user, self.env.admin_password,
-                                self.env.admin_project)
-
     def _dependency_id(self, r: Registration, prop: str) -> str:
         urns = r.property_dependencies.get(prop) or []
         assert len(urns) == 1 and urns[0] in self.real_ids, f"{r.name}.{prop} comes from no applied resource"
@@ -127,7 +123,7 @@ class Engine:
         return found[0]
 
     def _apply_keystone(self, rec: Recording, r: Registration, inputs: dict) -> None:
-        ks = self._keystone()
+        ks: Keystone = self.env.keystone()
         kind = r.type.rsplit(":", 1)[-1]
         if kind == "User":
             user = ks.ensure_user(inputs["name"], inputs["password"])
@@ -137,14 +133,8 @@ class Engine:
             service = ks.ensure_service(inputs["name"], inputs["type"], inputs["description"])
             self.real_ids[r.urn] = service["id"]
         elif kind == "EndpointV3":
-            service_id = self._dependency_id(r, "serviceId")
-            existing = ks.call("GET", f"/endpoints?service_id={service_id}&interface={inputs['interface']}")["endpoints"]
-            body = {"endpoint": {"service_id": service_id, "interface": inputs["interface"], "url": inputs["url"],
-                                 "region_id": inputs["endpointRegion"], "enabled": True}}
-            if existing:
-                ep = ks.call("PATCH", f"/endpoints/{existing[0]['id']}", body)["endpoint"]
-            else:
-                ep = ks.call("POST", "/endpoints", body)["endpoint"]
+            ep = ks.ensure_endpoint(self._dependency_id(r, "serviceId"), inputs["interface"], inputs["url"],
+                                    inputs["endpointRegion"])
             self.real_ids[r.urn] = ep["id"]
         elif kind == "RoleAssignment":
             # project and role were looked up by name (getProject/getRole): look them up for real

@@ -10,21 +10,22 @@ them), hypervisors (nova-compute needs libvirt, which this test does not start),
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import signal
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from engine import Engine
+from harness.processes import signal_quietly
 from tools.plan import run_program, stack_config, unwrap
 
 pytestmark = pytest.mark.e2e
 
-NOVA_SERVICES = ("nova-api", "nova-scheduler", "nova-conductor", "nova-novncproxy")
+NOVA_SERVICES = ("nova-api", "nova-api-metadata", "nova-scheduler", "nova-conductor", "nova-novncproxy")
 CONTROLLER = ["controller-preflight", "controller-packages", "controller-nova-conf", "controller-openrc",
               "controller-db-sync", "controller-restart", "controller-verify"]
 
@@ -75,18 +76,8 @@ def deployment(e2e_env, stack_secrets):
         for service in NOVA_SERVICES:
             subprocess.run(["service", service, "stop"], capture_output=True, timeout=120)
         for pid in nova_pids() - before:  # what the test started and a stop left behind
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            signal_quietly(pid, signal.SIGKILL)
         engine.destroy_database(rec)
-
-
-def openstack(e2e_env, *args: str) -> str:
-    done = subprocess.run(["openstack", *args], env=e2e_env.openstack_env(), capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_every_step_ran_in_dependency_order(deployment):
@@ -102,17 +93,15 @@ def test_every_step_ran_in_dependency_order(deployment):
     assert "nova services up: nova-conductor nova-scheduler" in engine.results["controller-verify"].stdout
 
 
-def test_compute_services_report_up(deployment, e2e_env):
-    listing = openstack(e2e_env, "compute", "service", "list", "-f", "json")
+def test_compute_services_report_up(deployment, openstack):
+    listing = openstack("compute", "service", "list", "-f", "json")
     states = {(s["Binary"], s["State"]) for s in json.loads(listing)}
     assert ("nova-conductor", "up") in states
     assert ("nova-scheduler", "up") in states
 
 
 def test_compute_api_answers_an_authenticated_request(deployment, e2e_env):
-    import prereqs
-    token = prereqs.Keystone(e2e_env.keystone_url, e2e_env.admin_user, e2e_env.admin_password,
-                             e2e_env.admin_project).token
+    token = e2e_env.keystone().token
     req = urllib.request.Request("http://127.0.0.1:8774/v2.1/flavors", headers={"X-Auth-Token": token})
     with urllib.request.urlopen(req, timeout=30) as resp:
         assert resp.status == 200
@@ -122,8 +111,8 @@ def test_compute_api_answers_an_authenticated_request(deployment, e2e_env):
     assert denied.value.code == 401
 
 
-def test_catalog_has_the_compute_endpoints(deployment, e2e_env):
-    catalog = json.loads(openstack(e2e_env, "catalog", "show", "compute", "-f", "json"))
+def test_catalog_has_the_compute_endpoints(deployment, openstack):
+    catalog = json.loads(openstack("catalog", "show", "compute", "-f", "json"))
     assert catalog["type"] == "compute" and catalog["name"] == "nova"
     endpoints = {(e["interface"], e["url"], e["region"]) for e in catalog["endpoints"]}
     assert endpoints == {(i, "http://127.0.0.1:8774/v2.1", "RegionOne") for i in ("public", "internal", "admin")}
@@ -170,11 +159,11 @@ def test_forced_rerun_succeeds_and_keeps_one_cell(deployment, e2e_env, stack_sec
     assert "unchanged: /etc/nova/nova.conf" in engine.results["controller-nova-conf"].stdout
 
 
-def test_changed_option_runs_only_config_restart_and_verify(deployment, e2e_env, stack_secrets):
+def test_changed_option_runs_only_config_restart_and_verify(deployment, e2e_env, stack_secrets, openstack):
     engine, _, _ = deployment
     changed = engine.apply(record(e2e_env, stack_secrets, novaConf={"DEFAULT": {"debug": True}}))
     assert changed == ["controller-nova-conf", "controller-restart", "controller-verify"]
     assert "written: /etc/nova/nova.conf" in engine.results["controller-nova-conf"].stdout
     assert "debug = true" in Path("/etc/nova/nova.conf").read_text()
-    listing = json.loads(openstack(e2e_env, "compute", "service", "list", "-f", "json"))
+    listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
     assert {("nova-conductor", "up"), ("nova-scheduler", "up")} <= {(s["Binary"], s["State"]) for s in listing}

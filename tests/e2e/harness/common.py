@@ -1,0 +1,85 @@
+"""What every part of the harness shares: the fixed addresses and names, the error that fails the
+e2e test, and small helpers (running a command, private files, log tails, timings)."""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence
+
+DEFAULT_STATE_DIR = Path(os.environ.get("NOVA_E2E_STATE_DIR", "/var/tmp/nova-e2e"))
+
+LOOPBACK = "127.0.0.1"
+KEYSTONE_PORT = 5000
+PLACEMENT_PORT = 8778
+SSH_PORT = 2222
+KEYSTONE_URL = f"http://{LOOPBACK}:{KEYSTONE_PORT}/v3"
+PLACEMENT_URL = f"http://{LOOPBACK}:{PLACEMENT_PORT}"
+REGION = "RegionOne"
+RABBIT_USER = "openstack"
+DB_ADMIN_USER = "nova_e2e_admin"
+DB_HOSTS = ("localhost", LOOPBACK)
+KEYSTONE_CONF = Path("/etc/keystone/keystone.conf")
+PLACEMENT_CONF = Path("/etc/placement/placement.conf")
+UWSGI = "/usr/bin/uwsgi_python3"
+SSHD = "/usr/sbin/sshd"
+CHRONYD = "/usr/sbin/chronyd"
+
+
+class PrereqError(RuntimeError):
+    """A prerequisite could not be set up: the e2e test must fail (never skip) on it."""
+
+
+def log(msg: str) -> None:
+    print(f"[e2e-prereqs] {msg}", file=sys.stderr, flush=True)
+
+
+def run(argv: Sequence[str], *, input: Optional[str] = None, env: Optional[Dict[str, str]] = None,
+        check: bool = True, timeout: float = 600, what: str = "") -> subprocess.CompletedProcess:
+    """Run a command; on failure raise PrereqError with its output (argv never holds a secret)."""
+    try:
+        proc = subprocess.run(list(argv), input=input, env=env, text=True, capture_output=True,
+                              timeout=timeout)
+    except FileNotFoundError as exc:
+        raise PrereqError(f"{what or argv[0]}: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise PrereqError(f"{what or ' '.join(argv)}: timed out after {timeout}s") from None
+    if check and proc.returncode != 0:
+        out = (proc.stdout + proc.stderr)[-4000:]
+        raise PrereqError(f"{what or ' '.join(argv)} failed (exit {proc.returncode}):\n{out}")
+    return proc
+
+
+def as_user(user: str, argv: Sequence[str]) -> List[str]:
+    # runuser keeps the caller's environment (OS_BOOTSTRAP_PASSWORD) apart from HOME/SHELL/USER.
+    return ["runuser", "-u", user, "--", *argv]
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def write_private(path: Path, text: str, mode: int = 0o600) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, mode)
+
+
+def tail(path: Optional[Path], n: int = 40) -> str:
+    if not path or not path.exists():
+        return ""
+    lines = path.read_text(errors="replace").splitlines()[-n:]
+    return f"--- last lines of {path}:\n" + "\n".join(lines)
+
+
+@contextmanager
+def timed(timings: Dict[str, float], key: str) -> Iterator[None]:
+    """Record the seconds the block took (one decimal) as timings[key] when it succeeds."""
+    started = time.monotonic()
+    yield
+    timings[key] = round(time.monotonic() - started, 1)
