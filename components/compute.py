@@ -17,7 +17,7 @@ import pulumi
 
 from components import scripts
 from components.config import NodeSettings, Settings
-from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target
+from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target, nova_version
 from components.nova_conf import COMPUTE, plain_secret_overrides, render_masked, render_nova_conf, secret_values
 
 VIRT_TYPES = ("kvm", "qemu")
@@ -49,7 +49,8 @@ class HypervisorNode(pulumi.ComponentResource):
         targets = [("rabbitmq", s.messaging.host, s.messaging.port), keystone_target(s)]
         self.preflight = steps.run("preflight", scripts.preflight(targets))
         self.packages = steps.run("packages", scripts.install_packages(
-            packaging.compute_packages, packaging.preseed, packaging.source, release.nova_major), depends_on=[self.preflight])
+            packaging.compute_packages, packaging.preseed, packaging.source, nova_version(release)),
+            depends_on=[self.preflight])
 
         secrets, overrides = secret_values(s), plain_secret_overrides(s)
         if node.virt_type:
@@ -64,14 +65,22 @@ class HypervisorNode(pulumi.ComponentResource):
         conf_hash = content_hash(self.nova_conf_text)
         self.config = steps.write_file("nova-conf", NOVA_CONF, self.nova_conf_text, group="nova", mode="0640",
                                        depends_on=[self.packages])
-        self.restart = steps.run("restart", scripts.restart_services(packaging.compute_services),
-                                 depends_on=[self.config], triggers=[conf_hash])
-        # Verified from the controller, which asks the API for this host's services.
         ctl = args.controller
-        self.verify = NodeSteps(self, name, s.controller, conn=ctl.connection).run(
+        # After the controller's restart: on an upgrade, computes go last (nova's documented order).
+        self.restart = steps.run("restart", scripts.restart_services(packaging.compute_services),
+                                 depends_on=[self.config, ctl.restart], triggers=[conf_hash])
+        # Verified from the controller, which asks the API for this host's services.
+        on_controller = NodeSteps(self, name, s.controller, conn=ctl.connection)
+        self.verify = on_controller.run(
             "verify", scripts.verify_services(OPENRC, release.services_via_api, release.compute_expected_up, (),
                                               host=node.name),
-            depends_on=[self.restart, ctl.restart, ctl.openrc], triggers=[conf_hash])
+            depends_on=[self.restart, ctl.openrc], triggers=[conf_hash])
+        # Exists for its delete: when the node leaves the stack, its nova-compute service is
+        # disabled and its record (and resource provider) deleted from the controller. Its
+        # inputs never change while the node stays (a replace would run the old delete).
+        self.service_record = on_controller.run(
+            "service-record", scripts.service_record(OPENRC, release.services_via_api, node.name),
+            depends_on=[self.verify], delete=scripts.remove_compute_service(OPENRC, release.services_via_api, node.name))
         self.nova_conf_masked = render_masked(s, node, COMPUTE, virt_type=node.virt_type or "(detected: kvm or qemu)")
         self.register_outputs({"host": node.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})
 

@@ -16,8 +16,8 @@ import pulumi
 
 from components import scripts
 from components.config import Settings
-from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target
-from components.nova_conf import CONTROLLER, conf_context, fill, plain_secret_overrides, render_masked, render_nova_conf, secret_values
+from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target, nova_version
+from components.nova_conf import CONTROLLER, cell_templates, conf_context, fill, plain_secret_overrides, render_masked, render_nova_conf, secret_values
 
 
 @dataclass
@@ -55,12 +55,15 @@ class ControllerNode(pulumi.ComponentResource):
 
         self.preflight = node.run("preflight", scripts.preflight(preflight_targets(s)))
         self.packages = node.run("packages", scripts.install_packages(
-            packaging.packages, packaging.preseed, packaging.source, release.nova_major), depends_on=[self.preflight])
+            packaging.packages, packaging.preseed, packaging.source, nova_version(release)), depends_on=[self.preflight])
         self.config = node.write_file("nova-conf", NOVA_CONF, self.nova_conf_text, group="nova", mode="0640",
                                       depends_on=[self.packages])
         self.openrc = node.write_file("openrc", OPENRC, pulumi.Output.secret(render_openrc(s)),
                                       depends_on=[self.preflight])
-        self.db_sync = node.run("db-sync", scripts.db_sync(release.db_sync), depends_on=[self.config, args.database])
+        # Runs again when the release changes (an upgrade: schema, data migrations, the check).
+        cells = cell_templates(s) if release.cells_v2 else None
+        self.db_sync = node.run("db-sync", scripts.db_sync(release.db_sync, cells, release.upgrade_check),
+                                depends_on=[self.config, args.database], triggers=[release.name])
         self.restart = node.run("restart", scripts.restart_services(packaging.services),
                                 depends_on=[self.db_sync, self.config], triggers=[conf_hash])
         self.verify = node.run(

@@ -33,6 +33,7 @@ class ServiceIdentityArgs:
     adopt_endpoint_ids: dict[str, str] = field(default_factory=dict)
     project_id: Optional[str] = None  # known: `project` is not looked up (no keystone at preview)
     role_id: Optional[str] = None
+    extra_roles: Sequence[str] = ()  # more roles on the project, looked up by name (e.g. `service`)
 
 
 def keystone_provider(name: str, keystone: KeystoneSettings, opts: Optional[pulumi.ResourceOptions] = None) -> openstack.Provider:
@@ -76,6 +77,7 @@ def nova_identity_args(settings: Settings, provider: openstack.Provider) -> Serv
         domain_id=ident.user_domain,
         project=ident.project,
         role=ident.role,
+        extra_roles=settings.release.release.extra_service_roles,
         service_name=ident.service_name,
         service_type=ident.service_type,
         description=ident.description,
@@ -110,14 +112,18 @@ class ServiceIdentity(pulumi.ComponentResource):
         # The lookups run against keystone even during `pulumi preview`; known ids skip them.
         project_id = args.project_id or openstack.identity.get_project_output(
             name=args.project, domain_id=args.domain_id, opts=invoke).id
-        role_id = args.role_id or openstack.identity.get_role_output(name=args.role, opts=invoke).id
-        self.role_assignment = openstack.identity.RoleAssignment(
-            f"{name}-{args.role}-on-{args.project}",
-            user_id=self.user.id,
-            project_id=project_id,
-            role_id=role_id,
-            opts=child,
-        )
+        role_ids = {args.role: args.role_id}
+        role_ids.update({role: None for role in args.extra_roles if role != args.role})
+        self.role_assignments = {
+            role: openstack.identity.RoleAssignment(
+                f"{name}-{role}-on-{args.project}",
+                user_id=self.user.id,
+                project_id=project_id,
+                role_id=known or openstack.identity.get_role_output(name=role, opts=invoke).id,
+                opts=child,
+            )
+            for role, known in role_ids.items()
+        }
         self.service = openstack.identity.ServiceV3(
             f"{name}-service",
             name=args.service_name,

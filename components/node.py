@@ -10,6 +10,7 @@ from pulumi_command import remote
 
 from components import scripts
 from components.config import NodeSettings, Secret, Settings
+from components.releases import NOVA_SERIES, NovaRelease, upgrade_sources
 
 NOVA_CONF = "/etc/nova/nova.conf"
 OPENRC = "/root/admin-openrc"  # the admin credentials verification sources (0600)
@@ -32,6 +33,11 @@ def content_hash(content: pulumi.Input[str]) -> pulumi.Output[str]:
     """sha256 of a rendered file: a restart/verify trigger that changes only when the content
     does. It stays secret when the content is (a hash of a file holding passwords)."""
     return pulumi.Output.from_input(content).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
+
+
+def nova_version(release: NovaRelease) -> scripts.NovaVersion:
+    """What a node's package step must install, and the installed novas it may upgrade."""
+    return scripts.NovaVersion(release.nova_major, upgrade_sources(release.nova_major), NOVA_SERIES)
 
 
 def keystone_target(settings: Settings) -> tuple[str, str, int]:

@@ -15,6 +15,7 @@ from typing import Mapping, Optional
 from urllib.parse import quote
 
 from components.config import NodeSettings, Settings
+from components.scripts import CellTemplates
 from components.validate import url_host
 
 CONTROLLER = "controller"
@@ -45,6 +46,22 @@ def db_url(settings: Settings, database: str, password: str) -> str:
     if db.ca_file:
         url += f"?ssl_ca={quote(db.ca_file, safe='/')}"
     return url
+
+
+def cell_templates(settings: Settings) -> CellTemplates:
+    """The cell mappings' URL templates, shaped like the URLs nova.conf holds (db_url and the
+    transport URL): nova fills them from the local nova.conf, so they carry no password."""
+    db, mq = settings.database, settings.messaging
+    host = "[{hostname}]" if url_host(db.host) != db.host else "{hostname}"
+    port = "" if db.port == 3306 else ":{port}"
+    query = "?{query}" if db.ca_file else ""
+    cell_db = f"mysql+pymysql://{{username}}:{{password}}@{host}{port}/{{name}}{query}"
+    mq_host = "[{hostname}]" if url_host(mq.host) != mq.host else "{hostname}"
+    return CellTemplates(
+        cell0_database=cell_db.replace("{name}", settings.database.cell0_name),
+        cell_database=cell_db.replace("{name}", settings.database.main_name),
+        transport=f"rabbit://{{username}}:{{password}}@{mq_host}:{{port}}/{{path}}",
+    )
 
 
 def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],

@@ -54,6 +54,10 @@ class NovaRelease:
     compute_conf: Options
     openrc: Mapping[str, str]  # OS_* variable -> template
     compute_expected_up: tuple[str, ...] = ("nova-compute",)  # on each hypervisor
+    # Roles nova's user holds on the service project besides the stack's serviceRole: 2025.1's
+    # service tokens need `service` (its keystone-manage bootstrap creates that role; zed's does not).
+    extra_service_roles: tuple[str, ...] = ()
+    upgrade_check: bool = False  # `nova-status upgrade check` exists (Ocata and later)
     option_check: Optional[OptionCheck] = None  # None: no PyPI release to check against (Liberty)
 
 
@@ -184,7 +188,7 @@ _MODERN_AUTH = {
 }
 
 
-def _modern_conf(compute: bool) -> Options:
+def _modern_conf(compute: bool, service_roles_required: bool = True) -> Options:
     conf = {
         "DEFAULT": {"transport_url": "{transport_url}", "my_ip": "{my_ip}", "state_path": "/var/lib/nova"},
         # (no [api] auth_strategy: keystone is the default and the option is deprecated for
@@ -215,6 +219,9 @@ def _modern_conf(compute: bool) -> Options:
             "password": "{neutron_password}",
         },
     }
+    if service_roles_required:
+        # a service token (nova's [service_user]) is accepted only with the `service` role
+        conf["keystone_authtoken"]["service_token_roles_required"] = "true"
     if compute:
         conf["vnc"]["novncproxy_base_url"] = "{novncproxy_base_url}"
         conf["libvirt"] = {"virt_type": "{virt_type}"}
@@ -238,13 +245,33 @@ _MODERN_OPENRC = {
     "OS_REGION_NAME": "{region}",
 }
 
+# The cell mappings store URL templates, not URLs: nova fills {username}, {password}, ... from
+# the local nova.conf (since Stein), so a rotated password reaches them with nova.conf alone.
 _CELLS_V2_SYNC = (
     "api_db sync",
     "cell_v2 map_cell0",
     "cell_v2 create_cell --name=cell1 --verbose",
     "db sync",
-    "cell_v2 list_cells",
+    "db online_data_migrations",
+    "cell_v2 list_cells --verbose",
 )
+
+# Upstream nova versions by series, and the SLURP releases (skip-level upgrades go from one
+# SLURP to the next: 2023.1 -> 2024.1 -> 2025.1); any other upgrade goes one series at a time.
+NOVA_SERIES: Mapping[int, str] = MappingProxyType({
+    12: "liberty", 26: "zed", 27: "2023.1", 28: "2023.2", 29: "2024.1", 30: "2024.2", 31: "2025.1"})
+SLURP: frozenset[int] = frozenset({27, 29, 31})
+
+
+def upgrade_sources(target: int) -> tuple[int, ...]:
+    """The installed nova majors a node may go to `target` from in one step (itself included)."""
+    return tuple(m for m in NOVA_SERIES if upgrade_allowed(m, target))
+
+
+def upgrade_allowed(installed: int, target: int) -> bool:
+    """Whether nova supports going from `installed` to `target` (upstream majors) in one step."""
+    return installed == target or target == installed + 1 or (
+        installed in SLURP and target in SLURP and target == min((m for m in SLURP if m > installed), default=None))
 
 # The option sets 2025.1 and zed are checked against (newest 31.x / 26.x on PyPI when this was
 # written). The libraries that define options found in nova.conf (and oslo.config itself, which
@@ -287,8 +314,10 @@ RELEASE_2025_1 = NovaRelease(
     needs_placement=True,
     db_sync=_CELLS_V2_SYNC,
     services_via_api=True,
-    api_checks=("openstack catalog show compute", "openstack image list", "nova-status upgrade check"),
+    api_checks=("openstack catalog show compute", "openstack image list"),
     expected_up=("nova-conductor", "nova-scheduler"),
+    extra_service_roles=("service",),
+    upgrade_check=True,
     controller_conf=_modern_conf(compute=False),
     compute_conf=_modern_conf(compute=True),
     openrc=MappingProxyType(_MODERN_OPENRC),
@@ -301,7 +330,11 @@ ZED = dataclasses.replace(
     nova_major=26,
     # No image check: listing images needs glance, which a Zed lab may not run yet; listing
     # flavors proves the compute API answers an authenticated request.
-    api_checks=("openstack catalog show compute", "openstack flavor list", "nova-status upgrade check"),
+    api_checks=("openstack catalog show compute", "openstack flavor list"),
+    # zed's keystone has no `service` role: no service-role requirement for its tokens
+    extra_service_roles=(),
+    controller_conf=_modern_conf(compute=False, service_roles_required=False),
+    compute_conf=_modern_conf(compute=True, service_roles_required=False),
     option_check=OptionCheck("nova==26.3.0", _pins(1), _MODERN_NAMESPACES),
 )
 
@@ -325,7 +358,8 @@ _DEBIAN = Packaging(
     # Debian ships the noVNC proxy in nova-consoleproxy (its init script is nova-novncproxy), and
     # its nova-api package also runs the metadata API as nova-api-metadata.
     packages=("nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy", "python3-openstackclient"),
-    services=("nova-api", "nova-api-metadata", "nova-scheduler", "nova-conductor", "nova-novncproxy"),
+    # restarted in nova's documented upgrade order: conductor, scheduler, then the APIs
+    services=("nova-conductor", "nova-scheduler", "nova-api", "nova-api-metadata", "nova-novncproxy"),
     compute_packages=("nova-compute",),
     compute_services=("nova-compute",),
     preseed=_DEBIAN_PRESEED,
@@ -333,7 +367,7 @@ _DEBIAN = Packaging(
 _UBUNTU_MODERN = Packaging(
     distro="ubuntu-24.04",
     packages=("nova-api", "nova-conductor", "nova-novncproxy", "nova-scheduler", "python3-openstackclient"),
-    services=("nova-api", "nova-scheduler", "nova-conductor", "nova-novncproxy"),
+    services=("nova-conductor", "nova-scheduler", "nova-api", "nova-novncproxy"),
     compute_packages=("nova-compute",),
     compute_services=("nova-compute",),
     # Ubuntu 24.04 ships 2024.1: 2025.1 (epoxy) comes from the Ubuntu Cloud Archive.

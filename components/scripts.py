@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterable, Optional, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional, Sequence
 
 from components import validate
 
@@ -86,14 +87,28 @@ def preflight(targets: Sequence[tuple[str, str, int]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class NovaVersion:
+    """The nova the packages must install (`major`), and the installed majors it may replace
+    (`upgrade_from`, with `series` naming every major for messages)."""
+    major: int
+    upgrade_from: tuple[int, ...]
+    series: Mapping[int, str]
+
+    def name(self, major: int) -> str:
+        return f"{self.series.get(major, 'an unknown release')} (nova {major})"
+
+
 def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), source=None,
-                     nova_major: Optional[int] = None) -> str:
+                     nova: Optional[NovaVersion] = None) -> str:
     """Non-interactive install that waits for the dpkg lock instead of failing on it.
     `preseed` lines (`package question type value`) answer the packages' debconf questions
     first, so the install neither asks nor falls back to an unwanted default. `source` (a
-    releases.AptSource) is added and pinned first. With `nova_major`, the step fails unless
-    the installed nova-common is that upstream major version, before anything touches the
-    database (a distribution's own, older nova would otherwise start on the wrong schema)."""
+    releases.AptSource) is added and pinned first. With `nova`, the step refuses, before
+    installing anything, to replace an installed nova nova cannot upgrade from in one step
+    (skipping a non-SLURP release, or going back), and fails unless the installed nova-common is
+    the release's major version afterwards, before anything touches the database (a
+    distribution's own, older nova would otherwise start on the wrong schema)."""
     pkgs = " ".join(q(p) for p in _checked(packages, _PACKAGE_RE, "Debian package name"))
     _checked(preseed, _PRESEED_RE, "debconf selection")
     add_source = ""
@@ -108,14 +123,22 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), sourc
             f"printf '%s\\n' 'Package: *' {q('Pin: origin ' + source.origin)} 'Pin-Priority: 600'"
             f" > /etc/apt/preferences.d/{source.name}.pref\n"
         )
-    check = ""
-    if nova_major is not None:
-        major = int(nova_major)
-        check = (
-            "version=$(dpkg-query -W -f='${Version}' nova-common 2>/dev/null || true)\n"
-            "upstream=${version#*:}\n"
+    check = guard = ""
+    if nova is not None:
+        major = int(nova.major)
+        installed = "version=$(dpkg-query -W -f='${Version}' nova-common 2>/dev/null || true)\nupstream=${version#*:}\n"
+        check = installed + (
             f"case \"$upstream\" in {major}.*) echo \"nova $upstream installed\" ;;\n"
             f"  *) echo \"installed nova-common is '$version', not nova {major}.x: wrong package source for this release\" >&2; exit 1 ;;\n"
+            "esac\n"
+        )
+        allowed = " | ".join(f"{int(m)}.*" for m in nova.upgrade_from)
+        refusals = "".join(
+            f"  {int(m)}.*) echo {q(f'refusing to change nova from {nova.name(int(m))} to {nova.name(major)}: ' + _upgrade_hint(int(m), major))} >&2; exit 1 ;;\n"
+            for m in sorted(nova.series) if int(m) not in nova.upgrade_from)
+        guard = installed + (
+            f"case \"$upstream\" in ''{' | ' + allowed if allowed else ''}) ;;\n" + refusals
+            + f"  *) echo \"refusing to change nova from $upstream to {nova.name(major)}: an unknown release\" >&2; exit 1 ;;\n"
             "esac\n"
         )
     wait = (
@@ -128,11 +151,19 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), sourc
     return (
         HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + wait + "\n"
         + (f"printf '%s\\n' {' '.join(q(line) for line in preseed)} | debconf-set-selections\n" if preseed else "")
+        + guard
         + (f"{apt} update -q\n" + add_source.format(apt=apt) if add_source else "")
         + f"{apt} update -q\n"
         f"{apt} install -y -q --no-install-recommends {pkgs}\n"
         + check
     )
+
+
+def _upgrade_hint(installed: int, target: int) -> str:
+    if installed > target:
+        return "nova cannot be downgraded"
+    return ("nova upgrades one release at a time, or from one SLURP release to the next; "
+            "upgrade through the releases in between first")
 
 
 def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
@@ -179,30 +210,96 @@ MASKED_FUNCTION = (
 )
 
 
-def db_sync(steps: Sequence[str]) -> str:
-    """The release's sync sequence. `cell_v2 create_cell` runs only when `list_cells` does not
-    show the cell yet, and its "already exists" exit code 2 is accepted, so reruns never fail
-    nor duplicate the cell.
+@dataclass(frozen=True)
+class CellTemplates:
+    """The URL templates cell mappings store (nova fills {username}, {password}, {hostname},
+    {port}, {path}, {query} from the local nova.conf): no password is ever stored in them."""
+    cell0_database: str
+    cell_database: str
+    transport: str
+
+
+# The exact template shapes components.nova_conf.cell_templates builds.
+_TEMPLATE_RE = re.compile(r"[a-z+]+://\{username\}:\{password\}@(\{hostname\}|\[\{hostname\}\])(:\{port\})?"
+                          r"/([A-Za-z0-9_]+|\{path\})(\?\{query\})?")
+CELL0_UUID = "00000000-0000-0000-0000-000000000000"
+# nova-manage db online_data_migrations: 0 done, 1 some migrated (run again), 2 errors, 127 bad input.
+MIGRATION_ROUNDS = 20
+
+
+def nova_manage_words(*words: str) -> str:
+    """`nova-manage WORDS` as the nova user, each word quoted (for arguments such as templates
+    that the plain sub-command pattern of `nova_manage` does not admit)."""
+    return NOVA_MANAGE_AS_NOVA.format(cmd=q(shlex.join(["nova-manage", *words])))
+
+
+def _cell_uuid_of(name: str) -> str:
+    """Shell: print the uuid of cell `name` from list_cells' table (empty when missing)."""
+    return (f"masked {nova_manage('cell_v2 list_cells')} | awk -F'|' -v name={q(name)} "
+            "'{gsub(/ /, \"\", $2); gsub(/ /, \"\", $3); if ($2 == name) print $3}'")
+
+
+def db_sync(steps: Sequence[str], cells: Optional[CellTemplates] = None, upgrade_check: bool = False) -> str:
+    """The release's sync sequence. With `cells` (cells v2), cell0 and cell1 are mapped with
+    URL templates: created when missing, else updated to the templates (so a deployment mapped
+    with literal URLs converges, and rotating a password needs no remapping); reruns never fail
+    nor duplicate a cell. `db online_data_migrations` runs until nova reports nothing left.
+    With `upgrade_check`, `nova-status upgrade check` gates the end: 0 (ok) and 1 (warnings)
+    pass, anything else fails with its report.
 
     Every command's output passes through a filter that masks URL passwords: nova-manage
-    prints cell mappings' database URLs and fails to mask a password with special characters
-    (it stores it decoded), and this output is kept in the step's state and logs."""
+    prints cell mappings' database URLs, and this output is kept in the step's state and logs."""
+    if cells is None and any(step.startswith("cell_v2 ") for step in steps):
+        raise ValueError("cells v2 steps need the cells' URL templates")
+    if cells is not None:
+        for template in (cells.cell0_database, cells.cell_database, cells.transport):
+            if not _TEMPLATE_RE.fullmatch(template):
+                raise ValueError(f"{template!r} is not a cell URL template")
     lines = [HEADER.strip(), MASKED_FUNCTION, "install -d -o nova -g nova -m 0750 /var/log/nova"]
     for step in steps:
         cell = CREATE_CELL_RE.match(step)
-        if cell:
+        if step == "cell_v2 map_cell0":
+            lines.append(f"masked {nova_manage_words('cell_v2', 'map_cell0', '--database_connection', cells.cell0_database)}")
+            lines.append(f"masked {nova_manage_words('cell_v2', 'update_cell', '--cell_uuid', CELL0_UUID, '--transport-url', 'none:///', '--database_connection', cells.cell0_database)}")
+        elif cell:
             name = cell.group("name")
+            urls = ("--database_connection", cells.cell_database, "--transport-url", cells.transport)
+            # the uuid reaches nova-manage through the environment (su keeps it), checked first
+            update = NOVA_MANAGE_AS_NOVA.format(
+                cmd=q('nova-manage cell_v2 update_cell --cell_uuid "$CELL_UUID" ' + shlex.join(urls)))
             lines.append(
-                f"if masked {nova_manage('cell_v2 list_cells')} | awk -F'|' '{{gsub(/ /, \"\", $2); print $2}}' | grep -qx {q(name)}; then\n"
-                f"  echo {q('cell ' + name + ' exists')}\n"
+                f"uuid=$({_cell_uuid_of(name)})\n"
+                "if [ -n \"$uuid\" ]; then\n"
+                "  printf '%s\\n' \"$uuid\" | grep -Eqx '[0-9a-f-]{36}' || { echo \"unexpected cell uuid\" >&2; exit 1; }\n"
+                "  export CELL_UUID=\"$uuid\"\n"
+                f"  masked {update}\n"
                 "else\n"
-                f"  rc=0; masked {nova_manage(step)} || rc=$?\n"
+                f"  rc=0; masked {nova_manage_words('cell_v2', 'create_cell', f'--name={name}', *urls, '--verbose')} || rc=$?\n"
                 "  [ \"$rc\" -eq 0 ] || [ \"$rc\" -eq 2 ] || exit \"$rc\"\n"
                 "fi"
             )
+        elif step == "db online_data_migrations":
+            lines.append(
+                f"for round in $(seq 1 {MIGRATION_ROUNDS}); do\n"
+                f"  rc=0; masked {nova_manage(step)} || rc=$?\n"
+                "  [ \"$rc\" -eq 1 ] || break\n"
+                "done\n"
+                "[ \"$rc\" -eq 0 ] || { echo \"online data migrations did not finish (nova-manage exit $rc)\" >&2; exit 1; }"
+            )
         else:
             lines.append(f"masked {nova_manage(step)}")
+    if upgrade_check:
+        lines.append(UPGRADE_CHECK)
     return "\n".join(lines) + "\n"
+
+
+# `nova-status upgrade check`: 0 success, 1 warnings (pass), 2 failure, 255 error.
+UPGRADE_CHECK = (
+    f"rc=0; report=$({NOVA_MANAGE_AS_NOVA.format(cmd=q('nova-status upgrade check'))} 2>&1) || rc=$?\n"
+    "if [ \"$rc\" -gt 1 ]; then printf '%s\\n' \"$report\" | mask_urls >&2;"
+    " echo \"nova-status upgrade check failed (exit $rc)\" >&2; exit 1; fi\n"
+    "[ \"$rc\" -eq 0 ] && echo 'upgrade check: ok' || echo 'upgrade check: passed with warnings'"
+)
 
 
 def restart_services(services: Sequence[str]) -> str:
@@ -230,30 +327,77 @@ def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_che
     if not via_api:
         # Liberty: State is ":-)" when up, "XXX" when down.
         only = f" && $2 == {_awk_string(host)}" if host else ""
-        listing = f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1{only} {{print $1, ($5 == \":-)\") ? \"up\" : \"down\"}}'"
+        listing = (f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1{only} "
+                   "{{print $1, ($5 == \":-)\") ? \"up\" : \"down\", $6 \"T\" $7}}'")
     else:
-        listing = "openstack compute service list " + (f"--host {q(host)} " if host else "") + "-f value -c Binary -c State"
+        listing = ("openstack compute service list " + (f"--host {q(host)} " if host else "")
+                   + "-f value -c Binary -c State -c 'Updated At'")
     lines = [
         HEADER.strip(),
         f". {q(openrc)}",
         f"expected={q(' '.join(expected))}",
+        # A service stays "up" for service_down_time after its last heartbeat, so a process that
+        # died in a restart still looks up for a minute: only a heartbeat after this step began
+        # (every step it waits for, the restart included, has finished) proves the running one.
+        "since=$(date -u +%Y-%m-%dT%H:%M:%S)",
         "down=''",
         f"for attempt in $(seq 1 {int(attempts)}); do",
         f"  listing=$({listing} || true)",
         "  down=''",
         "  for binary in $expected; do",
-        "    echo \"$listing\" | grep -q \"^$binary up\" || down=\"$down $binary\"",
+        "    echo \"$listing\" | awk -v b=\"$binary\" -v since=\"$since\" "
+        "'$1 == b && $2 == \"up\" && substr($3, 1, 19) > since {ok = 1} END {exit !ok}' || down=\"$down $binary\"",
         "  done",
         "  [ -z \"$down\" ] && break",
         f"  sleep {int(delay)}",
         "done",
-        f"if [ -n \"$down\" ]; then echo \"nova services not up after {int(attempts) * int(delay)}s:$down\" >&2; exit 1; fi",
+        f"if [ -n \"$down\" ]; then echo \"nova services not up (no heartbeat since $since) after"
+        f" {int(attempts) * int(delay)}s:$down\" >&2; exit 1; fi",
         "echo \"nova services up: $expected\"",
     ]
     for command in api_checks:
         lines.append(" ".join(q(word) for word in command.split()) + " >/dev/null")
         lines.append(f"echo {q('ok: ' + command)}")
     return "\n".join(lines) + "\n"
+
+
+def service_record(openrc: str, via_api: bool, host: str) -> str:
+    """The hypervisor's nova-compute service record exists (its verify step saw it up)."""
+    _checked_hosts([host], "host name")
+    listing = _compute_service_ids(via_api, host)
+    return (HEADER + f". {q(openrc)}\n"
+            f"[ -n \"$({listing})\" ] || {{ echo {q('no nova-compute service on ' + host)} >&2; exit 1; }}\n"
+            f"echo {q('nova-compute service recorded: ' + host)}\n")
+
+
+def remove_compute_service(openrc: str, via_api: bool, host: str) -> str:
+    """When a hypervisor leaves: disable its nova-compute service, then delete the service record
+    (with it nova deletes the host's resource provider), so nothing schedules to a host that is
+    gone. Runs on the controller; nothing to do when no record is left (idempotent)."""
+    _checked_hosts([host], "host name")
+    h = q(host)
+    if via_api:
+        disable = f"openstack compute service set --disable --disable-reason {q('removed from the stack')} {h} nova-compute"
+        delete = 'openstack compute service delete "$id"'
+    else:  # Liberty: the nova client
+        disable = f"nova service-disable --reason {q('removed from the stack')} {h} nova-compute"
+        delete = 'nova service-delete "$id"'
+    return (HEADER + f". {q(openrc)}\n"
+            f"ids=$({_compute_service_ids(via_api, host)})\n"
+            f"[ -n \"$ids\" ] || {{ echo {q('no nova-compute service left on ' + host)}; exit 0; }}\n"
+            f"{disable}\n"
+            "for id in $ids; do\n"
+            "  printf '%s\\n' \"$id\" | grep -Eqx '[0-9A-Za-z-]+' || { echo \"unexpected service id\" >&2; exit 1; }\n"
+            f"  {delete}\n"
+            "done\n"
+            f"echo {q('nova-compute service removed: ' + host)}\n")
+
+
+def _compute_service_ids(via_api: bool, host: str) -> str:
+    if via_api:
+        return f"openstack compute service list --host {q(host)} --service nova-compute -f value -c ID"
+    return (f"nova service-list --host {q(host)} --binary nova-compute | "
+            "awk -F'|' 'NR > 3 && NF > 2 {gsub(/ /, \"\", $2); if ($2 != \"\") print $2}'")
 
 
 def _awk_string(value: str) -> str:

@@ -195,3 +195,31 @@ def test_ipv6_addresses_are_bracketed_in_every_url():
     compute = parse(render(s, role=COMPUTE, node=s.hypervisors[0], virt_type="kvm"))
     assert compute["vnc"]["novncproxy_base_url"] == "http://[2001:db8::10]:6080/vnc_auto.html"
     assert dict(s.identity.endpoints) == {i: "http://[2001:db8::10]:8774/v2.1" for i in ("public", "internal", "admin")}
+
+
+def test_cell_templates_follow_the_nova_conf_urls_and_hold_no_password():
+    from components.nova_conf import cell_templates
+
+    s = settings_for("dev")
+    t = cell_templates(s)
+    assert (t.cell0_database, t.cell_database, t.transport) == (
+        "mysql+pymysql://{username}:{password}@{hostname}/nova_cell0",
+        "mysql+pymysql://{username}:{password}@{hostname}/nova",
+        "rabbit://{username}:{password}@{hostname}:{port}/{path}")
+    odd = cell_templates(settings_for("dev", dbHost="2001:db8::5", dbPort=3307, dbCaFile="/etc/ssl/ca.pem",
+                                      rabbitHost="2001:db8::6"))
+    assert odd.cell_database == "mysql+pymysql://{username}:{password}@[{hostname}]:{port}/nova?{query}"
+    assert odd.transport == "rabbit://{username}:{password}@[{hostname}]:{port}/{path}"
+    # nova fills a template from nova.conf's own URL: the filled template is that very URL
+    conf = parse(render(s))
+    from urllib.parse import urlparse
+    url = urlparse(conf["database"]["connection"])
+    filled = t.cell_database.format(username=url.username, password=url.password, hostname=url.hostname,
+                                    port=url.port, path=url.path.lstrip("/"), query=url.query)
+    assert filled == conf["database"]["connection"]
+
+
+def test_service_tokens_need_the_service_role_where_keystone_has_it():
+    assert parse(render(settings_for("dev")))["keystone_authtoken"]["service_token_roles_required"] == "true"
+    zed = parse(render(settings_for("e2e")))
+    assert "service_token_roles_required" not in zed["keystone_authtoken"]

@@ -8,6 +8,8 @@ by tests/conftest.py.
 """
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from components import scripts
@@ -17,6 +19,13 @@ from components.releases import LIBERTY, RELEASE_2025_1
 # --------------------------------------------------------------------------------------------
 # db_sync / nova_manage
 # --------------------------------------------------------------------------------------------
+
+T0 = "mysql+pymysql://{username}:{password}@{hostname}/nova_cell0"
+T1 = "mysql+pymysql://{username}:{password}@{hostname}/nova"
+TT = "rabbit://{username}:{password}@{hostname}:{port}/{path}"
+CELLS = scripts.CellTemplates(cell0_database=T0, cell_database=T1, transport=TT)
+CELL1 = "f690f4fd-2bc5-4f15-8145-db561a7b9d3d"
+CELL0 = "00000000-0000-0000-0000-000000000000"
 
 FAKE_NOVA_MANAGE = r"""
 if [ -f "$STATE/fail" ] && [ "$*" = "$(cat "$STATE/fail")" ]; then echo "nova-manage: $* failed" >&2; exit 1; fi
@@ -31,14 +40,15 @@ case "$*" in
     fi
     echo "+-------+--------------------------------------+--------------------------+-----------------------------------------+----------+"
     ;;
-  "cell_v2 create_cell --name=cell1 --verbose")
+  "cell_v2 create_cell --name=cell1 "*)
     if [ -f "$STATE/create_cell_rc" ]; then exit "$(cat "$STATE/create_cell_rc")"; fi
-    if [ -f "$STATE/cell1" ]; then
-      echo "The specified transport_url and/or database_connection combination already exists for another cell" >&2
-      exit 2
-    fi
     touch "$STATE/cell1"
     echo f690f4fd-2bc5-4f15-8145-db561a7b9d3d
+    ;;
+  "db online_data_migrations")
+    # state/migrations: the exit codes of successive runs, one per line (default 0)
+    n=$(cat "$STATE/migration-count" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$STATE/migration-count"
+    rc=$(sed -n "${n}p" "$STATE/migrations" 2>/dev/null); exit "${rc:-0}"
     ;;
 esac
 exit 0
@@ -46,56 +56,68 @@ exit 0
 
 SYNC_2025_1 = [
     "api_db sync",
-    "cell_v2 map_cell0",
-    "cell_v2 list_cells",  # the guard before create_cell
-    "cell_v2 create_cell --name=cell1 --verbose",
+    f"cell_v2 map_cell0 --database_connection {T0}",
+    f"cell_v2 update_cell --cell_uuid {CELL0} --transport-url none:/// --database_connection {T0}",
+    "cell_v2 list_cells",  # the cell1 lookup
+    f"cell_v2 create_cell --name=cell1 --database_connection {T1} --transport-url {TT} --verbose",
     "db sync",
-    "cell_v2 list_cells",
+    "db online_data_migrations",
+    "cell_v2 list_cells --verbose",
 ]
+UPDATE_CELL1 = f"cell_v2 update_cell --cell_uuid {CELL1} --database_connection {T1} --transport-url {TT}"
 
 
 @pytest.fixture
 def nova_box(box):
     box.su_shim()
     box.shim("nova-manage", FAKE_NOVA_MANAGE)
+    box.shim("nova-status", '[ "$*" = "upgrade check" ] || exit 64\n'
+                            'echo "| Check: Cells v2 | Result: Success |"; exit "$(cat "$STATE/status-rc" 2>/dev/null || echo 0)"')
     box.shim("install")
     return box
 
 
-def test_db_sync_2025_1_runs_the_install_guide_sequence_as_nova(nova_box):
-    r = nova_box.run(scripts.db_sync(RELEASE_2025_1.db_sync))
+def sync(box, upgrade_check=False):
+    return box.run(scripts.db_sync(RELEASE_2025_1.db_sync, CELLS, upgrade_check))
+
+
+def test_db_sync_2025_1_maps_cells_with_templates_as_nova(nova_box):
+    r = sync(nova_box)
 
     assert r.rc == 0, r.err
     assert nova_box.calls("nova-manage") == SYNC_2025_1
-    # every nova-manage ran through `su -s /bin/sh -c ... nova`
-    assert nova_box.argvs("su") == [["-s", "/bin/sh", "-c", f"nova-manage {s}", "nova"] for s in SYNC_2025_1]
+    # every nova-manage ran through `su -s /bin/sh -c ... nova`, each template one argument
+    assert [argv[:3] + argv[4:] for argv in nova_box.argvs("su")] == [["-s", "/bin/sh", "-c", "nova"]] * 8
+    assert [shlex.split(argv[3])[0] for argv in nova_box.argvs("su")] == ["nova-manage"] * 8
+    assert nova_box.argvs("nova-manage")[1] == ["cell_v2", "map_cell0", "--database_connection", T0]
     assert nova_box.calls("install") == ["-d -o nova -g nova -m 0750 /var/log/nova"]
     assert nova_box.calls()[0] == "install -d -o nova -g nova -m 0750 /var/log/nova"
     assert (nova_box.state / "cell1").exists()
-    assert "f690f4fd-2bc5-4f15-8145-db561a7b9d3d" in r.out
+    assert CELL1 in r.out
 
 
-def test_db_sync_rerun_does_not_create_the_cell_again(nova_box):
-    (nova_box.state / "cell1").touch()
+def test_db_sync_rerun_updates_the_existing_cell_to_the_templates(nova_box):
+    (nova_box.state / "cell1").touch()  # e.g. mapped by hand with literal URLs
 
-    r = nova_box.run(scripts.db_sync(RELEASE_2025_1.db_sync))
+    r = sync(nova_box)
 
     assert r.rc == 0, r.err
-    assert nova_box.calls("nova-manage") == [s for s in SYNC_2025_1 if "create_cell" not in s]
-    assert "cell cell1 exists\n" in r.out
+    assert nova_box.calls("nova-manage") == SYNC_2025_1[:4] + [UPDATE_CELL1] + SYNC_2025_1[5:]
+    # the uuid reached nova-manage through su's environment, not through the command text
+    assert "CELL_UUID" in nova_box.argvs("su")[4][3]
 
 
-def test_db_sync_twice_in_a_row(nova_box):
-    script = scripts.db_sync(RELEASE_2025_1.db_sync)
-    assert nova_box.run(script).rc == 0
-    assert nova_box.run(script).rc == 0
-    assert [c for c in nova_box.calls("nova-manage") if "create_cell" in c] == [SYNC_2025_1[3]]
+def test_db_sync_twice_in_a_row_creates_one_cell(nova_box):
+    assert sync(nova_box).rc == 0
+    assert sync(nova_box).rc == 0
+    assert [c for c in nova_box.calls("nova-manage") if "create_cell" in c] == [SYNC_2025_1[4]]
+    assert nova_box.calls("nova-manage").count(UPDATE_CELL1) == 1
 
 
 def test_db_sync_accepts_create_cell_already_exists_exit_2(nova_box):
     (nova_box.state / "create_cell_rc").write_text("2")
 
-    r = nova_box.run(scripts.db_sync(RELEASE_2025_1.db_sync))
+    r = sync(nova_box)
 
     assert r.rc == 0, r.err
     assert nova_box.calls("nova-manage") == SYNC_2025_1
@@ -104,27 +126,65 @@ def test_db_sync_accepts_create_cell_already_exists_exit_2(nova_box):
 def test_db_sync_fails_when_create_cell_fails(nova_box):
     (nova_box.state / "create_cell_rc").write_text("1")
 
-    r = nova_box.run(scripts.db_sync(RELEASE_2025_1.db_sync))
+    r = sync(nova_box)
 
     assert r.rc == 1
-    assert nova_box.calls("nova-manage") == SYNC_2025_1[:4]  # stopped: no db sync after it
+    assert nova_box.calls("nova-manage") == SYNC_2025_1[:5]  # stopped: no db sync after it
 
 
 def test_db_sync_fails_when_db_sync_fails(nova_box):
     (nova_box.state / "fail").write_text("db sync")
 
-    r = nova_box.run(scripts.db_sync(RELEASE_2025_1.db_sync))
+    r = sync(nova_box)
 
     assert r.rc == 1
     assert "nova-manage: db sync failed" in r.err
-    assert nova_box.calls("nova-manage") == SYNC_2025_1[:5]  # the final list_cells never ran
+    assert nova_box.calls("nova-manage") == SYNC_2025_1[:6]  # no migrations, no final list_cells
 
 
 def test_db_sync_fails_when_api_db_sync_fails(nova_box):
     (nova_box.state / "fail").write_text("api_db sync")
-    r = nova_box.run(scripts.db_sync(RELEASE_2025_1.db_sync))
+    r = sync(nova_box)
     assert r.rc == 1
     assert nova_box.calls("nova-manage") == ["api_db sync"]
+
+
+def test_online_data_migrations_run_until_nothing_is_left(nova_box):
+    (nova_box.state / "migrations").write_text("1\n1\n0\n")
+    r = sync(nova_box)
+    assert r.rc == 0, r.err
+    assert nova_box.calls("nova-manage").count("db online_data_migrations") == 3
+
+
+@pytest.mark.parametrize("rc", ["2", "127"])
+def test_online_data_migrations_errors_fail_the_step(nova_box, rc):
+    (nova_box.state / "migrations").write_text(rc + "\n")
+    r = sync(nova_box)
+    assert r.rc == 1
+    assert r.err.endswith(f"online data migrations did not finish (nova-manage exit {rc})\n")
+    assert nova_box.calls("nova-manage")[-1] == "db online_data_migrations"
+
+
+@pytest.mark.parametrize("rc, rc_step, says", [("0", 0, "upgrade check: ok\n"),
+                                               ("1", 0, "upgrade check: passed with warnings\n"),
+                                               ("2", 1, "nova-status upgrade check failed (exit 2)\n"),
+                                               ("255", 1, "nova-status upgrade check failed (exit 255)\n")])
+def test_the_upgrade_check_gates_the_sync(nova_box, rc, rc_step, says):
+    (nova_box.state / "status-rc").write_text(rc)
+    r = sync(nova_box, upgrade_check=True)
+    assert r.rc == rc_step
+    assert (r.out if rc_step == 0 else r.err).endswith(says)
+    if rc_step:  # the report is shown when the check fails
+        assert "| Check: Cells v2 | Result: Success |" in r.err
+    assert nova_box.argvs("su")[-1] == ["-s", "/bin/sh", "-c", "nova-status upgrade check", "nova"]
+
+
+@pytest.mark.parametrize("template", [T0 + "; id", "mysql+pymysql://nova:pw@db/nova", T1.replace("{hostname}", "$(id)")])
+def test_db_sync_refuses_anything_but_a_template(template):
+    with pytest.raises(ValueError):
+        scripts.db_sync(RELEASE_2025_1.db_sync, scripts.CellTemplates(template, T1, TT))
+    with pytest.raises(ValueError, match="need the cells' URL templates"):
+        scripts.db_sync(RELEASE_2025_1.db_sync)
 
 
 def test_db_sync_liberty_is_db_sync_as_nova(nova_box):
@@ -161,13 +221,13 @@ def test_db_sync_masks_database_passwords_nova_manage_prints(nova_box):
     """nova-manage prints cell mappings' URLs and does not mask a password it stored decoded
     (seen on a real Zed install): the step's output must not carry it."""
     nova_box.shim("nova-manage", (
-        'if [ "$*" = "cell_v2 list_cells" ]; then\n'
+        'if [ "$1 $2" = "cell_v2 list_cells" ]; then\n'
         "  echo \"| cell0 | 0000 | none:/ | mysql+pymysql://nova:db'\\\"\\$x ;\\\\:/Zz9@127.0.0.1/nova_cell0 | False |\"\n"
-        "  echo \"| cell1 | f690 | rabbit://openstack:r4bbit@mq:5672/ | mysql+pymysql://nova:****@db/nova | False |\"\n"
+        "  echo \"| cell1 | f690f4fd-2bc5-4f15-8145-db561a7b9d3d | rabbit://openstack:r4bbit@mq:5672/ | mysql+pymysql://nova:****@db/nova | False |\"\n"
         "  echo \"warning: mysql+pymysql://nova:s3cret pass@db/nova\" >&2\n"
         "fi\n"
         "exit 0"))
-    r = nova_box.run(scripts.db_sync(RELEASE_2025_1.db_sync))
+    r = sync(nova_box)
     assert r.rc == 0, r.err
     for secret in ("Zz9", "r4bbit", "s3cret"):
         assert secret not in r.out + r.err

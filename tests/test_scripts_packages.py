@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from components import scripts
-from components.releases import PROFILES
+from components.node import nova_version
+from components.releases import PROFILES, RELEASES
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,13 +136,43 @@ def test_a_cloud_archive_source_is_added_and_pinned_before_the_install(apt_box):
     ("", 1, "installed nova-common is '', not nova 31.x: wrong package source for this release\n"),
 ])
 def test_the_install_fails_unless_the_release_s_nova_is_installed(apt_box, installed, rc, message):
-    apt_box.shim("dpkg-query", f"printf '%s' {installed!r}" if installed else "exit 1")
+    # before the install nothing is installed; after it, `installed` is
+    apt_box.shim("dpkg-query", '[ -f "$STATE/installed" ] || exit 1\n'
+                               f"printf '%s' {installed!r}" if installed else "exit 1")
+    apt_box.shim("apt-get", 'touch "$STATE/installed"')
 
-    r = apt_box.run(scripts.install_packages(["nova-api"], nova_major=31))
+    r = apt_box.run(scripts.install_packages(["nova-api"], nova=NOVA_2025_1))
 
     assert r.rc == rc
     assert (r.out if rc == 0 else r.err) == message
-    assert apt_box.calls("dpkg-query") == ["-W -f=${Version} nova-common"]
+    assert apt_box.calls("dpkg-query") == ["-W -f=${Version} nova-common"] * 2
+
+
+NOVA_2025_1 = nova_version(RELEASES["2025.1"])
+
+
+@pytest.mark.parametrize("installed, allowed, says", [
+    ("2:29.2.0-1", True, ""), ("2:30.0.0-1", True, ""), ("3:31.0.0-0ubuntu1", True, ""),
+    ("2:26.2.2-1~deb12u5", False, "refusing to change nova from zed (nova 26) to 2025.1 (nova 31): nova upgrades one "
+                                  "release at a time, or from one SLURP release to the next; upgrade through the "
+                                  "releases in between first\n"),
+    ("2:28.1.0-1", False, "refusing to change nova from 2023.2 (nova 28) to 2025.1 (nova 31)"),
+    ("2:32.0.0-1", False, "refusing to change nova from 32.0.0-1 to 2025.1 (nova 31): an unknown release\n"),
+])
+def test_an_upgrade_nova_does_not_support_is_refused_before_installing(apt_box, installed, allowed, says):
+    apt_box.shim("dpkg-query", f"printf '%s' {installed!r}")
+    r = apt_box.run(scripts.install_packages(["nova-api"], nova=NOVA_2025_1))
+    assert bool(apt_box.calls("apt-get")) == allowed
+    if not allowed:
+        assert r.rc == 1 and r.err.startswith(says)
+
+
+def test_the_release_data_allows_slurp_and_consecutive_upgrades_only():
+    from components.releases import upgrade_sources
+
+    assert upgrade_sources(31) == (29, 30, 31)  # 2024.1 (SLURP) and 2024.2 to 2025.1
+    assert upgrade_sources(29) == (27, 28, 29)
+    assert upgrade_sources(28) == (27, 28) and upgrade_sources(27) == (26, 27)
 
 
 @pytest.mark.parametrize("field, value", [("line", "deb http://x/ubuntu noble main; reboot"), ("name", "../../cron"),

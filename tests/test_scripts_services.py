@@ -47,7 +47,8 @@ def test_restart_services_restarts_each_once_in_order(restart_box):
 
     assert (r.rc, r.err) == (0, "")
     assert restarts(restart_box) == services
-    assert r.out == "restarted: nova-api nova-scheduler nova-conductor nova-novncproxy\n"
+    # nova's documented restart order on upgrades: conductor, scheduler, then the API
+    assert r.out == "restarted: nova-conductor nova-scheduler nova-api nova-novncproxy\n"
 
 
 def test_restart_services_stops_on_a_failed_restart(restart_box):
@@ -82,7 +83,7 @@ LISTING = (
 API_CHECK = 'echo "$* OS_TEST_MARKER=${OS_TEST_MARKER-unset}" >> "$STATE/api-checks"'
 
 OPENSTACK_SHIM = (
-    'if [ "$*" = "compute service list -f value -c Binary -c State" ]; then\n'
+    'if [ "$*" = "compute service list -f value -c Binary -c State -c Updated At" ]; then\n'
     f"{LISTING}"
     "  exit 0\n"
     "fi\n"
@@ -108,7 +109,7 @@ def api_checks(box: Sandbox) -> list[str]:
 @pytest.fixture
 def os_box(box):
     box.shim("openstack", OPENSTACK_SHIM)
-    box.shim("nova-status", API_CHECK)
+    box.shim("date", f"echo {NOW}")
     box.shim("sleep")
     return box
 
@@ -118,8 +119,10 @@ def verify_2025(box: Sandbox, attempts: int = 30, delay: int = 5) -> Result:
                                            RELEASE_2025_1.api_checks, attempts, delay))
 
 
-ALL_UP = "nova-conductor up\nnova-scheduler up\nnova-compute up\n"
-SCHEDULER_DOWN = "nova-conductor up\nnova-scheduler down\nnova-compute up\n"
+# The verify step starts at NOW (the sandbox's `date`); a heartbeat after it is FRESH.
+NOW, FRESH, STALE = "2026-11-28T10:00:00", "2026-11-28T10:00:05.000000", "2026-11-28T09:59:20.000000"
+ALL_UP = f"nova-conductor up {FRESH}\nnova-scheduler up {FRESH}\nnova-compute up {FRESH}\n"
+SCHEDULER_DOWN = f"nova-conductor up {FRESH}\nnova-scheduler down {FRESH}\nnova-compute up {FRESH}\n"
 
 
 def test_verify_openstack_all_up_runs_the_api_checks(os_box):
@@ -132,13 +135,12 @@ def test_verify_openstack_all_up_runs_the_api_checks(os_box):
         "nova services up: nova-conductor nova-scheduler\n"
         "ok: openstack catalog show compute\n"
         "ok: openstack image list\n"
-        "ok: nova-status upgrade check\n"
     )
     assert api_checks(os_box) == [
         "catalog show compute OS_TEST_MARKER=sourced it",
         "image list OS_TEST_MARKER=sourced it",
-        "upgrade check OS_TEST_MARKER=sourced it",
     ]
+    assert os_box.calls("date") == ["-u +%Y-%m-%dT%H:%M:%S"]
     assert os_box.calls("sleep") == []
 
 
@@ -148,16 +150,31 @@ def test_verify_openstack_service_down_fails_naming_it(os_box):
     r = verify_2025(os_box, attempts=3, delay=7)
 
     assert r.rc == 1
-    assert r.err == "nova services not up after 21s: nova-scheduler\n"
+    assert r.err == f"nova services not up (no heartbeat since {NOW}) after 21s: nova-scheduler\n"
     assert (os_box.state / "list-count").read_text() == "3\n"
     assert api_checks(os_box) == []
 
 
 def test_verify_openstack_names_every_down_service(os_box):
-    listing(os_box, "nova-conductor down\nnova-compute up\n")  # scheduler missing altogether
+    listing(os_box, f"nova-conductor down {FRESH}\nnova-compute up {FRESH}\n")  # scheduler missing altogether
     r = verify_2025(os_box, attempts=2, delay=1)
     assert r.rc == 1
-    assert r.err == "nova services not up after 2s: nova-conductor nova-scheduler\n"
+    assert r.err == f"nova services not up (no heartbeat since {NOW}) after 2s: nova-conductor nova-scheduler\n"
+
+
+def test_verify_needs_a_heartbeat_from_after_the_restart(os_box):
+    """The restarted scheduler never came back: its old process's last heartbeat still shows
+    it "up" (for service_down_time), which must not pass; a fresh heartbeat does."""
+    stale = f"nova-conductor up {FRESH}\nnova-scheduler up {STALE}\n"
+    listing(os_box, stale)
+    r = verify_2025(os_box, attempts=3, delay=1)
+    assert r.rc == 1
+    assert r.err == f"nova services not up (no heartbeat since {NOW}) after 3s: nova-scheduler\n"
+
+    (os_box.state / "list-count").unlink()
+    listing(os_box, stale, call=1)
+    listing(os_box, ALL_UP)
+    assert verify_2025(os_box, attempts=3, delay=1).rc == 0
 
 
 def test_verify_openstack_waits_until_services_come_up(os_box):
@@ -171,22 +188,22 @@ def test_verify_openstack_waits_until_services_come_up(os_box):
     assert r.out.startswith("nova services up: nova-conductor nova-scheduler\n")
     assert (os_box.state / "list-count").read_text() == "3\n"
     assert os_box.calls("sleep") == ["5", "5"]
-    assert len(api_checks(os_box)) == 3
+    assert len(api_checks(os_box)) == 2
 
 
 def test_verify_fails_when_an_api_check_fails(os_box):
     listing(os_box, ALL_UP)
-    os_box.shim("nova-status", "exit 3")
+    os_box.shim("openstack", OPENSTACK_SHIM.replace(API_CHECK, '[ "$1" = image ] && exit 3\n' + API_CHECK))
     r = verify_2025(os_box)
     assert r.rc == 3
-    assert "ok: nova-status upgrade check" not in r.out
+    assert "ok: openstack catalog show compute\n" in r.out and "ok: openstack image list" not in r.out
 
 
 LIBERTY_HEADER = "Binary           Host                                 Zone             Status     State Updated_At\n"
 
 
 def liberty_row(binary: str, state: str) -> str:
-    return f"{binary:<16} controller                           internal         enabled    {state}   2015-11-10 12:00:00\n"
+    return f"{binary:<16} controller                           internal         enabled    {state}   2026-11-28 10:00:05\n"
 
 
 def liberty_listing(down: tuple[str, ...] = ()) -> str:
@@ -201,6 +218,7 @@ def liberty_box(box):
     box.shim("nova-manage", '[ "$*" = "service list" ] || exit 64\n'
                             'echo "Option \\"verbose\\" from group \\"DEFAULT\\" is deprecated" >&2\n' + LISTING)
     box.shim("nova", API_CHECK)
+    box.shim("date", f"echo {NOW}")
     box.shim("sleep")
     return box
 
@@ -232,7 +250,7 @@ def test_verify_nova_manage_service_down_fails(liberty_box):
     r = verify_liberty(liberty_box, attempts=4, delay=5)
 
     assert r.rc == 1
-    assert r.err == "nova services not up after 20s: nova-scheduler nova-cert\n"
+    assert r.err == f"nova services not up (no heartbeat since {NOW}) after 20s: nova-scheduler nova-cert\n"
     assert (liberty_box.state / "list-count").read_text() == "4\n"
     assert api_checks(liberty_box) == []
 
@@ -261,24 +279,25 @@ def test_verify_rejects_bad_arguments():
 # --------------------------------------------------------------------------------------------
 
 def test_verify_one_host_asks_about_that_host_only(box):
-    box.shim("openstack", 'if [ "$*" = "compute service list --host compute1 -f value -c Binary -c State" ]; then\n'
+    box.shim("openstack", 'if [ "$*" = "compute service list --host compute1 -f value -c Binary -c State -c Updated At" ]; then\n'
                           f"{LISTING}  exit 0\nfi\nexit 64")
     box.shim("sleep")
-    listing(box, "nova-compute down\n", call=1)
-    listing(box, "nova-compute up\n")
+    box.shim("date", f"echo {NOW}")
+    listing(box, f"nova-compute down {FRESH}\n", call=1)
+    listing(box, f"nova-compute up {FRESH}\n")
     r = box.run(scripts.verify_services(str(openrc(box)), True, ["nova-compute"], (), 5, 1, host="compute1"))
     assert (r.rc, r.out) == (0, "nova services up: nova-compute\n"), r.err
     assert box.calls("sleep") == ["1"]
 
 
 def test_verify_one_host_with_nova_manage_ignores_other_hosts(liberty_box):
-    other = "nova-compute     compute2                             nova             enabled    :-)   2015-11-10 12:00:00\n"
-    mine = "nova-compute     compute1                             nova             enabled    XXX   2015-11-10 12:00:00\n"
+    other = "nova-compute     compute2                             nova             enabled    :-)   2026-11-28 10:00:05\n"
+    mine = "nova-compute     compute1                             nova             enabled    XXX   2026-11-28 10:00:05\n"
     listing(liberty_box, LIBERTY_HEADER + other + mine)
     r = liberty_box.run(scripts.verify_services(str(openrc(liberty_box)), False, ["nova-compute"], (), 2, 1,
                                                 host="compute1"))
     assert r.rc == 1
-    assert r.err == "nova services not up after 2s: nova-compute\n"
+    assert r.err == f"nova services not up (no heartbeat since {NOW}) after 2s: nova-compute\n"
 
 
 @pytest.mark.parametrize("host", ["compute1; reboot", "$(id)", "a b", '"x"'])
@@ -312,3 +331,36 @@ def test_verify_http_fails_with_the_last_status(box):
 def test_verify_http_refuses_hostile_urls(url):
     with pytest.raises(ValueError):
         scripts.verify_http(url)
+
+
+# --------------------------------------------------------------------------------------------
+# a hypervisor's service record, and its removal when the node leaves the stack
+# --------------------------------------------------------------------------------------------
+
+def test_removing_a_hypervisor_disables_then_deletes_its_compute_service(box):
+    box.shim("openstack", 'case "$*" in\n'
+                          '  "compute service list --host compute2 --service nova-compute -f value -c ID")\n'
+                          '    [ -f "$STATE/gone" ] || echo 3f1c2b9e-1d2a-4f51-9a57-000000000002 ;;\n'
+                          '  "compute service delete "*) touch "$STATE/gone" ;;\n'
+                          'esac')
+    script = scripts.remove_compute_service(str(openrc(box)), True, "compute2")
+    r = box.run(script)
+    assert (r.rc, r.out) == (0, "nova-compute service removed: compute2\n"), r.err
+    assert box.calls("openstack")[1:] == [
+        "compute service set --disable --disable-reason removed from the stack compute2 nova-compute",
+        "compute service delete 3f1c2b9e-1d2a-4f51-9a57-000000000002",
+    ]
+    again = box.run(script)  # idempotent: nothing left to remove
+    assert (again.rc, again.out) == (0, "no nova-compute service left on compute2\n")
+
+
+def test_the_service_record_step_fails_when_nova_has_no_record(box):
+    box.shim("openstack", "exit 0")  # lists nothing
+    r = box.run(scripts.service_record(str(openrc(box)), True, "compute2"))
+    assert (r.rc, r.err) == (1, "no nova-compute service on compute2\n")
+
+
+@pytest.mark.parametrize("host", ["compute2; reboot", "$(id)", "a b"])
+def test_service_record_scripts_refuse_hostile_hosts(host):
+    with pytest.raises(ValueError):
+        scripts.remove_compute_service("/root/admin-openrc", True, host)

@@ -63,6 +63,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         names=db_names,
         main_name=db_name,
         api_name=(profile.release.databases.get("api", "").format(name=db_name) or None) if profile and db_name else None,
+        cell0_name=(profile.release.databases.get("cell0", "").format(name=db_name) or None) if profile and db_name else None,
         user=_db_user(r, r.identifier("dbUser", r.get("dbUser"))),
         password=r.secret("dbPassword"),
         allowed_hosts=tuple(allowed_hosts) if isinstance(allowed_hosts, list) else (),

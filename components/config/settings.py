@@ -18,6 +18,7 @@ class DatabaseSettings:
     names: tuple[str, ...]  # the release's databases, main one included
     main_name: str
     api_name: Optional[str]
+    cell0_name: Optional[str]  # cells v2 releases
     user: str
     password: Secret
     allowed_hosts: tuple[str, ...]
