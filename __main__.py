@@ -7,6 +7,7 @@ from components.controller import ControllerArgs, ControllerNode
 from components.database import NovaDatabase, NovaDatabaseArgs
 from components.horizon import Dashboard, DashboardArgs
 from components.identity import ServiceIdentity, keystone_provider, nova_identity_args
+from components.placement import PlacementArgs
 from components.settings_source import read_settings
 
 settings = read_settings()  # fails with every config problem before anything is registered
@@ -23,7 +24,9 @@ keystone = keystone_provider("keystone", settings.keystone)
 identity = ServiceIdentity("nova-identity", nova_identity_args(settings, keystone))
 endpoints = list(identity.endpoints.values())
 
-controller = ControllerNode("controller", ControllerArgs(settings=settings, database=database, endpoints=endpoints))
+placement = PlacementArgs(settings=settings, provider=keystone, nova_identity=identity) if settings.placement.deploy else None
+controller = ControllerNode("controller", ControllerArgs(settings=settings, database=database, endpoints=endpoints,
+                                                         placement=placement))
 
 hypervisors = [
     HypervisorNode(node.name, HypervisorArgs(settings=settings, node=node, controller=controller))
@@ -46,3 +49,5 @@ pulumi.export("compute_service_id", identity.service_id)
 pulumi.export("compute_endpoints", identity.endpoint_urls)
 pulumi.export("nova_conf_sha256", controller.nova_conf_sha256)
 pulumi.export("hypervisors", [node.name for node in settings.hypervisors])
+if controller.placement is not None:
+    pulumi.export("placement_url", settings.placement.endpoint_url)

@@ -9,6 +9,7 @@ trigger, re-runs only restart and verify; packages and db sync are left alone.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -16,6 +17,7 @@ import pulumi
 
 from components import scripts
 from components.config import Settings
+from components.placement import PlacementArgs, PlacementService
 from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target, nova_version
 from components.nova_conf import CONTROLLER, cell_templates, conf_context, fill, plain_secret_overrides, render_masked, render_nova_conf, secret_values
 
@@ -25,6 +27,7 @@ class ControllerArgs:
     settings: Settings
     database: pulumi.Resource  # db sync waits for its databases and grants
     endpoints: Sequence[pulumi.Resource]  # verify waits for the catalog
+    placement: Optional[PlacementArgs] = None  # deploy placement on this node, before nova's db sync
 
 
 def preflight_targets(settings: Settings) -> list[tuple[str, str, int]]:
@@ -60,14 +63,20 @@ class ControllerNode(pulumi.ComponentResource):
                                       depends_on=[self.packages])
         self.openrc = node.write_file("openrc", OPENRC, pulumi.Output.secret(render_openrc(s)),
                                       depends_on=[self.preflight])
+        # Placement runs on this node; nova's upgrade check (in db sync) and verify ask it.
+        self.placement = None
+        if args.placement is not None:
+            self.placement = PlacementService("placement", dataclasses.replace(
+                args.placement, openrc=self.openrc, preflight=self.preflight), pulumi.ResourceOptions(parent=self))
+        needs_placement = [self.placement.verify] if self.placement else []
         # Runs again when the release changes (an upgrade: schema, data migrations, the check).
         cells = cell_templates(s) if release.cells_v2 else None
         self.db_sync = node.run("db-sync", scripts.db_sync(release.db_sync, cells, release.upgrade_check),
-                                depends_on=[self.config, args.database], triggers=[release.name])
+                                depends_on=[self.config, args.database, *needs_placement], triggers=[release.name])
         self.restart = node.run("restart", scripts.restart_services(packaging.services),
                                 depends_on=[self.db_sync, self.config], triggers=[conf_hash])
         self.verify = node.run(
             "verify", scripts.verify_services(OPENRC, release.services_via_api, release.expected_up, release.api_checks),
-            depends_on=[self.restart, self.openrc, *args.endpoints], triggers=[conf_hash])
+            depends_on=[self.restart, self.openrc, *args.endpoints, *needs_placement], triggers=[conf_hash])
         self.nova_conf_masked = render_masked(s, s.controller, CONTROLLER)
         self.register_outputs({"host": s.controller.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})

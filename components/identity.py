@@ -31,8 +31,9 @@ class ServiceIdentityArgs:
     adopt_user_id: Optional[str] = None
     adopt_service_id: Optional[str] = None
     adopt_endpoint_ids: dict[str, str] = field(default_factory=dict)
-    project_id: Optional[str] = None  # known: `project` is not looked up (no keystone at preview)
-    role_id: Optional[str] = None
+    project_id: Optional[pulumi.Input[str]] = None  # known: `project` is not looked up (no keystone at preview)
+    role_id: Optional[pulumi.Input[str]] = None
+    extra_role_ids: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # known ids of extra_roles
     extra_roles: Sequence[str] = ()  # more roles on the project, looked up by name (e.g. `service`)
 
 
@@ -113,7 +114,7 @@ class ServiceIdentity(pulumi.ComponentResource):
         project_id = args.project_id or openstack.identity.get_project_output(
             name=args.project, domain_id=args.domain_id, opts=invoke).id
         role_ids = {args.role: args.role_id}
-        role_ids.update({role: None for role in args.extra_roles if role != args.role})
+        role_ids.update({role: args.extra_role_ids.get(role) for role in args.extra_roles if role != args.role})
         self.role_assignments = {
             role: openstack.identity.RoleAssignment(
                 f"{name}-{role}-on-{args.project}",
@@ -124,6 +125,9 @@ class ServiceIdentity(pulumi.ComponentResource):
             )
             for role, known in role_ids.items()
         }
+        # what another service's identity can reuse instead of looking the same names up again
+        self.project_id = project_id
+        self.role_ids = {role: a.role_id for role, a in self.role_assignments.items()}
         self.service = openstack.identity.ServiceV3(
             f"{name}-service",
             name=args.service_name,

@@ -32,6 +32,7 @@ def secret_values(settings: Settings) -> dict[str, Optional[str]]:
         "placement_password": settings.placement_password.value if settings.placement_password else None,
         "metadata_secret": settings.metadata_secret.value if settings.metadata_secret else None,
         "admin_password": settings.keystone.admin_password.value,
+        "placement_db_password": settings.placement.db_password.value if settings.placement.db_password else None,
     }
 
 
@@ -39,10 +40,11 @@ def _url_password(value: str) -> str:
     return quote(value, safe="")
 
 
-def db_url(settings: Settings, database: str, password: str) -> str:
+def db_url(settings: Settings, database: str, password: str, user: Optional[str] = None) -> str:
+    """A database URL on the stack's db-node, for nova's account unless `user` names another."""
     db = settings.database
     host = url_host(db.host) if db.port == 3306 else f"{url_host(db.host)}:{db.port}"
-    url = f"mysql+pymysql://{quote(db.user, safe='')}:{_url_password(password)}@{host}/{database}"
+    url = f"mysql+pymysql://{quote(user or db.user, safe='')}:{_url_password(password)}@{host}/{database}"
     if db.ca_file:
         url += f"?ssl_ca={quote(db.ca_file, safe='/')}"
     return url
@@ -98,6 +100,9 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
         "metadata_secret": secrets.get("metadata_secret"),
         "placement_user": settings.placement_user,
         "placement_password": secrets.get("placement_password"),
+        "placement_db_connection": (
+            db_url(settings, settings.placement.db_name, secrets["placement_db_password"], settings.placement.db_user)
+            if secrets.get("placement_db_password") else None),
         "novncproxy_base_url": f"http://{url_host(controller.my_ip)}:6080/vnc_auto.html",
         "virt_type": virt_type,
         "admin_user": ks.admin_user,
@@ -181,5 +186,18 @@ def masked_secrets(settings: Settings) -> dict[str, Optional[str]]:
 def render_masked(settings: Settings, node: NodeSettings, role: str, virt_type: Optional[str] = None) -> str:
     """The file as it will be written, every secret shown as [secret] (also inside URLs)."""
     overrides = {s: {k: MASK for k in opts} for s, opts in settings.nova_conf_secret_overrides.items()}
-    text = render_nova_conf(settings, node, role, masked_secrets(settings), overrides, virt_type)
-    return text.replace(quote(MASK, safe=""), MASK)
+    return _shown(render_nova_conf(settings, node, role, masked_secrets(settings), overrides, virt_type))
+
+
+def render_placement_conf(settings: Settings, secrets: Mapping[str, Optional[str]]) -> str:
+    """/etc/placement/placement.conf of the release's placement, on the controller."""
+    templates = settings.release.release.placement.conf
+    return render_ini(fill(templates, conf_context(settings, settings.controller, CONTROLLER, secrets)))
+
+
+def render_placement_masked(settings: Settings) -> str:
+    return _shown(render_placement_conf(settings, masked_secrets(settings)))
+
+
+def _shown(text: str) -> str:
+    return text.replace(quote(MASK, safe=""), MASK)  # a mask inside a URL was percent-encoded

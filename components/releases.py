@@ -36,6 +36,15 @@ class OptionCheck:
 
 
 @dataclass(frozen=True)
+class PlacementRelease:
+    """The placement service of a release (a separate project since Stein): its placement.conf
+    templates (over the same context as nova.conf's, plus {placement_db_connection}) and the PyPI
+    pins that define its valid options."""
+    conf: Options
+    option_check: Optional[OptionCheck] = None
+
+
+@dataclass(frozen=True)
 class NovaRelease:
     name: str
     nova_major: int  # the upstream nova version the packages must install (12, 26, 31)
@@ -58,6 +67,7 @@ class NovaRelease:
     # service tokens need `service` (its keystone-manage bootstrap creates that role; zed's does not).
     extra_service_roles: tuple[str, ...] = ()
     upgrade_check: bool = False  # `nova-status upgrade check` exists (Ocata and later)
+    placement: Optional[PlacementRelease] = None  # deployed by the program (stack: placement.deploy)
     option_check: Optional[OptionCheck] = None  # None: no PyPI release to check against (Liberty)
 
 
@@ -79,6 +89,8 @@ class Packaging:
     compute_services: tuple[str, ...]
     preseed: tuple[str, ...] = ()  # debconf answers given before installing
     source: Optional[AptSource] = None
+    placement_packages: tuple[str, ...] = ("placement-api",)
+    placement_services: tuple[str, ...] = ("placement-api",)  # restarted when placement.conf changes
 
 
 @dataclass(frozen=True)
@@ -288,6 +300,10 @@ _MODERN_NAMESPACES = (
     "oslo.versionedobjects", "keystonemiddleware.auth_token", "osprofiler", "os_vif", "os_brick",
 )
 
+# placement's etc/placement/config-generator.conf namespaces.
+_PLACEMENT_NAMESPACES = ("placement.conf", "keystonemiddleware.auth_token", "oslo.log", "oslo.middleware.cors",
+                         "oslo.policy", "osprofiler")
+
 # Option-defining libraries at each release's upper-constraints: (2025.1, zed).
 _LIBRARY_PINS = {
     "castellan": ("5.2.1", "4.0.0"), "keystoneauth1": ("5.10.0", "5.0.1"),
@@ -303,6 +319,20 @@ _LIBRARY_PINS = {
 
 def _pins(column: int) -> tuple[str, ...]:
     return tuple(f"{name}=={versions[column]}" for name, versions in _LIBRARY_PINS.items())
+
+
+def _placement_conf() -> Options:
+    """placement.conf as the install guide writes it."""
+    return _freeze({
+        "placement_database": {"connection": "{placement_db_connection}"},
+        "keystone_authtoken": {
+            "www_authenticate_uri": "{keystone_public_url}",
+            **_MODERN_AUTH,
+            "memcached_servers": "{memcached_servers}",
+            "username": "{placement_user}",
+            "password": "{placement_password}",
+        },
+    })
 
 
 RELEASE_2025_1 = NovaRelease(
@@ -322,6 +352,7 @@ RELEASE_2025_1 = NovaRelease(
     compute_conf=_modern_conf(compute=True),
     openrc=MappingProxyType(_MODERN_OPENRC),
     option_check=OptionCheck("nova==31.3.1", _pins(0), _MODERN_NAMESPACES),
+    placement=PlacementRelease(_placement_conf(), OptionCheck("openstack-placement==13.0.0", _pins(0), _PLACEMENT_NAMESPACES)),
 )
 
 ZED = dataclasses.replace(
@@ -336,6 +367,7 @@ ZED = dataclasses.replace(
     controller_conf=_modern_conf(compute=False, service_roles_required=False),
     compute_conf=_modern_conf(compute=True, service_roles_required=False),
     option_check=OptionCheck("nova==26.3.0", _pins(1), _MODERN_NAMESPACES),
+    placement=PlacementRelease(_placement_conf(), OptionCheck("openstack-placement==8.0.0", _pins(1), _PLACEMENT_NAMESPACES)),
 )
 
 RELEASES: Mapping[str, NovaRelease] = MappingProxyType({r.name: r for r in (LIBERTY, ZED, RELEASE_2025_1)})
@@ -366,6 +398,8 @@ _DEBIAN = Packaging(
 )
 _UBUNTU_MODERN = Packaging(
     distro="ubuntu-24.04",
+    # Ubuntu's placement-api runs under apache2 (mod_wsgi); Debian's under uwsgi, its own service.
+    placement_services=("apache2",),
     packages=("nova-api", "nova-conductor", "nova-novncproxy", "nova-scheduler", "python3-openstackclient"),
     services=("nova-conductor", "nova-scheduler", "nova-api", "nova-novncproxy"),
     compute_packages=("nova-compute",),
@@ -381,8 +415,7 @@ _UBUNTU_MODERN = Packaging(
 
 
 def _packaging(base: Packaging, distro: str) -> Packaging:
-    return Packaging(distro, base.packages, base.services, base.compute_packages, base.compute_services,
-                     base.preseed, base.source)
+    return dataclasses.replace(base, distro=distro)
 
 
 PROFILES: Mapping[tuple[str, str], ReleaseProfile] = MappingProxyType({

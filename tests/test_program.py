@@ -15,7 +15,7 @@ from tools.plan import PROJECT_ROOT, keystone_id, plan_dot, plan_json, plan_text
 
 SENTINEL = "Sentinel-Pa55'\"$(id);%`\\"
 ALL_SECRETS = ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
-               "neutronPassword", "placementPassword", "metadataSecret", "sshPrivateKey")
+               "neutronPassword", "placementPassword", "placementDbPassword", "metadataSecret", "sshPrivateKey")
 STACKS = ("tutorial", "dev", "prod")
 
 USER, SERVICE = "openstack:identity/user:User", "openstack:identity/serviceV3:ServiceV3"
@@ -53,24 +53,34 @@ EXPECTED_COMPONENTS = {
     "prod": {"nova-db": "Database", "nova-identity": "ServiceIdentity", "controller": "ControllerNode",
              "cmp-a1": "HypervisorNode", "cmp-a2": "HypervisorNode", "cells": "HostDiscovery"},
 }
+# Modern releases deploy placement on the controller: a component of the controller node, with its
+# own database and identity inside it.
+PLACEMENT_COMPONENTS = {"placement": ("Placement", "controller"), "placement-db": ("Database", "placement"),
+                        "placement-identity": ("ServiceIdentity", "placement")}
 
 
 def test_components_and_parents(stack_run):
     stack, rec = stack_run
     stack_urn = next(r.urn for r in rec.resources() if r.type == "pulumi:pulumi:Stack")
     components = {r.name: r for r in rec.resources() if not r.custom and r.urn != stack_urn}
+    placement = PLACEMENT_COMPONENTS if stack != "tutorial" else {}
     assert {n: r.type for n, r in components.items()} == {
-        n: f"openstack-nova:components:{t}" for n, t in EXPECTED_COMPONENTS[stack].items()}
-    assert all(r.parent == stack_urn for r in components.values())
+        n: f"openstack-nova:components:{t}" for n, t in
+        {**EXPECTED_COMPONENTS[stack], **{n: t for n, (t, _) in placement.items()}}.items()}
+    assert all(r.parent == stack_urn for n, r in components.items() if n not in placement)
+    for name, (_, parent) in placement.items():
+        assert components[name].parent == components[parent].urn, name
     assert [r.name for r in rec.children(components["nova-db"].urn)] == ["nova-db-mysql"]
     assert [r.name for r in rec.children(components["controller"].urn)] == sorted(
-        f"controller-{s}" for s in CONTROLLER_STEPS + ["openrc"])
+        [f"controller-{s}" for s in CONTROLLER_STEPS + ["openrc"]] + (["placement"] if placement else []))
 
 
 def test_identity_objects_are_the_seeds(stack_run):
     stack, rec = stack_run
-    users, services = rec.of_type(USER), rec.of_type(SERVICE)
-    assignments, endpoints = rec.of_type(ROLE_ASSIGNMENT), rec.of_type(ENDPOINT)
+    nova = rec.by_name("nova-identity").urn
+    users, services = [r for r in rec.of_type(USER) if r.parent == nova], [r for r in rec.of_type(SERVICE) if r.parent == nova]
+    assignments = [r for r in rec.of_type(ROLE_ASSIGNMENT) if r.parent == nova]
+    endpoints = [r for r in rec.of_type(ENDPOINT) if r.parent == nova]
     # 2025.1's service tokens need the `service` role as well (the tutorial's Liberty has none)
     roles = ["admin"] if stack == "tutorial" else ["admin", "service"]
     assert [a.name for a in assignments] == [f"nova-identity-{role}-on-service" for role in roles]

@@ -13,7 +13,9 @@ from typing import Any, Mapping
 from components import releases, validate
 from components.config.reader import _Reader, _strip_namespace
 from components.config.schema import SEED_DEFAULT_PASSWORD, ConfigError
-from components.config.sections import _dashboard, _db_user, _hypervisors, _identity, _memcached, _node, _node_problems, _overrides
+from components.config.sections import (
+    _dashboard, _db_user, _hypervisors, _identity, _memcached, _node, _node_problems, _overrides, _placement,
+)
 from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
 from components.validate import validate_host_pattern
 
@@ -142,6 +144,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         metadata_secret=metadata_secret,
         placement_user=r.name("placementUser", r.get("placementUser")),
         placement_password=placement_password,
+        placement=_placement(r, r.get("placement", {}), profile, controller),
         memcached_servers=_memcached(r, r.get("memcachedServers")),
         nova_conf_overrides=overrides,
         nova_conf_secret_overrides=secret_overrides,
@@ -149,7 +152,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
 
     if production:
         for key in ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
-                    "neutronPassword", "placementPassword", "metadataSecret"):
+                    "neutronPassword", "placementPassword", "placementDbPassword", "metadataSecret"):
             value = r.raw.get(key)
             if isinstance(value, str) and value == SEED_DEFAULT_PASSWORD:
                 r.problem(key, f"is the tutorial's default password; a production stack needs its own (`pulumi config set --secret {key} <value>`)")

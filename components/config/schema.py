@@ -77,6 +77,8 @@ UNDECLARED: dict[str, Key] = {
     "sshPrivateKey": Key("string", secret=True),  # unset: the SSH agent
     "placementPassword": Key("string", secret=True),  # required by modern releases (checked below)
     "metadataSecret": Key("string", secret=True),
+    "placement": Key("object"),  # {deploy, dbName, dbUser}
+    "placementDbPassword": Key("string", secret=True),  # required when the program deploys placement
 }
 
 

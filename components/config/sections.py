@@ -9,7 +9,7 @@ from typing import Any, Optional
 from components import releases, validate
 from components.config.reader import _Reader
 from components.config.schema import _NODE_NAME_RE, _OPTION_RE, INTERFACES, KNOWN_SERVICE_TYPES, Secret
-from components.config.settings import DashboardSettings, IdentitySettings, NodeSettings
+from components.config.settings import DashboardSettings, IdentitySettings, NodeSettings, PlacementSettings
 
 
 def _db_user(r: _Reader, user: Optional[str]) -> Optional[str]:
@@ -195,6 +195,38 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
         adopt_service_id=adopt.get("service"),
         adopt_endpoint_ids=tuple(sorted(adopt_endpoints.items())),
     )
+
+
+def _placement(r: _Reader, value: Any, profile: Optional[releases.ReleaseProfile],
+               controller: Optional[NodeSettings]) -> PlacementSettings:
+    """placement: {deploy, dbName, dbUser}; deploy defaults to whether the release has placement."""
+    offered = profile is not None and profile.release.placement is not None
+    if not isinstance(value, dict):
+        r.problem("placement", "must be a map: {deploy: true, dbName: placement, dbUser: placement}")
+        value = {}
+    for extra in sorted(set(value) - {"deploy", "dbName", "dbUser"}):
+        r.problem(f"placement.{extra}", "is not a placement setting; use deploy, dbName and dbUser")
+    deploy = value.get("deploy", offered)
+    if not isinstance(deploy, bool):
+        r.problem("placement.deploy", "must be true or false")
+        deploy = False
+    if deploy and not offered and profile is not None:
+        r.problem("placement.deploy", f"release {profile.name} has no placement service (it predates it); "
+                  "remove placement.deploy")
+        deploy = False
+    names = {}
+    for key in ("dbName", "dbUser"):
+        names[key] = value.get(key, "placement")
+        found = validate.validate_identifier(names[key], f"placement.{key}")
+        r.problems.extend(found)
+    if len(str(names["dbUser"])) > validate.USER_NAME_MAX:
+        r.problem("placement.dbUser", f"is longer than {validate.USER_NAME_MAX} characters, the MySQL 8 limit")
+    password = r.secret("placementDbPassword")
+    if deploy and password is None:
+        r.problem("placementDbPassword", "is required to deploy placement (its database account); set it with "
+                  "`pulumi config set --secret placementDbPassword <value>`")
+    url = f"http://{validate.url_host(controller.host)}:8778" if deploy and controller and controller.host else None
+    return PlacementSettings(deploy, names["dbName"], names["dbUser"], password, url)
 
 
 def _is_keystone_id(value: Any) -> bool:

@@ -86,6 +86,15 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class PlacementSettings:
+    deploy: bool  # the program deploys placement on the controller (else one is assumed to exist)
+    db_name: str
+    db_user: str
+    db_password: Optional[Secret]
+    endpoint_url: Optional[str]
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     release: releases.ReleaseProfile
@@ -104,6 +113,7 @@ class Settings:
     metadata_secret: Optional[Secret]
     placement_user: str
     placement_password: Optional[Secret]
+    placement: PlacementSettings
     memcached_servers: Optional[str]
     nova_conf_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     nova_conf_secret_overrides: Mapping[str, Mapping[str, Secret]] = field(default_factory=dict)
