@@ -18,7 +18,9 @@ import pulumi
 from components import scripts
 from components.config import NodeSettings, Settings
 from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target, nova_version
-from components.nova_conf import COMPUTE, plain_secret_overrides, render_masked, render_nova_conf, secret_values
+from components.nova_conf import (
+    COMPUTE, plain_secret_overrides, render_compute_driver_conf, render_masked, render_nova_conf, secret_values,
+)
 
 VIRT_TYPES = ("kvm", "qemu")
 
@@ -65,10 +67,18 @@ class HypervisorNode(pulumi.ComponentResource):
         conf_hash = content_hash(self.nova_conf_text)
         self.config = steps.write_file("nova-conf", NOVA_CONF, self.nova_conf_text, group="nova", mode="0640",
                                        depends_on=[self.packages])
+        driver_conf = virt_type.apply(render_compute_driver_conf)
+        self.driver_config = steps.write_file("compute-conf", packaging.compute_driver_conf, driver_conf,
+                                              group="nova", mode="0640", depends_on=[self.packages])
         ctl = args.controller
         # After the controller's restart: on an upgrade, computes go last (nova's documented order).
-        self.restart = steps.run("restart", scripts.restart_services(packaging.compute_services),
-                                 depends_on=[self.config, ctl.restart], triggers=[conf_hash])
+        # A forced kvm where /dev/kvm is missing fails here, saying so, instead of a nova-compute
+        # that never comes up.
+        self.restart = steps.run(
+            "restart", virt_type.apply(lambda virt: scripts.require_virt_type(virt) + scripts.restart_services(
+                packaging.compute_services)),
+            depends_on=[self.config, self.driver_config, ctl.restart],
+            triggers=[conf_hash, content_hash(driver_conf)])
         # Verified from the controller, which asks the API for this host's services.
         on_controller = NodeSteps(self, name, s.controller, conn=ctl.connection)
         self.verify = on_controller.run(

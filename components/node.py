@@ -57,7 +57,7 @@ class NodeSteps:
         self.parent, self.prefix, self.node = parent, prefix, node
         self.connection = conn or connection(node, private_key)
 
-    def run(self, step: str, script: str, *, depends_on: Sequence[pulumi.Resource] = (),
+    def run(self, step: str, script: pulumi.Input[str], *, depends_on: Sequence[pulumi.Resource] = (),
             stdin: Optional[pulumi.Input[str]] = None, triggers: Optional[Sequence[pulumi.Input]] = None,
             quiet: bool = False, delete: Optional[str] = None) -> remote.Command:
         """A remote command. `quiet` keeps its output out of the engine's log and marks the
@@ -65,7 +65,7 @@ class NodeSteps:
         return remote.Command(
             f"{self.prefix}-{step}",
             connection=self.connection,
-            create=scripts.as_user(script, self.node.user),
+            create=self._as_user(script),
             delete=scripts.as_user(delete, self.node.user) if delete else None,
             stdin=stdin,
             triggers=list(triggers) if triggers is not None else None,
@@ -79,6 +79,11 @@ class NodeSteps:
                 additional_secret_outputs=["stdout", "stderr"] if quiet else None,
             ),
         )
+
+    def _as_user(self, script: pulumi.Input[str]) -> pulumi.Input[str]:
+        if isinstance(script, str):
+            return scripts.as_user(script, self.node.user)
+        return pulumi.Output.from_input(script).apply(lambda text: scripts.as_user(text, self.node.user))
 
     def write_file(self, step: str, path: str, content: pulumi.Input[str], *, owner: str = "root",
                    group: str = "root", mode: str = "0600", depends_on: Sequence[pulumi.Resource] = ()) -> remote.Command:

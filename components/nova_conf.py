@@ -171,6 +171,11 @@ def render_nova_conf(settings: Settings, node: NodeSettings, role: str, secrets:
     return render_ini(merge_overrides(options, settings.nova_conf_overrides, secret_overrides or {}))
 
 
+def render_compute_driver_conf(virt_type: str) -> str:
+    """The hypervisor's nova-compute.conf (read after nova.conf): the libvirt driver, its virt type."""
+    return render_ini({"DEFAULT": {"compute_driver": "libvirt.LibvirtDriver"}, "libvirt": {"virt_type": virt_type}})
+
+
 def plain_secret_overrides(settings: Settings) -> dict[str, dict[str, str]]:
     return {s: {k: v.value for k, v in opts.items()} for s, opts in settings.nova_conf_secret_overrides.items()}
 

@@ -89,6 +89,10 @@ class Packaging:
     compute_services: tuple[str, ...]
     preseed: tuple[str, ...] = ()  # debconf answers given before installing
     source: Optional[AptSource] = None
+    # The hypervisor driver's own file, read by nova-compute AFTER nova.conf (nova-compute-kvm
+    # ships it with virt_type=kvm): the driver and virt type are written there, or nova.conf's
+    # would never take effect.
+    compute_driver_conf: str = "/etc/nova/nova-compute.conf"
     placement_packages: tuple[str, ...] = ("placement-api",)
     placement_services: tuple[str, ...] = ("placement-api",)  # restarted when placement.conf changes
 
@@ -302,7 +306,7 @@ _MODERN_NAMESPACES = (
 
 # placement's etc/placement/config-generator.conf namespaces.
 _PLACEMENT_NAMESPACES = ("placement.conf", "keystonemiddleware.auth_token", "oslo.log", "oslo.middleware.cors",
-                         "oslo.policy", "osprofiler")
+                         "oslo.middleware.http_proxy_to_wsgi", "oslo.policy", "osprofiler")
 
 # Option-defining libraries at each release's upper-constraints: (2025.1, zed).
 _LIBRARY_PINS = {

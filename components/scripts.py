@@ -475,6 +475,17 @@ def detect_virt_type() -> str:
     return HEADER + "if grep -Eq '(vmx|svm)' /proc/cpuinfo && [ -e /dev/kvm ]; then echo kvm; else echo qemu; fi\n"
 
 
+def require_virt_type(virt_type: str) -> str:
+    """Shell lines: fail, saying why, when `virt_type` cannot work on this node (kvm needs the CPU's
+    virtualisation extensions and /dev/kvm; qemu always works, slowly)."""
+    if virt_type not in ("kvm", "qemu"):
+        raise ValueError(f"{virt_type!r} is not a supported virt type")
+    if virt_type == "qemu":
+        return ""
+    return ("[ -e /dev/kvm ] || { echo \"virt_type kvm, but /dev/kvm is missing on $(hostname): enable hardware "
+            "virtualisation (or nested KVM) or set the node's virtType to qemu\" >&2; exit 1; }\n")
+
+
 def discover_hosts() -> str:
     """Map new hypervisors into cell1; run once, after every hypervisor is up."""
     return HEADER + nova_manage("cell_v2 discover_hosts --verbose") + "\n"

@@ -223,3 +223,13 @@ def test_service_tokens_need_the_service_role_where_keystone_has_it():
     assert parse(render(settings_for("dev")))["keystone_authtoken"]["service_token_roles_required"] == "true"
     zed = parse(render(settings_for("e2e")))
     assert "service_token_roles_required" not in zed["keystone_authtoken"]
+
+
+def test_the_hypervisor_driver_file_carries_the_virt_type():
+    """nova-compute reads /etc/nova/nova-compute.conf after nova.conf (nova-compute-kvm ships it
+    with virt_type=kvm), so the virt type is written there too."""
+    from components.nova_conf import render_compute_driver_conf
+
+    assert render_compute_driver_conf("qemu") == (
+        "# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n\n"
+        "[DEFAULT]\ncompute_driver = libvirt.LibvirtDriver\n\n[libvirt]\nvirt_type = qemu\n")

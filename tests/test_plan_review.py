@@ -59,8 +59,8 @@ def test_a_removed_hypervisor_is_deleted_leaves_first_and_discovery_reruns(prod_
              "jumpHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzq068oISmVm9WEYBFVOEl1C8xAx7uCF0LgklT8o7eP"}]
     steps = review(prod_state, recording("prod", hypervisors=kept))
     assert ops(steps) == {"replace": ["cells-discover-hosts"],
-                          "delete": ["cmp-a2-service-record", "cmp-a2-verify", "cmp-a2-restart", "cmp-a2-nova-conf",
-                                     "cmp-a2-packages", "cmp-a2-preflight", "cmp-a2"]}
+                          "delete": ["cmp-a2-service-record", "cmp-a2-verify", "cmp-a2-restart", "cmp-a2-compute-conf",
+                                     "cmp-a2-nova-conf", "cmp-a2-packages", "cmp-a2-preflight", "cmp-a2"]}
     by_name = {s.name: s for s in steps}
     assert by_name["cells-discover-hosts"].consequence == 'runs again, triggered by ["cmp-a1"]; triggers changed'
     assert by_name["cmp-a2-service-record"].consequence == "its delete command runs"
@@ -94,7 +94,7 @@ def test_plan_json_has_the_shape_of_pulumi_preview(prod_state):
     assert (restart["op"], restart["replaceReasons"], restart["detailedDiff"]) == (
         "replace", ["triggers"], {"triggers": {"kind": "update-replace", "inputDiff": True}})
     assert restart["provider"].startswith(urns[0] + "::")
-    assert plan["changeSummary"] == {"update": 3, "replace": 6, "same": 42}
+    assert plan["changeSummary"] == {"update": 3, "replace": 6, "same": 44}
 
 
 def test_plan_text_shows_each_ssh_target_with_its_host_key(prod_state):
@@ -115,13 +115,13 @@ def test_the_command_keeps_the_last_plan_and_what_ifs_leave_it(tmp_path):
 
     first = plan()
     assert "compared with nothing" in (tmp_path / "plan.txt").read_text()
-    assert "56 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
+    assert "58 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
     state = (tmp_path / "state.json").read_text()
     what_if = plan("--set", json.dumps(NOVA_CONF_CHANGE).replace('{"novaConf": ', "novaConf=")[:-1])
-    assert "0 to create (0 by import), 2 to update, 4 to replace, 0 to delete, 50 unchanged" in what_if.stdout
+    assert "0 to create (0 by import), 2 to update, 4 to replace, 0 to delete, 52 unchanged" in what_if.stdout
     assert "left as it was" in what_if.stderr and (tmp_path / "state.json").read_text() == state
     other = tmp_path / "other"
     again = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--quiet", "--out",
                             str(other), "--against", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=300)
-    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 56 unchanged" in again.stdout
+    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 58 unchanged" in again.stdout

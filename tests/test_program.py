@@ -264,8 +264,8 @@ def test_adding_a_hypervisor_touches_only_that_node_and_discovery():
                                                      "myIp": "10.20.0.23", "virtType": "kvm"}])
     after = _inputs(after_rec)
     added = sorted(set(after) - set(before))
-    assert added == [f"compute3-{s}" for s in ("nova-conf", "packages", "preflight", "restart", "service-record",
-                                                "verify")]
+    assert added == [f"compute3-{s}" for s in ("compute-conf", "nova-conf", "packages", "preflight", "restart",
+                                                "service-record", "verify")]
     changed = sorted(name for name in before if before[name] != after[name])
     assert changed == ["cells-discover-hosts"]
     assert after_rec.depends("cells-discover-hosts", "compute3-verify")

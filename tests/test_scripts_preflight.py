@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 
+import pytest
+
 from components import scripts
 from tests.sandbox import Sandbox, assert_no_markers, free_port
 
@@ -136,3 +138,17 @@ def test_detect_virt_type_prints_one_of_the_two(box):
     assert r.rc == 0
     cpu_has_vmx = any(flag in open("/proc/cpuinfo").read().split() for flag in ("vmx", "svm"))
     assert r.out == ("kvm\n" if cpu_has_vmx and os.path.exists("/dev/kvm") else "qemu\n")
+
+
+def test_a_forced_kvm_without_dev_kvm_fails_saying_so(box):
+    box.shim("hostname", "echo compute1")
+    missing = box.root / "no-kvm-here"
+    r = box.run(scripts.require_virt_type("kvm").replace("/dev/kvm ]", f"{missing} ]") + "echo restarted\n")
+    assert (r.rc, r.out) == (1, "")
+    assert r.err == ("virt_type kvm, but /dev/kvm is missing on compute1: enable hardware virtualisation "
+                     "(or nested KVM) or set the node's virtType to qemu\n")
+    missing.touch()
+    assert box.run(scripts.require_virt_type("kvm").replace("/dev/kvm ]", f"{missing} ]") + "echo restarted\n").out == "restarted\n"
+    assert scripts.require_virt_type("qemu") == ""
+    with pytest.raises(ValueError):
+        scripts.require_virt_type("kvm; reboot")
