@@ -36,10 +36,8 @@ if hypervisors and settings.release.release.cells_v2:  # cells v2 maps new hyper
     HostDiscovery("cells", HostDiscoveryArgs(settings=settings, controller=controller, hypervisors=hypervisors))
 
 if settings.dashboard.enabled:
-    dashboard = Dashboard("dashboard", DashboardArgs(
-        node=settings.dashboard.node, private_key=settings.ssh_private_key,
-        keystone_host=settings.keystone.host, endpoints=endpoints,
-    ))
+    dashboard = Dashboard("dashboard", DashboardArgs(settings=settings, node=settings.dashboard.node,
+                                                     endpoints=endpoints))
     pulumi.export("dashboard_url", dashboard.url)
 
 pulumi.export("release", settings.release.name)

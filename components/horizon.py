@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pulumi
 from components import scripts
-from components.config import NodeSettings, Secret
-from components.node import NodeSteps
+from components.config import NodeSettings, Settings
+from components.node import NodeSteps, content_hash
 from components.validate import url_host
 
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
@@ -77,23 +77,77 @@ def settings_script(path: str, host: str) -> str:
     )
 
 
+SETTINGS_FILE = "_90_openstack_nova.py"  # after the packages' own snippets
+
+
+def dashboard_settings(settings: Settings, node: NodeSettings, path: str) -> dict[str, Any]:
+    """Horizon's settings for a modern release, from the stack (pure)."""
+    ks = settings.keystone
+    values: dict[str, Any] = {
+        "OPENSTACK_HOST": url_host(ks.host),
+        "OPENSTACK_KEYSTONE_URL": f"{ks.public_url.rstrip('/')}/v3",
+        "ALLOWED_HOSTS": sorted({node.host, node.my_ip, url_host(node.my_ip)}),
+        "WEBROOT": path,
+        "OPENSTACK_KEYSTONE_MULTIDOMAIN_SUPPORT": settings.dashboard.multidomain,
+        "OPENSTACK_KEYSTONE_DEFAULT_DOMAIN": ks.user_domain,
+        "OPENSTACK_KEYSTONE_DEFAULT_ROLE": "member",
+        "TIME_ZONE": settings.dashboard.time_zone,
+    }
+    if settings.memcached_servers:
+        values["SESSION_ENGINE"] = "django.contrib.sessions.backends.cache"
+        values["CACHES"] = {"default": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                                        "LOCATION": settings.memcached_servers.split(",")}}
+    return values
+
+
+def render_dashboard_settings(values: dict[str, Any]) -> str:
+    """Python source assigning each setting; every value is a Python literal (repr of plain str,
+    bool, list, dict), so no value can inject code."""
+    def literal(value: Any) -> str:
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            return repr(value)
+        if isinstance(value, list):
+            return "[" + ", ".join(literal(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+        raise TypeError(f"{type(value).__name__} is not a dashboard setting value")
+
+    lines = ["# Managed by openstack-nova (Pulumi). Local edits are overwritten."]
+    for name, value in values.items():
+        if not name.isidentifier() or not name.isupper():
+            raise ValueError(f"{name!r} is not a Django setting name")
+        lines.append(f"{name} = {literal(value)}")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass
 class DashboardArgs:
+    settings: Settings
     node: NodeSettings
-    private_key: Optional[Secret]
-    keystone_host: str
     endpoints: Sequence[pulumi.Resource]  # Horizon is useless before the catalog exists
 
 
 class Dashboard(pulumi.ComponentResource):
     def __init__(self, name: str, args: DashboardArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:Dashboard", name, None, opts)
-        node = args.node
-        steps = NodeSteps(self, name, node, private_key=args.private_key)
-        self.packages = steps.run("packages", scripts.install_packages(["openstack-dashboard"]))
-        # Horizon builds "http://%s/identity/v3" % OPENSTACK_HOST: an IPv6 address needs brackets.
-        self.settings = steps.run("settings", settings_script(LOCAL_SETTINGS, url_host(args.keystone_host)),
-                                  depends_on=[self.packages, *args.endpoints])
-        self.url = f"http://{url_host(node.my_ip)}/horizon/"
-        self.verify = steps.run("verify", scripts.verify_http(self.url), depends_on=[self.settings])
+        s, node = args.settings, args.node
+        packaging = s.release.packaging.dashboard
+        steps = NodeSteps(self, name, node, private_key=s.ssh_private_key)
+        if packaging is None:  # Liberty, as the seed does it: OPENSTACK_HOST in local_settings.py
+            self.packages = steps.run("packages", scripts.install_packages(["openstack-dashboard"]))
+            # Horizon builds "http://%s/identity/v3" % OPENSTACK_HOST: an IPv6 address needs brackets.
+            self.settings = steps.run("settings", settings_script(LOCAL_SETTINGS, url_host(s.keystone.host)),
+                                      depends_on=[self.packages, *args.endpoints])
+            self.url = f"http://{url_host(node.my_ip)}/horizon/"
+            self.verify = steps.run("verify", scripts.verify_http(self.url), depends_on=[self.settings])
+        else:
+            self.packages = steps.run("packages", scripts.install_packages(packaging.packages, packaging.preseed))
+            text = render_dashboard_settings(dashboard_settings(s, node, packaging.path))
+            self.settings = steps.write_file("settings", f"{packaging.settings_dir}/{SETTINGS_FILE}", text,
+                                             mode="0644", secret=False, depends_on=[self.packages, *args.endpoints])
+            # reloaded only when the settings' content changed (a trigger replaces, so it runs again)
+            self.reload = steps.run("reload", scripts.reload_service(packaging.web_server),
+                                    depends_on=[self.settings], triggers=[content_hash(text)])
+            self.url = f"http://{url_host(node.my_ip)}{packaging.path}"
+            self.verify = steps.run("verify", scripts.verify_login_page(self.url), depends_on=[self.reload])
         self.register_outputs({"url": self.url})

@@ -86,7 +86,9 @@ class NodeSteps:
         return pulumi.Output.from_input(script).apply(lambda text: scripts.as_user(text, self.node.user))
 
     def write_file(self, step: str, path: str, content: pulumi.Input[str], *, owner: str = "root",
-                   group: str = "root", mode: str = "0600", depends_on: Sequence[pulumi.Resource] = ()) -> remote.Command:
-        """Write `content` (secret: it travels on stdin, never in the command) to `path` atomically."""
+                   group: str = "root", mode: str = "0600", depends_on: Sequence[pulumi.Resource] = (),
+                   secret: bool = True) -> remote.Command:
+        """Write `content` to `path` atomically; it travels on stdin, never in the command, and is
+        kept secret unless `secret=False` (a file without credentials, shown in plans)."""
         return self.run(step, scripts.write_file_from_stdin(path, owner, group, mode), depends_on=depends_on,
-                        stdin=content, quiet=True)
+                        stdin=content, quiet=secret)

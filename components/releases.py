@@ -81,6 +81,15 @@ class AptSource:
 
 
 @dataclass(frozen=True)
+class DashboardPackaging:
+    packages: tuple[str, ...]
+    settings_dir: str  # Horizon reads every *.py there after local_settings.py
+    path: str  # the URL path Horizon is served at (WEBROOT)
+    preseed: tuple[str, ...] = ()
+    web_server: str = "apache2"
+
+
+@dataclass(frozen=True)
 class Packaging:
     distro: str
     packages: tuple[str, ...]  # controller
@@ -93,6 +102,10 @@ class Packaging:
     # ships it with virt_type=kvm): the driver and virt type are written there, or nova.conf's
     # would never take effect.
     compute_driver_conf: str = "/etc/nova/nova-compute.conf"
+    # Horizon: packages, debconf answers, the local_settings.d its settings.py reads, the path
+    # it is served at, and the web server to reload. None: Liberty's own way (the seed edits
+    # OPENSTACK_HOST in local_settings.py).
+    dashboard: Optional[DashboardPackaging] = None
     placement_packages: tuple[str, ...] = ("placement-api",)
     placement_services: tuple[str, ...] = ("placement-api",)  # restarted when placement.conf changes
 
@@ -389,6 +402,16 @@ _DEBIAN_PRESEED = (
     "nova-api nova/configure_api-endpoint boolean false",
     "nova-consoleproxy nova-consoleproxy/daemon_type select novnc",
 )
+# Debian: openstack-dashboard-apache. Answered non-interactively, it would keep Apache's default
+# sites, whose default-ssl.conf needs mod_ssl that nothing enabled, and apache refuses to start
+# ("Invalid command 'SSLEngine'"): take over the virtual host, without SSL, served at /.
+_DEBIAN_DASHBOARD = DashboardPackaging(
+    packages=("openstack-dashboard-apache",),
+    settings_dir="/etc/openstack-dashboard/local_settings.d",
+    path="/",
+    preseed=("openstack-dashboard-apache horizon/activate_vhost boolean true",
+             "openstack-dashboard-apache horizon/use_ssl boolean false"),
+)
 _DEBIAN = Packaging(
     distro="debian",  # replaced per release below
     # Debian ships the noVNC proxy in nova-consoleproxy (its init script is nova-novncproxy), and
@@ -399,11 +422,18 @@ _DEBIAN = Packaging(
     compute_packages=("nova-compute",),
     compute_services=("nova-compute",),
     preseed=_DEBIAN_PRESEED,
+    dashboard=_DEBIAN_DASHBOARD,
 )
 _UBUNTU_MODERN = Packaging(
     distro="ubuntu-24.04",
     # Ubuntu's placement-api runs under apache2 (mod_wsgi); Debian's under uwsgi, its own service.
     placement_services=("apache2",),
+    # Ubuntu serves Horizon at /horizon; its settings.py reads the package's local_settings.d.
+    dashboard=DashboardPackaging(
+        packages=("openstack-dashboard",),
+        settings_dir="/usr/share/openstack-dashboard/openstack_dashboard/local/local_settings.d",
+        path="/horizon/",
+    ),
     packages=("nova-api", "nova-conductor", "nova-novncproxy", "nova-scheduler", "python3-openstackclient"),
     services=("nova-conductor", "nova-scheduler", "nova-api", "nova-novncproxy"),
     compute_packages=("nova-compute",),

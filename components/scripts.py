@@ -454,6 +454,29 @@ def as_user(script: str, user: str) -> str:
     return f"sudo -n /bin/bash -c {q(script)}"
 
 
+def reload_service(service: str) -> str:
+    _checked([service], _SERVICE_RE, "service name")
+    return HEADER + service_action("reload", q(service)) + f"\necho {q(service + ' reloaded')}\n"
+
+
+def verify_login_page(url: str, attempts: int = 30, delay: int = 5) -> str:
+    """Wait (bounded) until Horizon's login page renders its login form, not merely answers: a
+    broken settings file still answers 500, a missing static build renders no form."""
+    if not validate.PLAIN_URL_RE.fullmatch(url):
+        raise ValueError(f"{url!r} is not a plain http(s) URL")
+    login = url.rstrip("/") + "/auth/login/"
+    return (
+        HEADER + f"url={q(login)}\n"
+        f"for attempt in $(seq 1 {int(attempts)}); do\n"
+        "  page=$(curl -sL --max-time 10 \"$url\" || true)\n"
+        "  case \"$page\" in *'name=\"username\"'*'name=\"password\"'*) echo \"login page renders at $url\"; exit 0 ;; esac\n"
+        f"  sleep {int(delay)}\n"
+        "done\n"
+        f"echo \"no login form at $url after {int(attempts) * int(delay)}s\" >&2\n"
+        "exit 1\n"
+    )
+
+
 def verify_http(url: str, attempts: int = 30, delay: int = 5) -> str:
     """Wait (bounded) until `url` answers with a success or redirect status."""
     if not validate.PLAIN_URL_RE.fullmatch(url):

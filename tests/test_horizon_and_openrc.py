@@ -9,7 +9,8 @@ import pytest
 
 from components.controller import render_openrc
 from components.horizon import set_openstack_host, settings_script
-from tests.support import settings_for
+from components import scripts
+from tests.support import problems_for, settings_for
 
 DEBIAN_SNIPPET = '''import os
 from django.utils.translation import gettext_lazy as _
@@ -121,3 +122,62 @@ def test_an_ipv6_keystone_is_bracketed_in_openstack_host():
     for hostile in ('[2001:db8::7]"; import os', "[::1]\n", "[x]"):
         with pytest.raises(ValueError, match="OPENSTACK_HOST must be a host name"):
             set_openstack_host("", hostile)
+
+
+# --------------------------------------------------------------------------------------------
+# modern releases: the dashboard's settings as data, and its login page
+# --------------------------------------------------------------------------------------------
+
+def test_dashboard_settings_follow_the_stack_and_the_distribution():
+    from components.horizon import dashboard_settings, render_dashboard_settings
+
+    s = settings_for("dev", distro="debian-13", dashboard={"enabled": True, "multidomain": True,
+                                                           "timeZone": "Europe/Paris"})
+    text = render_dashboard_settings(dashboard_settings(s, s.dashboard.node, s.release.packaging.dashboard.path))
+    assert text == (
+        "# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n"
+        "OPENSTACK_HOST = 'dev-ctl.lab.example.org'\n"
+        "OPENSTACK_KEYSTONE_URL = 'http://dev-ctl.lab.example.org:5000/v3'\n"
+        "ALLOWED_HOSTS = ['10.20.0.10', 'dev-ctl.lab.example.org']\n"
+        "WEBROOT = '/'\n"
+        "OPENSTACK_KEYSTONE_MULTIDOMAIN_SUPPORT = True\n"
+        "OPENSTACK_KEYSTONE_DEFAULT_DOMAIN = 'Default'\n"
+        "OPENSTACK_KEYSTONE_DEFAULT_ROLE = 'member'\n"
+        "TIME_ZONE = 'Europe/Paris'\n"
+        "SESSION_ENGINE = 'django.contrib.sessions.backends.cache'\n"
+        "CACHES = {'default': {'BACKEND': 'django.core.cache.backends.memcached.PyMemcacheCache', "
+        "'LOCATION': ['dev-ctl.lab.example.org:11211']}}\n")
+    # Debian's package answers: our virtual host, no SSL (default-ssl.conf would stop apache)
+    assert s.release.packaging.dashboard.preseed == (
+        "openstack-dashboard-apache horizon/activate_vhost boolean true",
+        "openstack-dashboard-apache horizon/use_ssl boolean false")
+
+
+def test_dashboard_settings_are_python_literals_whatever_the_value():
+    from components.horizon import render_dashboard_settings
+
+    hostile = "x'; import os; os.system('id') #\n"
+    text = render_dashboard_settings({"TIME_ZONE": hostile, "ALLOWED_HOSTS": [hostile]})
+    namespace: dict = {}
+    exec(compile(text, "settings", "exec"), {}, namespace)  # noqa: S102 - the point: it stays data
+    assert namespace == {"TIME_ZONE": hostile, "ALLOWED_HOSTS": [hostile]}
+    with pytest.raises(ValueError):
+        render_dashboard_settings({"__import__('os')": 1})
+
+
+def test_bad_dashboard_settings_are_refused():
+    problems = problems_for("dev", dashboard={"enabled": True, "timeZone": "Europe/Paris; rm", "multidomain": "y"})
+    assert "dashboard.timeZone: 'Europe/Paris; rm' is not a time zone name; use e.g. UTC or Europe/Paris" in problems
+    assert "dashboard.multidomain: must be true or false" in problems
+
+
+def test_the_login_page_check_needs_the_form_not_just_an_answer(box):
+    box.shim("sleep")
+    box.shim("curl", 'n=$(cat "$STATE/n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$STATE/n"\n'
+                     '[ "$n" -lt 3 ] && { echo "<h1>Server Error (500)</h1>"; exit 0; }\n'
+                     'echo \'<form><input name="username"><input name="password" type="password"></form>\'')
+    r = box.run(scripts.verify_login_page("http://10.0.0.6/", attempts=5, delay=1))
+    assert (r.rc, r.out) == (0, "login page renders at http://10.0.0.6/auth/login/\n"), r.err
+    (box.state / "n").unlink()
+    r = box.run(scripts.verify_login_page("http://10.0.0.6/", attempts=2, delay=1))
+    assert (r.rc, r.err) == (1, "no login form at http://10.0.0.6/auth/login/ after 2s\n")

@@ -115,13 +115,13 @@ def test_the_command_keeps_the_last_plan_and_what_ifs_leave_it(tmp_path):
 
     first = plan()
     assert "compared with nothing" in (tmp_path / "plan.txt").read_text()
-    assert "58 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
+    assert "59 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
     state = (tmp_path / "state.json").read_text()
     what_if = plan("--set", json.dumps(NOVA_CONF_CHANGE).replace('{"novaConf": ', "novaConf=")[:-1])
-    assert "0 to create (0 by import), 2 to update, 4 to replace, 0 to delete, 52 unchanged" in what_if.stdout
+    assert "0 to create (0 by import), 2 to update, 4 to replace, 0 to delete, 53 unchanged" in what_if.stdout
     assert "left as it was" in what_if.stderr and (tmp_path / "state.json").read_text() == state
     other = tmp_path / "other"
     again = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--quiet", "--out",
                             str(other), "--against", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=300)
-    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 58 unchanged" in again.stdout
+    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 59 unchanged" in again.stdout

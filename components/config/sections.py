@@ -111,15 +111,24 @@ def _dashboard(r: _Reader, value: Any, controller: Optional[NodeSettings]) -> Da
     if not isinstance(value, dict):
         r.problem("dashboard", "must be a map: {enabled: true, node: <controller|node map>}")
         return DashboardSettings(False, None)
-    for extra in sorted(set(value) - {"enabled", "node"}):
-        r.problem(f"dashboard.{extra}", "is not a dashboard setting; use enabled and node")
+    for extra in sorted(set(value) - {"enabled", "node", "multidomain", "timeZone"}):
+        r.problem(f"dashboard.{extra}", "is not a dashboard setting; use enabled, node, multidomain and timeZone")
+    multidomain = value.get("multidomain", False)
+    if not isinstance(multidomain, bool):
+        r.problem("dashboard.multidomain", "must be true or false")
+        multidomain = False
+    time_zone = value.get("timeZone", "UTC")
+    if not isinstance(time_zone, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}", time_zone):
+        r.problem("dashboard.timeZone", f"{time_zone!r} is not a time zone name; use e.g. UTC or Europe/Paris")
+        time_zone = "UTC"
     enabled = value.get("enabled", False)
     if not isinstance(enabled, bool):
         r.problem("dashboard.enabled", "must be true or false")
         enabled = False
     node_value = value.get("node")
     node = controller if node_value in (None, "controller") else _node(r, "dashboard.node", node_value, name_default="dashboard")
-    return DashboardSettings(enabled=enabled, node=node if enabled else None)
+    return DashboardSettings(enabled=enabled, node=node if enabled else None, multidomain=multidomain,
+                             time_zone=time_zone)
 
 
 def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller: Optional[NodeSettings]) -> IdentitySettings:

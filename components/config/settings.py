@@ -83,6 +83,8 @@ class NodeSettings:
 class DashboardSettings:
     enabled: bool
     node: Optional[NodeSettings]
+    multidomain: bool = False  # Horizon's login asks for a keystone domain
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True)
