@@ -303,3 +303,98 @@ def test_zed_release(tmp_path):
     problems = problems_for(conf, "zed")
     assert problems[0].startswith("[keystone_authtoken] auth_uri: deprecated name;")
     assert problems[1:] == ["[keystone_authtoken] bogus: unknown option"]
+
+
+# -- placement.conf: the same tool with project="placement" (--project placement) --------------
+# (zed's placement, and our rendered placement.conf: tests/test_rendered_conf_is_valid.py)
+
+# placement's database, and the same [keystone_authtoken] as nova's.
+MINIMAL_PLACEMENT = (f"[placement_database]\nconnection = mysql+pymysql://placement:{PASSWORD}@127.0.0.1/placement\n\n"
+                     + re.search(r"\[keystone_authtoken\]\n.*?\n\n", MINIMAL_2025_1, re.S).group(0))
+
+
+@pytest.fixture(scope="module")
+def placement_2025_1():
+    try:
+        nova_options.ensure_optdata("2025.1", project="placement")
+    except nova_options.NovaOptionsError as exc:
+        pytest.fail(f"building the placement 2025.1 option data failed:\n{exc}", pytrace=False)
+    return "2025.1"
+
+
+def test_placement_pins_and_separate_cache(tmp_path):
+    assert nova_options.NOVA_RELEASES is nova_options.REQUIREMENTS["nova"]
+    assert nova_options.REQUIREMENTS["placement"] == {
+        "2025.1": "openstack-placement==13.0.0", "zed": "openstack-placement==8.0.0"}
+    for release in ("2025.1", "zed"):
+        assert all("==" in pin for pin in nova_options.LIBRARY_PINS["placement"][release])
+        # placement's etc/placement/config-generator.conf (13.0.0 and 8.0.0 alike)
+        assert nova_options.NAMESPACES["placement"][release] == (
+            "placement.conf", "keystonemiddleware.auth_token", "oslo.log", "oslo.middleware.cors",
+            "oslo.middleware.http_proxy_to_wsgi", "oslo.policy", "osprofiler")
+    # nova's caches built before placement was added stay valid: same place, same fingerprint.
+    assert nova_options.release_dir("zed", tmp_path) == tmp_path / "nova-zed"
+    nova = nova_options._fingerprint("zed")
+    assert sorted(nova) == ["format", "namespaces", "nova", "pins", "python", "release"]
+    assert (nova["format"], nova["nova"]) == (1, "nova==26.3.0")
+    assert nova_options.release_dir("zed", tmp_path, project="placement") == tmp_path / "placement-zed"
+    assert nova_options._fingerprint("zed", "placement")["placement"] == "openstack-placement==8.0.0"
+    with pytest.raises(nova_options.NovaOptionsError, match="unknown project 'glance'"):
+        nova_options.ensure_optdata("2025.1", project="glance")
+    with pytest.raises(nova_options.NovaOptionsError, match="unknown release 'liberty' of placement"):
+        nova_options.validate(MINIMAL_PLACEMENT, "liberty", project="placement")
+
+
+def test_placement_cache_reused_and_minimal_conf_valid(placement_2025_1):
+    rdir = nova_options.release_dir(placement_2025_1, project="placement")
+    assert rdir == nova_options.cache_root() / "placement-2025.1"
+    marker = json.loads((rdir / nova_options.MARKER_NAME).read_text())
+    assert marker["fingerprint"]["placement"] == "openstack-placement==13.0.0"
+    started = time.monotonic()
+    assert nova_options.ensure_optdata(placement_2025_1, project="placement") == rdir / "optdata.yaml"
+    assert time.monotonic() - started < 5, "a complete cache must be reused, not rebuilt"
+    assert nova_options.validate(MINIMAL_PLACEMENT, "2025.1", project="placement") == []
+    # nova.conf's sections mean nothing to placement, and the other way round.
+    assert "[api_database]: unknown section (connection)" in nova_options.validate(
+        MINIMAL_2025_1, "2025.1", project="placement")
+    assert problems_for(MINIMAL_PLACEMENT) == ["[placement_database]: unknown section (connection)"]
+
+
+def test_placement_bad_option_section_and_deprecations(placement_2025_1):
+    conf = with_lines(MINIMAL_PLACEMENT, "placement_database", "bogus = 1")
+    conf = with_lines(conf, "keystone_authtoken", "admin_password = x", "memcache_servers = h:1")
+    conf = with_lines(conf, "oslo_policy", "enforce_scope = true")
+    conf = with_lines(conf, "DEFAULT", "auth_strategy = keystone")
+    conf = with_lines(conf, "no_such_section", f"password = {PASSWORD}")
+    assert nova_options.validate(conf, "2025.1", project="placement") == [
+        "[placement_database] bogus: unknown option",
+        "[keystone_authtoken] admin_password: unknown option",
+        "[keystone_authtoken] memcache_servers: deprecated name; use [keystone_authtoken] memcached_servers",
+        "[oslo_policy] enforce_scope: deprecated for removal",
+        "[DEFAULT] auth_strategy: deprecated name; use [api] auth_strategy",
+        "[no_such_section]: unknown section (password)",
+    ]
+    (parse,) = nova_options.validate(f"password = {PASSWORD}\n", "2025.1", project="placement")
+    assert parse.endswith(": cannot parse placement.conf: Section must be started before assignment")
+
+
+def test_placement_cli(placement_2025_1, tmp_path):
+    good, bad = tmp_path / "placement.conf", tmp_path / "bad.conf"
+    good.write_text(MINIMAL_PLACEMENT)
+    bad.write_text(with_lines(MINIMAL_PLACEMENT, "placement_database", "bogus = 1"))
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*TOOL, *args], capture_output=True, text=True, cwd=nova_options.PROJECT_ROOT)
+
+    ok = run("validate", "--project", "placement", "--release", "2025.1", str(good))
+    assert (ok.returncode, ok.stdout) == (
+        0, f"{good}: valid for placement release 2025.1 (openstack-placement==13.0.0)\n"), ok.stderr
+    fail = run("validate", "--project", "placement", "--release", "2025.1", str(bad))
+    assert fail.returncode == 1, fail.stdout + fail.stderr
+    assert "  [placement_database] bogus: unknown option\n" in fail.stdout
+    assert PASSWORD not in fail.stdout + fail.stderr
+    # nova stays the default: to nova, the same file has an unknown section.
+    as_nova = run("validate", "--release", "2025.1", str(good))
+    assert as_nova.returncode == 1 and "[placement_database]: unknown section" in as_nova.stdout
+    optdata = run("optdata", "--project", "placement", "--release", "2025.1")
+    assert optdata.stdout.strip() == str(nova_options.cache_root() / "placement-2025.1" / "optdata.yaml")

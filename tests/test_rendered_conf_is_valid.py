@@ -1,12 +1,15 @@
-"""The nova.conf we render for modern releases, checked against nova's own option definitions
-(nova from PyPI in its own virtualenv, see tools/nova_options/): no unknown option, no
-deprecated name, nothing deprecated for removal. Building the option data the first time needs
-PyPI and takes a few minutes; a failure to build fails these tests."""
+"""The nova.conf (and placement.conf) we render for modern releases, checked against nova's (and
+placement's) own option definitions (each from PyPI in its own virtualenv, see
+tools/nova_options/): no unknown option, no deprecated name, nothing deprecated for removal.
+Building the option data the first time needs PyPI and takes a few minutes; a failure to build
+fails these tests."""
 from __future__ import annotations
 
 import pytest
 
-from components.nova_conf import COMPUTE, CONTROLLER, plain_secret_overrides, render_nova_conf, secret_values
+from components.nova_conf import (
+    COMPUTE, CONTROLLER, plain_secret_overrides, render_nova_conf, render_placement_conf, secret_values,
+)
 from tests.support import settings_for
 from tools import nova_options
 
@@ -34,3 +37,29 @@ def test_validator_would_catch_a_seed_option_in_a_modern_file():
     problems = nova_options.validate(conf.replace("[DEFAULT]\n", "[DEFAULT]\nrpc_backend = rabbit\n", 1), "2025.1")
     assert any("rpc_backend" in p for p in problems)
     assert any("rabbit_host" in p for p in problems)
+
+
+# Every stack's placement.conf, with the release whose placement validates it.
+PLACEMENT_CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("e2e", "zed")]
+
+
+def rendered_placement(stack: str) -> str:
+    s = settings_for(stack, cli_rules=True)
+    return render_placement_conf(s, secret_values(s))
+
+
+@pytest.mark.parametrize("stack,release", PLACEMENT_CASES)
+def test_placement_render_is_valid_for_its_release(stack, release):
+    assert settings_for(stack, cli_rules=True).release.name == release
+    assert nova_options.validate(rendered_placement(stack), release, project="placement") == []
+
+
+@pytest.mark.parametrize("stack,release", [("dev", "2025.1"), ("e2e", "zed")])
+def test_validator_would_catch_a_bad_option_or_section_in_placement_conf(stack, release):
+    conf = rendered_placement(stack).replace(
+        "[placement_database]\n", "[placement_database]\nmax_pool_sizee = 5\n", 1)
+    conf += "\n[api_database]\nconnection = sqlite://\n"  # nova's, not placement's
+    assert nova_options.validate(conf, release, project="placement") == [
+        "[placement_database] max_pool_sizee: unknown option",
+        "[api_database]: unknown section (connection)",
+    ]

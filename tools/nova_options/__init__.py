@@ -1,11 +1,15 @@
-"""Validate a rendered nova.conf against nova's real option definitions.
+"""Validate a rendered nova.conf (or placement.conf) against the project's real option
+definitions.
 
-nova and the libraries whose options live in nova.conf are installed, pinned per release, into a
-private virtualenv under ``<project>/.cache/nova-<release>/venv`` (never into the project's own
-environment: nova's dependency set conflicts with pulumi's grpc/protobuf pins).  From there
-``oslo-config-generator --format yaml`` dumps every option nova knows into ``optdata.yaml``, and
-``oslo-config-validator`` plus a stricter checker (this package, run by the private venv's
-python) compare a rendered nova.conf with it.
+The checked project is nova (the default) or placement (``project="placement"``, ``--project
+placement``).  It and the libraries whose options live in its configuration file are installed,
+pinned per release, into a private virtualenv under ``.cache/<project>-<release>/venv`` (never into
+this program's own environment: nova's dependency set conflicts with pulumi's grpc/protobuf pins);
+nova's cache keeps the layout and fingerprint it had before placement was added.  From there
+``oslo-config-generator --format yaml`` dumps every option the project knows into
+``optdata.yaml``, and ``oslo-config-validator`` plus a stricter checker (this package, run by the
+private venv's python) compare a rendered file with it.  The pins and namespaces come from
+components/releases.py: a release's ``option_check`` (nova) and ``placement.option_check``.
 
 A problem is reported for:
   * an option that no namespace defines ("unknown option"),
@@ -15,10 +19,12 @@ A problem is reported for:
   * an old, deprecated NAME of an option (``deprecated_opts``: old name and/or old section),
   * an unparsable file (reported by line number only).
 
-Problem lines name the section and option and never contain values (nova.conf holds passwords).
+nova's dynamic groups and run-time sections (privsep contexts, [neutron_tunnel]) are nova's own;
+placement has none.  Problem lines name the section and option and never contain values (both
+files hold passwords).
 
 Modules:
-  pins      per-release pins from components/releases.py; NovaOptionsError
+  pins      per-project, per-release pins from components/releases.py; NovaOptionsError
   cache     the cache layout, its fingerprint and marker, the build lock
   build     building the pinned virtualenv and the option data (ensure_optdata)
   optdata   deriving index.json and optdata-strict.yaml (runs in the private venv)
@@ -26,9 +32,12 @@ Modules:
   strict    the stricter pass (runs in the private venv)
   __main__  the command line
 
-Public API:
-  NOVA_RELEASES                 release profile -> exact nova requirement
-  RELEASE_LIBRARY_PINS, CONFIG_NAMESPACES
+Public API (every function takes ``project=`` "nova", the default, or "placement"):
+  PROJECTS, DEFAULT_PROJECT     ("nova", "placement"), "nova"
+  REQUIREMENTS, LIBRARY_PINS, NAMESPACES
+                                project -> release -> exact requirement / library pins / namespaces
+  NOVA_RELEASES                 release profile -> exact nova requirement (REQUIREMENTS["nova"])
+  RELEASE_LIBRARY_PINS, CONFIG_NAMESPACES   likewise nova's
   ensure_optdata(release)       build (once, cached) the venv and optdata; returns optdata.yaml
   validate(conf_text, release)  list of problem lines; [] means valid
   validate_file(path, release)
@@ -38,6 +47,7 @@ Public API:
 CLI (from the project root):
   python3 -m tools.nova_options optdata  --release 2025.1
   python3 -m tools.nova_options validate --release 2025.1 path/to/nova.conf
+  python3 -m tools.nova_options validate --project placement --release 2025.1 placement.conf
   exit status: 0 valid, 1 problems found (listed on stdout), 2 the tool itself failed
 
 The package imports only the standard library (and components/releases.py, pure data), so the
@@ -63,19 +73,34 @@ from .cache import fingerprint as _fingerprint, tool_digest as _tool_digest  # n
 from .check import scrub as _scrub, secret_values as _secret_values  # noqa: F401
 from .check import validate, validate_file
 from .optdata import DYNAMIC_GROUP_SOURCES, PRIVSEP_MODULES
-from .pins import CONFIG_NAMESPACES, NOVA_RELEASES, RELEASE_LIBRARY_PINS, NovaOptionsError
+from .pins import (
+    CONFIG_NAMESPACES,
+    DEFAULT_PROJECT,
+    LIBRARY_PINS,
+    NAMESPACES,
+    NOVA_RELEASES,
+    PROJECTS,
+    RELEASE_LIBRARY_PINS,
+    REQUIREMENTS,
+    NovaOptionsError,
+)
 
 __all__ = [
     "CACHE_ENV_VAR",
     "CACHE_FORMAT",
     "CONFIG_NAMESPACES",
     "DEFAULT_CACHE_ROOT",
+    "DEFAULT_PROJECT",
     "DYNAMIC_GROUP_SOURCES",
+    "LIBRARY_PINS",
     "MARKER_NAME",
+    "NAMESPACES",
     "NOVA_RELEASES",
     "PRIVSEP_MODULES",
+    "PROJECTS",
     "PROJECT_ROOT",
     "RELEASE_LIBRARY_PINS",
+    "REQUIREMENTS",
     "NovaOptionsError",
     "cache_is_complete",
     "cache_root",

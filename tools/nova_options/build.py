@@ -1,5 +1,6 @@
-"""Building a release's cache: the private virtualenv with the pinned nova and libraries,
-oslo-config-generator's optdata.yaml, and the files derived from it by the venv's python."""
+"""Building a project's cache for a release: the private virtualenv with the pinned project
+(nova, placement) and libraries, oslo-config-generator's optdata.yaml, and the files derived from
+it by the venv's python."""
 from __future__ import annotations
 
 import os
@@ -27,7 +28,15 @@ from .cache import (
     venv_dir,
     write_marker,
 )
-from .pins import CONFIG_NAMESPACES, NOVA_RELEASES, RELEASE_LIBRARY_PINS, NovaOptionsError, check_release
+from .pins import (
+    DEFAULT_PROJECT,
+    LIBRARY_PINS,
+    NAMESPACES,
+    REQUIREMENTS,
+    NovaOptionsError,
+    check_release,
+    label,
+)
 
 # This package as `python -m` names it.  The private venv's python runs its ``_venv-*`` commands
 # started in PROJECT_ROOT (see venv_tool), which puts the project first on its sys.path.
@@ -45,12 +54,13 @@ def venv_env() -> dict[str, str]:
     return env
 
 
-def venv_tool(release: str, root: Path | None, *args: str | Path) -> list[str]:
-    """The command by which the release's private python runs this package's `args` (a
-    ``_venv-*`` command).  Run it with cwd=PROJECT_ROOT, so that the project, and not the
-    caller's working directory, is on its sys.path; paths are made absolute for that."""
+def venv_tool(release: str, root: Path | None, *args: str | Path,
+              project: str = DEFAULT_PROJECT) -> list[str]:
+    """The command by which the project's private python for the release runs this package's
+    `args` (a ``_venv-*`` command).  Run it with cwd=PROJECT_ROOT, so that the project, and not
+    the caller's working directory, is on its sys.path; paths are made absolute for that."""
     return [
-        str(venv_bin(release, "python", root).absolute()), "-m", PACKAGE,
+        str(venv_bin(release, "python", root, project=project).absolute()), "-m", PACKAGE,
         *(str(arg.absolute()) if isinstance(arg, Path) else arg for arg in args),
     ]
 
@@ -78,62 +88,66 @@ def run_logged(cmd: list[str], log: Path, env: dict[str, str] | None = None,
     return proc.returncode, proc.stdout
 
 
-def ensure_optdata(release: str, *, root: Path | None = None) -> Path:
-    """Build (once) the private venv and option data for `release`; return optdata.yaml.
+def ensure_optdata(release: str, *, root: Path | None = None,
+                   project: str = DEFAULT_PROJECT) -> Path:
+    """Build (once) the private venv and option data of `project` (nova, placement) for
+    `release`; return optdata.yaml.
 
     The cache is reused when its marker records the current pins, namespaces and Python
     version; otherwise (never built, half built, definitions changed) it is rebuilt from
     scratch.  When only this package's code changed, the derived files are derived again
     (seconds).  Concurrent callers are serialised by a lock file.  Raises NovaOptionsError,
-    naming the release and quoting pip's failure, when the pinned nova cannot be installed.
+    naming the release and quoting pip's failure, when the pinned project cannot be installed.
     """
-    check_release(release)
+    check_release(release, project)
     root = root or cache_root()
-    rdir = release_dir(release, root)
-    if cache_is_complete(release, root):
+    rdir = release_dir(release, root, project=project)
+    if cache_is_complete(release, root, project=project):
         return rdir / "optdata.yaml"
-    with build_lock(release, root):
-        if cache_is_complete(release, root):
+    with build_lock(release, root, project=project):
+        if cache_is_complete(release, root, project=project):
             return rdir / "optdata.yaml"
-        if not base_is_complete(release, root):
-            _build(release, root)
-        _derive(release, root)
+        if not base_is_complete(release, root, project=project):
+            _build(release, root, project)
+        _derive(release, root, project)
     return rdir / "optdata.yaml"
 
 
-def _build(release: str, root: Path) -> None:
-    """From scratch: the venv, nova and its libraries, then optdata.yaml."""
-    rdir = release_dir(release, root)
+def _build(release: str, root: Path, project: str) -> None:
+    """From scratch: the venv, the project and its libraries, then optdata.yaml."""
+    rdir = release_dir(release, root, project=project)
     if rdir.exists():
         shutil.rmtree(rdir)
     rdir.mkdir(parents=True)
     log = rdir / "build.log"
     env = venv_env()
     started = time.monotonic()
-    spec = NOVA_RELEASES[release]
+    spec = REQUIREMENTS[project][release]
+    what = label(release, project)
 
-    rc, out = run_logged([sys.executable, "-m", "venv", str(venv_dir(release, root))], log, env)
+    rc, out = run_logged(
+        [sys.executable, "-m", "venv", str(venv_dir(release, root, project=project))], log, env)
     if rc != 0:
         raise NovaOptionsError(
-            f"release {release}: cannot create a virtualenv with {sys.executable} "
+            f"{what}: cannot create a virtualenv with {sys.executable} "
             f"(exit {rc}):\n{tail(out)}"
         )
-    vpy = str(venv_bin(release, "python", root))
+    vpy = str(venv_bin(release, "python", root, project=project))
 
-    requirements = [spec, *RELEASE_LIBRARY_PINS[release]]
+    requirements = [spec, *LIBRARY_PINS[project][release]]
     rc, out = run_logged([vpy, "-m", "pip", "install", *requirements], log, env)
     if rc != 0:
         raise NovaOptionsError(
-            f"release {release}: pip cannot install {spec} (with its release's library pins) "
+            f"{what}: pip cannot install {spec} (with its release's library pins) "
             f"on Python {PYTHON_VERSION}; pip exited {rc}. Last lines of its output "
             f"(full log: {log}):\n{tail(out)}"
         )
 
     raw = rdir / "optdata.yaml"
     tmp_raw = rdir / "optdata.yaml.tmp"
-    gen = [str(venv_bin(release, "oslo-config-generator", root)), "--format", "yaml",
-           "--output-file", str(tmp_raw)]
-    for namespace in CONFIG_NAMESPACES[release]:
+    gen = [str(venv_bin(release, "oslo-config-generator", root, project=project)),
+           "--format", "yaml", "--output-file", str(tmp_raw)]
+    for namespace in NAMESPACES[project][release]:
         gen += ["--namespace", namespace]
     rc, out = run_logged(gen, log, env)
     # The generator only warns when a namespace cannot be found; treat that as fatal.
@@ -142,29 +156,30 @@ def _build(release: str, root: Path) -> None:
         why = f"namespaces that could not be loaded: {', '.join(missing)}" if missing else (
             f"exit {rc}")
         raise NovaOptionsError(
-            f"release {release}: oslo-config-generator failed for {spec} ({why}):\n{tail(out)}"
+            f"{what}: oslo-config-generator failed for {spec} ({why}):\n{tail(out)}"
         )
     tmp_raw.rename(raw)
     write_marker(rdir, {
-        "fingerprint": fingerprint(release),
+        "fingerprint": fingerprint(release, project),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.monotonic() - started, 1),
     })
 
 
-def _derive(release: str, root: Path) -> None:
+def _derive(release: str, root: Path, project: str) -> None:
     """optdata.yaml -> optdata-strict.yaml and index.json, by the private venv's python."""
-    rdir = release_dir(release, root)
+    rdir = release_dir(release, root, project=project)
     for name in DERIVED_FILES:
         (rdir / name).unlink(missing_ok=True)
     rc, out = run_logged(
-        venv_tool(release, root, "_venv-postprocess", "--release", release, "--dir", rdir),
+        venv_tool(release, root, "_venv-postprocess", "--project", project,
+                  "--release", release, "--dir", rdir, project=project),
         rdir / "build.log", venv_env(), cwd=PROJECT_ROOT,
     )
     if rc != 0:
         raise NovaOptionsError(
-            f"release {release}: post-processing the option data of {NOVA_RELEASES[release]} "
-            f"failed (exit {rc}):\n{tail(out)}"
+            f"{label(release, project)}: post-processing the option data of "
+            f"{REQUIREMENTS[project][release]} failed (exit {rc}):\n{tail(out)}"
         )
     marker = read_marker(rdir)
     marker["tool"] = tool_digest()

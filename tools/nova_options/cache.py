@@ -1,16 +1,18 @@
-"""Where a release's option data is cached, what it was built from, and the build lock.
+"""Where a project's option data is cached per release, what it was built from, and the build
+lock.  <project> is nova or placement; each has a cache of its own per release:
 
-    <root>/nova-<release>.lock             serialises concurrent builders
-    <root>/nova-<release>/venv/            the private virtualenv: nova and its libraries
-    <root>/nova-<release>/optdata.yaml     oslo-config-generator's dump of every option
-    <root>/nova-<release>/optdata-strict.yaml, index.json
-                                           derived from optdata.yaml (optdata.py)
-    <root>/nova-<release>/build.log        every command run to build them, with its output
-    <root>/nova-<release>/COMPLETE.json    the marker: the fingerprint the venv and optdata.yaml
-                                           were built from, and the digest of the code that
-                                           derived the other files
+    <root>/<project>-<release>.lock           serialises concurrent builders
+    <root>/<project>-<release>/venv/          the private virtualenv: the project and its libraries
+    <root>/<project>-<release>/optdata.yaml   oslo-config-generator's dump of every option
+    <root>/<project>-<release>/optdata-strict.yaml, index.json
+                                              derived from optdata.yaml (optdata.py)
+    <root>/<project>-<release>/build.log      every command run to build them, with its output
+    <root>/<project>-<release>/COMPLETE.json  the marker: the fingerprint the venv and optdata.yaml
+                                              were built from, and the digest of the code that
+                                              derived the other files
 
-<root> is .cache/ in the project, or $NOVA_OPTIONS_CACHE_DIR.
+<root> is .cache/ in the project, or $NOVA_OPTIONS_CACHE_DIR.  The ``project`` arguments below
+default to nova, whose layout and fingerprint are those it had before placement was added.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from .pins import CONFIG_NAMESPACES, NOVA_RELEASES, RELEASE_LIBRARY_PINS
+from .pins import DEFAULT_PROJECT, LIBRARY_PINS, NAMESPACES, REQUIREMENTS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent.parent
@@ -44,26 +46,28 @@ def cache_root() -> Path:
     return Path(env) if env else DEFAULT_CACHE_ROOT
 
 
-def release_dir(release: str, root: Path | None = None) -> Path:
-    return (root or cache_root()) / f"nova-{release}"
+def release_dir(release: str, root: Path | None = None, *, project: str = DEFAULT_PROJECT) -> Path:
+    return (root or cache_root()) / f"{project}-{release}"
 
 
-def venv_dir(release: str, root: Path | None = None) -> Path:
-    return release_dir(release, root) / "venv"
+def venv_dir(release: str, root: Path | None = None, *, project: str = DEFAULT_PROJECT) -> Path:
+    return release_dir(release, root, project=project) / "venv"
 
 
-def venv_bin(release: str, name: str, root: Path | None = None) -> Path:
-    return venv_dir(release, root) / "bin" / name
+def venv_bin(release: str, name: str, root: Path | None = None, *,
+             project: str = DEFAULT_PROJECT) -> Path:
+    return venv_dir(release, root, project=project) / "bin" / name
 
 
-def fingerprint(release: str) -> dict[str, Any]:
-    """What the venv and optdata.yaml were built from; any change means a full rebuild."""
+def fingerprint(release: str, project: str = DEFAULT_PROJECT) -> dict[str, Any]:
+    """What the venv and optdata.yaml were built from; any change means a full rebuild.
+    The project's requirement is recorded under its name (nova's: "nova", as it always was)."""
     return {
         "format": CACHE_FORMAT,
         "release": release,
-        "nova": NOVA_RELEASES[release],
-        "pins": list(RELEASE_LIBRARY_PINS[release]),
-        "namespaces": list(CONFIG_NAMESPACES[release]),
+        project: REQUIREMENTS[project][release],
+        "pins": list(LIBRARY_PINS[project][release]),
+        "namespaces": list(NAMESPACES[project][release]),
         "python": PYTHON_VERSION,
     }
 
@@ -91,30 +95,32 @@ def write_marker(rdir: Path, marker: dict[str, Any]) -> None:
     tmp.replace(rdir / MARKER_NAME)
 
 
-def base_is_complete(release: str, root: Path | None) -> bool:
+def base_is_complete(release: str, root: Path | None, *, project: str = DEFAULT_PROJECT) -> bool:
     """True when the venv and optdata.yaml were fully built from the current fingerprint."""
-    rdir = release_dir(release, root)
-    if read_marker(rdir).get("fingerprint") != fingerprint(release):
+    rdir = release_dir(release, root, project=project)
+    if read_marker(rdir).get("fingerprint") != fingerprint(release, project):
         return False
     return (rdir / "optdata.yaml").is_file() and all(
-        venv_bin(release, name, root).exists() for name in VENV_TOOLS
+        venv_bin(release, name, root, project=project).exists() for name in VENV_TOOLS
     )
 
 
-def cache_is_complete(release: str, root: Path | None = None) -> bool:
-    """True when the release's cache was fully built from the current definitions."""
-    rdir = release_dir(release, root)
+def cache_is_complete(release: str, root: Path | None = None, *,
+                      project: str = DEFAULT_PROJECT) -> bool:
+    """True when the project's cache for the release was fully built from the current
+    definitions."""
+    rdir = release_dir(release, root, project=project)
     return (
-        base_is_complete(release, root)
+        base_is_complete(release, root, project=project)
         and read_marker(rdir).get("tool") == tool_digest()
         and all((rdir / name).is_file() for name in DERIVED_FILES)
     )
 
 
 @contextlib.contextmanager
-def build_lock(release: str, root: Path) -> Iterator[None]:
+def build_lock(release: str, root: Path, *, project: str = DEFAULT_PROJECT) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"nova-{release}.lock", "w") as lock:
+    with open(root / f"{project}-{release}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

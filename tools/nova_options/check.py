@@ -1,6 +1,6 @@
-"""Validating nova.conf text (project interpreter side): oslo-config-validator and the stricter
-pass (strict.py) run side by side in the release's private venv, and their findings are merged
-into problem lines that name sections and options, never values."""
+"""Validating nova.conf (or placement.conf) text (project interpreter side): oslo-config-validator
+and the stricter pass (strict.py) run side by side in the project's private venv for the release,
+and their findings are merged into problem lines that name sections and options, never values."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .build import ensure_optdata, venv_env, venv_tool
 from .cache import PROJECT_ROOT, release_dir, venv_bin
-from .pins import NovaOptionsError
+from .pins import DEFAULT_PROJECT, NovaOptionsError, conf_name, label
 
 _NATIVE_RE = re.compile(
     r"^(?P<level>ERROR|WARNING):[^:]*:(?:"
@@ -70,29 +70,32 @@ def _parse_native(output: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def validate(conf_text: str, release: str, *, root: Path | None = None) -> list[str]:
-    """Validate nova.conf text for `release`; return problem lines ([] means valid).
+def validate(conf_text: str, release: str, *, root: Path | None = None,
+             project: str = DEFAULT_PROJECT) -> list[str]:
+    """Validate the text of `project`'s configuration file (nova.conf, placement.conf) for
+    `release`; return problem lines ([] means valid).
 
     Runs oslo-config-validator (with --fatal-warnings, against the strict option data in which
     deprecated-for-removal options are listed as deprecated) and this package's stricter
-    checker, both in the release's private venv, and merges what they report.
+    checker, both in the project's private venv for the release, and merges what they report.
     """
-    ensure_optdata(release, root=root)
-    rdir = release_dir(release, root)
+    ensure_optdata(release, root=root, project=project)
+    rdir = release_dir(release, root, project=project)
     env = venv_env()
-    with tempfile.TemporaryDirectory(prefix="nova-conf-") as tmp:
-        conf_path = Path(tmp) / "nova.conf"
+    name = conf_name(project)
+    with tempfile.TemporaryDirectory(prefix=f"{project}-conf-") as tmp:
+        conf_path = Path(tmp) / name
         fd = os.open(conf_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(conf_text)
         native_cmd = [
-            str(venv_bin(release, "oslo-config-validator", root)),
+            str(venv_bin(release, "oslo-config-validator", root, project=project)),
             "--opt-data", str(rdir / "optdata-strict.yaml"),
             "--input-file", str(conf_path),
             "--fatal-warnings",
         ]
-        check_cmd = venv_tool(release, root, "_venv-check",
-                              "--index", rdir / "index.json", "--input-file", conf_path)
+        check_cmd = venv_tool(release, root, "_venv-check", "--index", rdir / "index.json",
+                              "--input-file", conf_path, project=project)
         # Both are independent; run them side by side.
         native = subprocess.Popen(native_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True, env=env, stdin=subprocess.DEVNULL)
@@ -106,7 +109,8 @@ def validate(conf_text: str, release: str, *, root: Path | None = None) -> list[
         last = (check_err.strip().splitlines() or ["no output"])[-1]
         exc = last.split(":", 1)[0]
         raise NovaOptionsError(
-            f"release {release}: the nova.conf checker failed (exit {check.returncode}, {exc})"
+            f"{label(release, project)}: the {name} checker failed "
+            f"(exit {check.returncode}, {exc})"
         )
     report = json.loads(check_out)
     problems: list[str] = [p["message"] for p in report["problems"]]
@@ -131,6 +135,6 @@ def validate(conf_text: str, release: str, *, root: Path | None = None) -> list[
     return scrub(problems, secret_values(conf_text))
 
 
-def validate_file(path: str | os.PathLike[str], release: str, *,
-                  root: Path | None = None) -> list[str]:
-    return validate(Path(path).read_text(), release, root=root)
+def validate_file(path: str | os.PathLike[str], release: str, *, root: Path | None = None,
+                  project: str = DEFAULT_PROJECT) -> list[str]:
+    return validate(Path(path).read_text(), release, root=root, project=project)

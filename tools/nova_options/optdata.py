@@ -4,8 +4,9 @@ this module too).
 
 From oslo-config-generator's optdata.yaml, ``_venv-postprocess`` writes:
   * index.json: every group's options (name, dest, deprecated for removal and since when), the
-    deprecated names, keystoneauth's plugin options, nova's dynamic group templates, and the
-    sections registered only at run time (privsep contexts, [neutron_tunnel]); strict.py reads it;
+    deprecated names, keystoneauth's plugin options, and for nova its dynamic group templates and
+    the sections registered only at run time (privsep contexts, [neutron_tunnel]; placement has
+    none of either); strict.py reads it;
   * optdata-strict.yaml: the data oslo-config-validator reads, in which every option deprecated
     for removal is also listed as deprecated.
 """
@@ -15,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .pins import CONFIG_NAMESPACES, NOVA_RELEASES
+from .pins import DEFAULT_PROJECT, NAMESPACES, REQUIREMENTS
 
 # Modules whose import registers the oslo.privsep context sections nova's processes read
 # ([nova_sys_admin], [privsep_osbrick], [vif_plug_ovs_privileged], ...).
@@ -133,7 +134,15 @@ def _yaml_load(path: Path) -> Any:
         return yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader
 
 
-def postprocess(release: str, rdir: Path) -> None:
+def _no_extras(_known_groups: set[str]) -> dict[str, Any]:
+    return {"templates": [], "static_groups": {}}
+
+
+# project -> what it reads beyond the generator's data (dynamic templates, run-time sections).
+_EXTRAS = {"nova": _collect_dynamic_and_privsep, "placement": _no_extras}
+
+
+def postprocess(release: str, rdir: Path, project: str = DEFAULT_PROJECT) -> None:
     """Derive optdata-strict.yaml and index.json from optdata.yaml (runs in the private venv)."""
     import yaml
 
@@ -141,7 +150,7 @@ def postprocess(release: str, rdir: Path) -> None:
     options: dict[str, Any] = data["options"]
 
     seen = {o.get("namespace") for g in options.values() for o in g["opts"]}
-    empty = [n for n in CONFIG_NAMESPACES[release] if n not in seen]
+    empty = [n for n in NAMESPACES[project][release] if n not in seen]
     if empty:
         raise SystemExit(f"namespaces that produced no options: {', '.join(empty)}")
 
@@ -165,10 +174,11 @@ def postprocess(release: str, rdir: Path) -> None:
                 "group": dep["replacement_group"], "name": dep["replacement_name"],
             }
 
-    extras = _collect_dynamic_and_privsep(set(options))
+    extras = _EXTRAS[project](set(options))
     index = {
+        "project": project,
         "release": release,
-        "nova": NOVA_RELEASES[release],
+        project: REQUIREMENTS[project][release],
         "groups": groups,
         "deprecated": deprecated,
         "plugins": _collect_plugins(),

@@ -1,5 +1,5 @@
 """The stricter pass (``_venv-check``, run by the private venv's python: imports oslo.config):
-classify every section and option of a nova.conf against index.json.
+classify every section and option of a nova.conf (or placement.conf) against index.json.
 
 It knows what oslo-config-validator does not: the sections that exist only at run time
 (privsep contexts, [neutron_tunnel], nova's dynamic groups), the options a keystoneauth plugin
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .optdata import option_info, with_group_renamed
+from .pins import DEFAULT_PROJECT, conf_name
 
 Groups = dict[str, dict[str, Any]]
 Deprecated = dict[str, dict[str, Any]]
@@ -155,6 +156,7 @@ def check_file(index_path: Path, input_file: Path) -> dict[str, Any]:
     from oslo_config import cfg, iniparser
 
     index = json.loads(index_path.read_text())
+    name = conf_name(index.get("project", DEFAULT_PROJECT))
     sections: Sections = {}
     try:
         cfg.ConfigParser(str(input_file), sections).parse()
@@ -163,7 +165,7 @@ def check_file(index_path: Path, input_file: Path) -> dict[str, Any]:
         # assignment when it reads the line after it, so the number can be one too high.
         return {
             "problems": [_problem("", None, "parse",
-                                  f"near line {exc.lineno}: cannot parse nova.conf: {exc.msg}")],
+                                  f"near line {exc.lineno}: cannot parse {name}: {exc.msg}")],
             "allowed_by_extension": [],
             "parse_error": True,
         }
