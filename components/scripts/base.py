@@ -1,0 +1,74 @@
+"""What every node script shares: quoting, validated names, the service command of the init
+system, running as another user."""
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Iterable
+
+from components import validate
+
+HEADER = "set -eu\n"
+NOVA_MANAGE_AS_NOVA = "su -s /bin/sh -c {cmd} nova"
+CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
+_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
+_PRESEED_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+ [a-z0-9][a-z0-9+./_-]+ (boolean|select|string) [A-Za-z0-9._-]+$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SOURCE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9.-]*")
+_DEB_LINE_RE = re.compile(r"deb https?://[A-Za-z0-9.-]+(/[A-Za-z0-9._/-]*)? [a-z0-9./-]+( [a-z0-9-]+)+")
+_NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_-]+)?)*$")
+
+
+def q(value: str) -> str:
+    return shlex.quote(str(value))
+
+
+def checked_path(path: str) -> str:
+    """An absolute path of plain characters, safe in a script even unquoted."""
+    if not validate.PATH_RE.fullmatch(path):
+        raise ValueError(f"refusing path {path!r}")
+    return path
+
+
+def service_action(action: str, service: str) -> str:
+    """One shell line: `systemctl ACTION SERVICE` under systemd, else `service SERVICE ACTION`
+    (init scripts). `service` is a shell word: a quoted name or a variable reference."""
+    return (f"if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl {action} {service};\n"
+            f"  else service {service} {action}; fi")
+
+
+def _checked(values: Iterable[str], pattern: re.Pattern, what: str) -> list[str]:
+    values = list(values)
+    for value in values:
+        # fullmatch: `$` alone would accept a trailing newline
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+    return values
+
+
+def _checked_hosts(values: Iterable[str], what: str) -> list[str]:
+    values = list(values)
+    for value in values:
+        if not validate.is_host(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+    return values
+
+
+def as_service(user: str, command: str) -> str:
+    """`command` as a service's system user (its files and logs stay that user's)."""
+    _checked([user], validate.UNIX_USER_RE, "user name")
+    return f"su -s /bin/sh -c {q(command)} {user}"
+
+
+def _awk_string(value: str) -> str:
+    # only called with host names validate.is_host accepted: no quotes or backslashes to escape
+    return '"' + value + '"'
+
+
+def as_user(script: str, user: str) -> str:
+    """Steps run as root; a non-root SSH user goes through sudo (stdin passes through)."""
+    if user == "root":
+        return script
+    _checked([user], validate.UNIX_USER_RE, "user name")
+    return f"sudo -n /bin/bash -c {q(script)}"

@@ -1,0 +1,36 @@
+"""Writing files: atomically, from stdin (secrets never in a command line), and the admin openrc."""
+from __future__ import annotations
+
+import re
+
+from components import validate
+from components.scripts.base import _ENV_NAME_RE, HEADER, _checked, q
+
+def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
+    """Write stdin to `path` atomically (temp file in the same directory, then rename), with
+    owner, group and mode set before the content becomes visible. Prints whether it changed:
+    "unchanged" only when content, owner, group and mode all already match."""
+    if not validate.PATH_RE.fullmatch(path) or not re.fullmatch(r"[0-7]{4}", mode):
+        raise ValueError(f"refusing path {path!r} / mode {mode!r}")
+    directory = path.rsplit("/", 1)[0] or "/"
+    return (
+        HEADER + "umask 077\n"
+        f"mkdir -p {q(directory)}\n"
+        f"tmp=$(mktemp {q(path + '.XXXXXX')})\n"
+        "trap 'rm -f \"$tmp\"' EXIT\n"
+        "cat > \"$tmp\"\n"
+        f"chown {q(owner)}:{q(group)} \"$tmp\"\n"
+        f"chmod {q(mode)} \"$tmp\"\n"
+        f"if [ -f {q(path)} ] && cmp -s \"$tmp\" {q(path)}"
+        f" && [ \"$(stat -c %u:%g:%a \"$tmp\")\" = \"$(stat -c %u:%g:%a {q(path)})\" ]; then echo unchanged: {q(path)}; exit 0; fi\n"
+        f"mv -fT \"$tmp\" {q(path)}\n"
+        "trap - EXIT\n"
+        f"echo written: {q(path)}\n"
+    )
+
+
+def render_openrc(variables: dict[str, str]) -> str:
+    """An admin credentials file (the seed's "Testing" exports). Values are shell-quoted;
+    names, which cannot be quoted, must be shell identifiers."""
+    _checked(variables, _ENV_NAME_RE, "environment variable name")
+    return "".join(f"export {name}={q(value)}\n" for name, value in variables.items())

@@ -1,0 +1,127 @@
+"""nova-manage as the nova user: the database sync sequence with cells v2 URL templates, online
+data migrations and the upgrade check, and host discovery."""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from components.scripts.base import _NOVA_MANAGE_RE, CREATE_CELL_RE, HEADER, NOVA_MANAGE_AS_NOVA, q
+
+def nova_manage(args: str) -> str:
+    """`nova-manage <args>` as the nova user (the seed forgot `su -s`)."""
+    if not _NOVA_MANAGE_RE.fullmatch(args):
+        raise ValueError(f"{args!r} is not a nova-manage sub-command")
+    return NOVA_MANAGE_AS_NOVA.format(cmd=q(f"nova-manage {args}"))
+
+
+# `masked CMD...` runs CMD and prints its stdout and stderr (each to its own stream) with the
+# password of every scheme://user:password@ URL replaced by ****; it keeps CMD's exit status.
+MASKED_FUNCTION = (
+    "mask_urls() { sed -E 's#(://[^:/@[:space:]]*:)[^@]*@#\\1****@#g'; }\n"
+    "masked() {\n"
+    "  err=$(mktemp)\n"
+    "  out=$(\"$@\" 2>\"$err\") && rc=0 || rc=$?\n"
+    "  [ -z \"$out\" ] || printf '%s\\n' \"$out\" | mask_urls\n"
+    "  mask_urls < \"$err\" >&2; rm -f \"$err\"\n"
+    "  return \"$rc\"\n"
+    "}"
+)
+
+
+@dataclass(frozen=True)
+class CellTemplates:
+    """The URL templates cell mappings store (nova fills {username}, {password}, {hostname},
+    {port}, {path}, {query} from the local nova.conf): no password is ever stored in them."""
+    cell0_database: str
+    cell_database: str
+    transport: str
+
+
+# The exact template shapes components.nova_conf.cell_templates builds.
+_TEMPLATE_RE = re.compile(r"[a-z+]+://\{username\}:\{password\}@(\{hostname\}|\[\{hostname\}\])(:\{port\})?"
+                          r"/([A-Za-z0-9_]+|\{path\})(\?\{query\})?")
+CELL0_UUID = "00000000-0000-0000-0000-000000000000"
+# nova-manage db online_data_migrations: 0 done, 1 some migrated (run again), 2 errors, 127 bad input.
+MIGRATION_ROUNDS = 20
+
+
+def nova_manage_words(*words: str) -> str:
+    """`nova-manage WORDS` as the nova user, each word quoted (for arguments such as templates
+    that the plain sub-command pattern of `nova_manage` does not admit)."""
+    return NOVA_MANAGE_AS_NOVA.format(cmd=q(shlex.join(["nova-manage", *words])))
+
+
+def _cell_uuid_of(name: str) -> str:
+    """Shell: print the uuid of cell `name` from list_cells' table (empty when missing)."""
+    return (f"masked {nova_manage('cell_v2 list_cells')} | awk -F'|' -v name={q(name)} "
+            "'{gsub(/ /, \"\", $2); gsub(/ /, \"\", $3); if ($2 == name) print $3}'")
+
+
+def db_sync(steps: Sequence[str], cells: Optional[CellTemplates] = None, upgrade_check: bool = False) -> str:
+    """The release's sync sequence. With `cells` (cells v2), cell0 and cell1 are mapped with
+    URL templates: created when missing, else updated to the templates (so a deployment mapped
+    with literal URLs converges, and rotating a password needs no remapping); reruns never fail
+    nor duplicate a cell. `db online_data_migrations` runs until nova reports nothing left.
+    With `upgrade_check`, `nova-status upgrade check` gates the end: 0 (ok) and 1 (warnings)
+    pass, anything else fails with its report.
+
+    Every command's output passes through a filter that masks URL passwords: nova-manage
+    prints cell mappings' database URLs, and this output is kept in the step's state and logs."""
+    if cells is None and any(step.startswith("cell_v2 ") for step in steps):
+        raise ValueError("cells v2 steps need the cells' URL templates")
+    if cells is not None:
+        for template in (cells.cell0_database, cells.cell_database, cells.transport):
+            if not _TEMPLATE_RE.fullmatch(template):
+                raise ValueError(f"{template!r} is not a cell URL template")
+    lines = [HEADER.strip(), MASKED_FUNCTION, "install -d -o nova -g nova -m 0750 /var/log/nova"]
+    for step in steps:
+        cell = CREATE_CELL_RE.match(step)
+        if step == "cell_v2 map_cell0":
+            lines.append(f"masked {nova_manage_words('cell_v2', 'map_cell0', '--database_connection', cells.cell0_database)}")
+            lines.append(f"masked {nova_manage_words('cell_v2', 'update_cell', '--cell_uuid', CELL0_UUID, '--transport-url', 'none:///', '--database_connection', cells.cell0_database)}")
+        elif cell:
+            name = cell.group("name")
+            urls = ("--database_connection", cells.cell_database, "--transport-url", cells.transport)
+            # the uuid reaches nova-manage through the environment (su keeps it), checked first
+            update = NOVA_MANAGE_AS_NOVA.format(
+                cmd=q('nova-manage cell_v2 update_cell --cell_uuid "$CELL_UUID" ' + shlex.join(urls)))
+            lines.append(
+                f"uuid=$({_cell_uuid_of(name)})\n"
+                "if [ -n \"$uuid\" ]; then\n"
+                "  printf '%s\\n' \"$uuid\" | grep -Eqx '[0-9a-f-]{36}' || { echo \"unexpected cell uuid\" >&2; exit 1; }\n"
+                "  export CELL_UUID=\"$uuid\"\n"
+                f"  masked {update}\n"
+                "else\n"
+                f"  rc=0; masked {nova_manage_words('cell_v2', 'create_cell', f'--name={name}', *urls, '--verbose')} || rc=$?\n"
+                "  [ \"$rc\" -eq 0 ] || [ \"$rc\" -eq 2 ] || exit \"$rc\"\n"
+                "fi"
+            )
+        elif step == "db online_data_migrations":
+            lines.append(
+                f"for round in $(seq 1 {MIGRATION_ROUNDS}); do\n"
+                f"  rc=0; masked {nova_manage(step)} || rc=$?\n"
+                "  [ \"$rc\" -eq 1 ] || break\n"
+                "done\n"
+                "[ \"$rc\" -eq 0 ] || { echo \"online data migrations did not finish (nova-manage exit $rc)\" >&2; exit 1; }"
+            )
+        else:
+            lines.append(f"masked {nova_manage(step)}")
+    if upgrade_check:
+        lines.append(UPGRADE_CHECK)
+    return "\n".join(lines) + "\n"
+
+
+# `nova-status upgrade check`: 0 success, 1 warnings (pass), 2 failure, 255 error.
+UPGRADE_CHECK = (
+    f"rc=0; report=$({NOVA_MANAGE_AS_NOVA.format(cmd=q('nova-status upgrade check'))} 2>&1) || rc=$?\n"
+    "if [ \"$rc\" -gt 1 ]; then printf '%s\\n' \"$report\" | mask_urls >&2;"
+    " echo \"nova-status upgrade check failed (exit $rc)\" >&2; exit 1; fi\n"
+    "[ \"$rc\" -eq 0 ] && echo 'upgrade check: ok' || echo 'upgrade check: passed with warnings'"
+)
+
+
+def discover_hosts() -> str:
+    """Map new hypervisors into cell1; run once, after every hypervisor is up."""
+    return HEADER + nova_manage("cell_v2 discover_hosts --verbose") + "\n"

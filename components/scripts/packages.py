@@ -1,0 +1,88 @@
+"""Installing packages: the package source, debconf answers, the dpkg lock, and the nova
+version the release needs (and may upgrade from)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+from components.scripts.base import (
+    _DEB_LINE_RE, _PACKAGE_RE, _PRESEED_RE, _SOURCE_NAME_RE, HEADER, _checked, _checked_hosts, q,
+)
+
+@dataclass(frozen=True)
+class NovaVersion:
+    """The nova the packages must install (`major`), and the installed majors it may replace
+    (`upgrade_from`, with `series` naming every major for messages)."""
+    major: int
+    upgrade_from: tuple[int, ...]
+    series: Mapping[int, str]
+
+    def name(self, major: int) -> str:
+        return f"{self.series.get(major, 'an unknown release')} (nova {major})"
+
+
+def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), source=None,
+                     nova: Optional[NovaVersion] = None) -> str:
+    """Non-interactive install that waits for the dpkg lock instead of failing on it.
+    `preseed` lines (`package question type value`) answer the packages' debconf questions
+    first, so the install neither asks nor falls back to an unwanted default. `source` (a
+    releases.AptSource) is added and pinned first. With `nova`, the step refuses, before
+    installing anything, to replace an installed nova nova cannot upgrade from in one step
+    (skipping a non-SLURP release, or going back), and fails unless the installed nova-common is
+    the release's major version afterwards, before anything touches the database (a
+    distribution's own, older nova would otherwise start on the wrong schema)."""
+    pkgs = " ".join(q(p) for p in _checked(packages, _PACKAGE_RE, "Debian package name"))
+    _checked(preseed, _PRESEED_RE, "debconf selection")
+    add_source = ""
+    if source is not None:
+        _checked([source.name], _SOURCE_NAME_RE, "apt source name")
+        _checked([source.line], _DEB_LINE_RE, "apt source line")
+        _checked([source.keyring_package], _PACKAGE_RE, "Debian package name")
+        _checked_hosts([source.origin], "apt origin host")
+        add_source = (
+            f"{{apt}} install -y -q --no-install-recommends {q(source.keyring_package)}\n"
+            f"printf '%s\\n' {q(source.line)} > /etc/apt/sources.list.d/{source.name}.list\n"
+            f"printf '%s\\n' 'Package: *' {q('Pin: origin ' + source.origin)} 'Pin-Priority: 600'"
+            f" > /etc/apt/preferences.d/{source.name}.pref\n"
+        )
+    check = guard = ""
+    if nova is not None:
+        major = int(nova.major)
+        installed = "version=$(dpkg-query -W -f='${Version}' nova-common 2>/dev/null || true)\nupstream=${version#*:}\n"
+        check = installed + (
+            f"case \"$upstream\" in {major}.*) echo \"nova $upstream installed\" ;;\n"
+            f"  *) echo \"installed nova-common is '$version', not nova {major}.x: wrong package source for this release\" >&2; exit 1 ;;\n"
+            "esac\n"
+        )
+        allowed = " | ".join(f"{int(m)}.*" for m in nova.upgrade_from)
+        refusals = "".join(
+            f"  {int(m)}.*) echo {q(f'refusing to change nova from {nova.name(int(m))} to {nova.name(major)}: ' + _upgrade_hint(int(m), major))} >&2; exit 1 ;;\n"
+            for m in sorted(nova.series) if int(m) not in nova.upgrade_from)
+        guard = installed + (
+            f"case \"$upstream\" in ''{' | ' + allowed if allowed else ''}) ;;\n" + refusals
+            + f"  *) echo \"refusing to change nova from $upstream to {nova.name(major)}: an unknown release\" >&2; exit 1 ;;\n"
+            "esac\n"
+        )
+    wait = (
+        "for i in $(seq 1 120); do\n"
+        "  fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1 || break\n"
+        "  echo 'waiting for the dpkg lock'; sleep 5\n"
+        "done"
+    )
+    apt = "apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
+    return (
+        HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + wait + "\n"
+        + (f"printf '%s\\n' {' '.join(q(line) for line in preseed)} | debconf-set-selections\n" if preseed else "")
+        + guard
+        + (f"{apt} update -q\n" + add_source.format(apt=apt) if add_source else "")
+        + f"{apt} update -q\n"
+        f"{apt} install -y -q --no-install-recommends {pkgs}\n"
+        + check
+    )
+
+
+def _upgrade_hint(installed: int, target: int) -> str:
+    if installed > target:
+        return "nova cannot be downgraded"
+    return ("nova upgrades one release at a time, or from one SLURP release to the next; "
+            "upgrade through the releases in between first")

@@ -1,0 +1,189 @@
+"""Services: preflight checks, restarts, verification (heartbeats after the restart, the API,
+the login page), a hypervisor's service record and its removal, the virt type."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from components import validate
+from components.scripts.base import (
+    _SERVICE_RE, HEADER, _awk_string, _checked, _checked_hosts, q, service_action,
+)
+from components.scripts.nova_manage import nova_manage
+
+def preflight(targets: Sequence[tuple[str, str, int]]) -> str:
+    """Time sync is healthy (chrony or ntp, whichever is installed) and every (what, host, port)
+    answers on TCP. Reports every problem at once, then fails."""
+    lines = [HEADER.strip(), "problems=''", "note() { problems=\"${problems}  - $1\n\"; }"]
+    lines.append(
+        "if command -v chronyc >/dev/null 2>&1; then\n"
+        "  chronyc -n tracking | grep -q '^Leap status *: Normal' || note 'time: chrony is not synchronised (chronyc tracking)'\n"
+        "elif command -v ntpq >/dev/null 2>&1; then\n"
+        "  ntpq -pn 2>/dev/null | grep -q '^\\*' || note 'time: ntp has no selected peer (ntpq -p)'\n"
+        "elif command -v timedatectl >/dev/null 2>&1; then\n"
+        "  [ \"$(timedatectl show -p NTPSynchronized --value 2>/dev/null)\" = yes ] || note 'time: the clock is not NTP-synchronised (timedatectl)'\n"
+        "else\n"
+        "  note 'time: neither chrony nor ntp is installed'\n"
+        "fi"
+    )
+    for what, host, port in targets:
+        target = f"{what} ({host}:{int(port)})"
+        lines.append(
+            f"timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' {q(host)} {int(port)} 2>/dev/null"
+            f" || note {q('unreachable: ' + target)}"
+        )
+    lines.append("if [ -n \"$problems\" ]; then printf 'preflight failed:\\n%s' \"$problems\" >&2; exit 1; fi")
+    lines.append("echo preflight ok")
+    return "\n".join(lines) + "\n"
+
+
+def restart_services(services: Sequence[str]) -> str:
+    names = " ".join(q(s) for s in _checked(services, _SERVICE_RE, "service name"))
+    return (
+        HEADER + f"for serv in {names}; do\n"
+        "  " + service_action("restart", '"$serv"') + "\n"
+        "done\n"
+        f"echo restarted: {names}\n"
+    )
+
+
+def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_checks: Sequence[str],
+                    attempts: int = 30, delay: int = 5, host: Optional[str] = None) -> str:
+    """Wait (bounded) until every expected nova service reports up (on `host` only, when
+    given), then run the seed's "Testing" client commands. Fails with the list of services
+    that are down. `via_api`: states from `openstack compute service list`; else (Liberty)
+    from `nova-manage service list`, which reads the database."""
+    expected = _checked(expected, _SERVICE_RE, "service name")
+    if host is not None:
+        _checked_hosts([host], "host name")
+    if int(attempts) < 1 or int(delay) < 0:
+        # with no attempt the loop never runs and the services would be reported up unchecked
+        raise ValueError(f"need attempts >= 1 and delay >= 0, not {attempts!r} / {delay!r}")
+    if not via_api:
+        # Liberty: State is ":-)" when up, "XXX" when down.
+        only = f" && $2 == {_awk_string(host)}" if host else ""
+        listing = (f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1{only} "
+                   "{{print $1, ($5 == \":-)\") ? \"up\" : \"down\", $6 \"T\" $7}}'")
+    else:
+        listing = ("openstack compute service list " + (f"--host {q(host)} " if host else "")
+                   + "-f value -c Binary -c State -c 'Updated At'")
+    lines = [
+        HEADER.strip(),
+        f". {q(openrc)}",
+        f"expected={q(' '.join(expected))}",
+        # A service stays "up" for service_down_time after its last heartbeat, so a process that
+        # died in a restart still looks up for a minute: only a heartbeat after this step began
+        # (every step it waits for, the restart included, has finished) proves the running one.
+        "since=$(date -u +%Y-%m-%dT%H:%M:%S)",
+        "down=''",
+        f"for attempt in $(seq 1 {int(attempts)}); do",
+        f"  listing=$({listing} || true)",
+        "  down=''",
+        "  for binary in $expected; do",
+        "    echo \"$listing\" | awk -v b=\"$binary\" -v since=\"$since\" "
+        "'$1 == b && $2 == \"up\" && substr($3, 1, 19) > since {ok = 1} END {exit !ok}' || down=\"$down $binary\"",
+        "  done",
+        "  [ -z \"$down\" ] && break",
+        f"  sleep {int(delay)}",
+        "done",
+        f"if [ -n \"$down\" ]; then echo \"nova services not up (no heartbeat since $since) after"
+        f" {int(attempts) * int(delay)}s:$down\" >&2; exit 1; fi",
+        "echo \"nova services up: $expected\"",
+    ]
+    for command in api_checks:
+        lines.append(" ".join(q(word) for word in command.split()) + " >/dev/null")
+        lines.append(f"echo {q('ok: ' + command)}")
+    return "\n".join(lines) + "\n"
+
+
+def service_record(openrc: str, via_api: bool, host: str) -> str:
+    """The hypervisor's nova-compute service record exists (its verify step saw it up)."""
+    _checked_hosts([host], "host name")
+    listing = _compute_service_ids(via_api, host)
+    return (HEADER + f". {q(openrc)}\n"
+            f"[ -n \"$({listing})\" ] || {{ echo {q('no nova-compute service on ' + host)} >&2; exit 1; }}\n"
+            f"echo {q('nova-compute service recorded: ' + host)}\n")
+
+
+def remove_compute_service(openrc: str, via_api: bool, host: str) -> str:
+    """When a hypervisor leaves: disable its nova-compute service, then delete the service record
+    (with it nova deletes the host's resource provider), so nothing schedules to a host that is
+    gone. Runs on the controller; nothing to do when no record is left (idempotent)."""
+    _checked_hosts([host], "host name")
+    h = q(host)
+    if via_api:
+        disable = f"openstack compute service set --disable --disable-reason {q('removed from the stack')} {h} nova-compute"
+        delete = 'openstack compute service delete "$id"'
+    else:  # Liberty: the nova client
+        disable = f"nova service-disable --reason {q('removed from the stack')} {h} nova-compute"
+        delete = 'nova service-delete "$id"'
+    return (HEADER + f". {q(openrc)}\n"
+            f"ids=$({_compute_service_ids(via_api, host)})\n"
+            f"[ -n \"$ids\" ] || {{ echo {q('no nova-compute service left on ' + host)}; exit 0; }}\n"
+            f"{disable}\n"
+            "for id in $ids; do\n"
+            "  printf '%s\\n' \"$id\" | grep -Eqx '[0-9A-Za-z-]+' || { echo \"unexpected service id\" >&2; exit 1; }\n"
+            f"  {delete}\n"
+            "done\n"
+            f"echo {q('nova-compute service removed: ' + host)}\n")
+
+
+def _compute_service_ids(via_api: bool, host: str) -> str:
+    if via_api:
+        return f"openstack compute service list --host {q(host)} --service nova-compute -f value -c ID"
+    return (f"nova service-list --host {q(host)} --binary nova-compute | "
+            "awk -F'|' 'NR > 3 && NF > 2 {gsub(/ /, \"\", $2); if ($2 != \"\") print $2}'")
+
+
+def reload_service(service: str) -> str:
+    _checked([service], _SERVICE_RE, "service name")
+    return HEADER + service_action("reload", q(service)) + f"\necho {q(service + ' reloaded')}\n"
+
+
+def verify_login_page(url: str, attempts: int = 30, delay: int = 5) -> str:
+    """Wait (bounded) until Horizon's login page renders its login form, not merely answers: a
+    broken settings file still answers 500, a missing static build renders no form."""
+    if not validate.PLAIN_URL_RE.fullmatch(url):
+        raise ValueError(f"{url!r} is not a plain http(s) URL")
+    login = url.rstrip("/") + "/auth/login/"
+    return (
+        HEADER + f"url={q(login)}\n"
+        f"for attempt in $(seq 1 {int(attempts)}); do\n"
+        "  page=$(curl -sL --max-time 10 \"$url\" || true)\n"
+        "  case \"$page\" in *'name=\"username\"'*'name=\"password\"'*) echo \"login page renders at $url\"; exit 0 ;; esac\n"
+        f"  sleep {int(delay)}\n"
+        "done\n"
+        f"echo \"no login form at $url after {int(attempts) * int(delay)}s\" >&2\n"
+        "exit 1\n"
+    )
+
+
+def verify_http(url: str, attempts: int = 30, delay: int = 5) -> str:
+    """Wait (bounded) until `url` answers with a success or redirect status."""
+    if not validate.PLAIN_URL_RE.fullmatch(url):
+        raise ValueError(f"{url!r} is not a plain http(s) URL")
+    return (
+        HEADER + f"url={q(url)}\ncode=000\n"
+        f"for attempt in $(seq 1 {int(attempts)}); do\n"
+        "  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \"$url\" || true)\n"
+        "  case \"$code\" in 2??|3??) echo \"$url answers $code\"; exit 0 ;; esac\n"
+        f"  sleep {int(delay)}\n"
+        "done\n"
+        f"echo \"$url did not answer after {int(attempts) * int(delay)}s (last status $code)\" >&2\n"
+        "exit 1\n"
+    )
+
+
+def detect_virt_type() -> str:
+    """kvm when the CPU offers hardware virtualisation (vmx/svm) and /dev/kvm exists, else qemu."""
+    return HEADER + "if grep -Eq '(vmx|svm)' /proc/cpuinfo && [ -e /dev/kvm ]; then echo kvm; else echo qemu; fi\n"
+
+
+def require_virt_type(virt_type: str) -> str:
+    """Shell lines: fail, saying why, when `virt_type` cannot work on this node (kvm needs the CPU's
+    virtualisation extensions and /dev/kvm; qemu always works, slowly)."""
+    if virt_type not in ("kvm", "qemu"):
+        raise ValueError(f"{virt_type!r} is not a supported virt type")
+    if virt_type == "qemu":
+        return ""
+    return ("[ -e /dev/kvm ] || { echo \"virt_type kvm, but /dev/kvm is missing on $(hostname): enable hardware "
+            "virtualisation (or nested KVM) or set the node's virtType to qemu\" >&2; exit 1; }\n")
