@@ -1,186 +1,14 @@
-"""Release profiles: what differs between nova releases and between distributions' packaging of
-them, kept as data apart from the logic (openstack-ansible's per-distro vars, puppet-nova's
-params.pp). Two axes:
-
-- `NovaRelease`: what nova itself needs, whatever installs it: databases, cells v2, the sync
-  sequence, the nova.conf options, the checks, and the PyPI pins that define its valid options;
-- `Packaging`: how one distribution ships that release: package names, the services they run,
-  debconf answers, the package source to add (Ubuntu 24.04 ships 2024.1: 2025.1 comes from the
-  Ubuntu Cloud Archive) and the nova version the packages must install.
-
-A stack names a release and a distro; `profile(release, distro)` joins them into the
-`ReleaseProfile` the components read. Option values are templates over the context that
-`nova_conf.conf_context` builds ({db_connection}, {my_ip}, ...). An option whose template refers
-to a value the stack leaves unset (None) is left out of the file, so nova's own default applies.
-
-`liberty` reproduces the seed tutorial (Ubuntu 14.04 + cloud archive, 2015) option for option.
-`2025.1` follows the current install guide: three databases, cells v2, transport_url,
-[service_user] tokens, placement. `zed` is Debian 12's own nova 26.
-"""
+"""The releases and packagings this program deploys, as data."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-Options = Mapping[str, Mapping[str, str]]
-
-
-@dataclass(frozen=True)
-class OptionCheck:
-    """What defines a release's valid nova.conf options (tools/nova_options builds them from PyPI)."""
-    nova: str  # the exact nova requirement
-    libraries: tuple[str, ...]  # option-defining libraries at the release's upper-constraints
-    namespaces: tuple[str, ...]  # oslo-config-generator namespaces of nova.conf
-
-
-@dataclass(frozen=True)
-class PlacementRelease:
-    """The placement service of a release (a separate project since Stein): its placement.conf
-    templates (over the same context as nova.conf's, plus {placement_db_connection}) and the PyPI
-    pins that define its valid options."""
-    conf: Options
-    option_check: Optional[OptionCheck] = None
-
-
-@dataclass(frozen=True)
-class NovaRelease:
-    name: str
-    nova_major: int  # the upstream nova version the packages must install (12, 26, 31)
-    # role -> database name template over the stack's dbName ("main" is dbName itself)
-    databases: Mapping[str, str]
-    cells_v2: bool  # nova_api + cell0 databases, cell mappings, host discovery
-    endpoint_url: str  # template over {host}: the compute endpoint URL
-    needs_placement: bool
-    # nova-manage sub-commands run as the nova user, in order. `cell_v2 create_cell` is
-    # guarded by the script builder (it exits 2 when the cell exists).
-    db_sync: tuple[str, ...]
-    services_via_api: bool  # service states from `openstack compute service list` (else nova-manage)
-    api_checks: tuple[str, ...]  # the seed's "Testing": client commands that must succeed
-    expected_up: tuple[str, ...]  # binaries that must report "up" on the controller after a restart
-    controller_conf: Options
-    compute_conf: Options
-    openrc: Mapping[str, str]  # OS_* variable -> template
-    compute_expected_up: tuple[str, ...] = ("nova-compute",)  # on each hypervisor
-    # Roles nova's user holds on the service project besides the stack's serviceRole: 2025.1's
-    # service tokens need `service` (its keystone-manage bootstrap creates that role; zed's does not).
-    extra_service_roles: tuple[str, ...] = ()
-    upgrade_check: bool = False  # `nova-status upgrade check` exists (Ocata and later)
-    placement: Optional[PlacementRelease] = None  # deployed by the program (stack: placement.deploy)
-    option_check: Optional[OptionCheck] = None  # None: no PyPI release to check against (Liberty)
-
-
-@dataclass(frozen=True)
-class AptSource:
-    """A package source added before installing, and pinned above the distribution's own."""
-    name: str  # file name under /etc/apt/sources.list.d and preferences.d
-    line: str  # the `deb ...` line
-    keyring_package: str  # installed first, from the distribution itself
-    origin: str  # the host the pin prefers
-
-
-@dataclass(frozen=True)
-class DashboardPackaging:
-    packages: tuple[str, ...]
-    settings_dir: str  # Horizon reads every *.py there after local_settings.py
-    path: str  # the URL path Horizon is served at (WEBROOT)
-    preseed: tuple[str, ...] = ()
-    web_server: str = "apache2"
-
-
-@dataclass(frozen=True)
-class Packaging:
-    distro: str
-    packages: tuple[str, ...]  # controller
-    services: tuple[str, ...]  # restarted when nova.conf changes
-    compute_packages: tuple[str, ...]
-    compute_services: tuple[str, ...]
-    preseed: tuple[str, ...] = ()  # debconf answers given before installing
-    source: Optional[AptSource] = None
-    # The hypervisor driver's own file, read by nova-compute AFTER nova.conf (nova-compute-kvm
-    # ships it with virt_type=kvm): the driver and virt type are written there, or nova.conf's
-    # would never take effect.
-    compute_driver_conf: str = "/etc/nova/nova-compute.conf"
-    # Horizon: packages, debconf answers, the local_settings.d its settings.py reads, the path
-    # it is served at, and the web server to reload. None: Liberty's own way (the seed edits
-    # OPENSTACK_HOST in local_settings.py).
-    dashboard: Optional[DashboardPackaging] = None
-    placement_packages: tuple[str, ...] = ("placement-api",)
-    placement_services: tuple[str, ...] = ("placement-api",)  # restarted when placement.conf changes
-
-
-@dataclass(frozen=True)
-class ReleaseProfile:
-    """A release as one distribution packages it: what the components read."""
-    release: NovaRelease
-    packaging: Packaging
-    summary: str
-
-    @property
-    def name(self) -> str:
-        return self.release.name
-
-
-def _freeze(options: dict) -> Options:
-    return MappingProxyType({section: MappingProxyType(dict(keys)) for section, keys in options.items()})
-
-
-def _liberty_conf(compute: bool) -> Options:
-    """The seed's nova.conf; hypervisors (the tutorial series' compute chapter) drop the
-    database and EC2 list, and add the console proxy URL and the libvirt driver type."""
-    conf = {
-        "DEFAULT": {
-            "rpc_backend": "rabbit",
-            "auth_strategy": "keystone",
-            "my_ip": "{my_ip}",
-            "enabled_apis": "osapi_compute,metadata",
-            "network_api_class": "nova.network.neutronv2.api.API",
-            "linuxnet_interface_driver": "nova.network.linux_net.LinuxOVSInterfaceDriver",
-            "firewall_driver": "nova.virt.firewall.NoopFirewallDriver",
-            "security_group_api": "neutron",
-        },
-        "database": {"connection": "{db_connection}"},
-        "oslo_messaging_rabbit": {
-            "rabbit_host": "{rabbit_host}",
-            "rabbit_userid": "{rabbit_user}",
-            "rabbit_password": "{rabbit_password}",
-        },
-        "keystone_authtoken": {
-            "auth_uri": "{keystone_public_url}",
-            "auth_url": "{keystone_auth_url}",
-            "auth_plugin": "password",
-            "project_domain_id": "default",
-            "user_domain_id": "default",
-            "project_name": "{service_project}",
-            "username": "{nova_user}",
-            "password": "{nova_password}",
-        },
-        "vnc": {
-            "vncserver_listen": "{my_ip}",
-            "vncserver_proxyclient_address": "{my_ip}",
-        },
-        "glance": {"host": "{glance_host}"},
-        "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
-        "neutron": {
-            "auth_strategy": "keystone",
-            "admin_tenant_name": "{service_project}",
-            "admin_username": "{neutron_user}",
-            "admin_password": "{neutron_password}",
-            "admin_auth_url": "{keystone_auth_url}/v2.0",
-        },
-    }
-    if compute:
-        del conf["DEFAULT"]["enabled_apis"], conf["database"]
-        conf["vnc"] = {
-            "enabled": "True",
-            "vncserver_listen": "0.0.0.0",
-            "vncserver_proxyclient_address": "{my_ip}",
-            "novncproxy_base_url": "{novncproxy_base_url}",
-        }
-        conf["libvirt"] = {"virt_type": "{virt_type}"}
-    return _freeze(conf)
-
+from components.releases.conf import _MODERN_OPENRC, _liberty_conf, _modern_conf, _placement_conf
+from components.releases.types import (
+    AptSource, DashboardPackaging, NovaRelease, OptionCheck, Packaging, PlacementRelease, ReleaseProfile,
+)
 
 LIBERTY = NovaRelease(
     name="liberty",
@@ -207,72 +35,6 @@ LIBERTY = NovaRelease(
     }),
 )
 
-# Options shared by every modern (cells v2, placement, service tokens) release.
-_MODERN_AUTH = {
-    "auth_url": "{keystone_auth_url}",
-    "auth_type": "password",
-    "project_domain_name": "{project_domain}",
-    "user_domain_name": "{user_domain}",
-    "project_name": "{service_project}",
-}
-
-
-def _modern_conf(compute: bool, service_roles_required: bool = True) -> Options:
-    conf = {
-        "DEFAULT": {"transport_url": "{transport_url}", "my_ip": "{my_ip}", "state_path": "/var/lib/nova"},
-        # (no [api] auth_strategy: keystone is the default and the option is deprecated for
-        # removal since nova 21, so the validator refuses it)
-        "keystone_authtoken": {
-            "www_authenticate_uri": "{keystone_public_url}",
-            **_MODERN_AUTH,
-            "memcached_servers": "{memcached_servers}",
-            "username": "{nova_user}",
-            "password": "{nova_password}",
-        },
-        "service_user": {
-            "send_service_user_token": "true",
-            **_MODERN_AUTH,
-            "username": "{nova_user}",
-            "password": "{nova_password}",
-        },
-        "vnc": {"enabled": "true", "server_listen": "{vnc_listen}", "server_proxyclient_address": "{my_ip}"},
-        # The image API is found in the keystone catalog; glanceHost pins it instead
-        # (api_servers is deprecated for removal since nova 21).
-        "glance": {"region_name": "{region}", "endpoint_override": "{glance_url}"},
-        "oslo_concurrency": {"lock_path": "/var/lib/nova/tmp"},
-        "placement": {"region_name": "{region}", **_MODERN_AUTH, "username": "{placement_user}", "password": "{placement_password}"},
-        "neutron": {
-            **_MODERN_AUTH,
-            "region_name": "{region}",
-            "username": "{neutron_user}",
-            "password": "{neutron_password}",
-        },
-    }
-    if service_roles_required:
-        # a service token (nova's [service_user]) is accepted only with the `service` role
-        conf["keystone_authtoken"]["service_token_roles_required"] = "true"
-    if compute:
-        conf["vnc"]["novncproxy_base_url"] = "{novncproxy_base_url}"
-        conf["libvirt"] = {"virt_type": "{virt_type}"}
-    else:
-        # Only the API/conductor side talks to the databases; hypervisors go through conductor.
-        conf["api_database"] = {"connection": "{api_db_connection}"}
-        conf["database"] = {"connection": "{db_connection}"}
-        conf["neutron"]["service_metadata_proxy"] = "true"
-        conf["neutron"]["metadata_proxy_shared_secret"] = "{metadata_secret}"
-    return _freeze(conf)
-
-
-_MODERN_OPENRC = {
-    "OS_PROJECT_DOMAIN_NAME": "{project_domain}",
-    "OS_USER_DOMAIN_NAME": "{user_domain}",
-    "OS_PROJECT_NAME": "{admin_project}",
-    "OS_USERNAME": "{admin_user}",
-    "OS_PASSWORD": "{admin_password}",
-    "OS_AUTH_URL": "{keystone_auth_url}/v3",
-    "OS_IDENTITY_API_VERSION": "3",
-    "OS_REGION_NAME": "{region}",
-}
 
 # The cell mappings store URL templates, not URLs: nova fills {username}, {password}, ... from
 # the local nova.conf (since Stein), so a rotated password reaches them with nova.conf alone.
@@ -284,6 +46,7 @@ _CELLS_V2_SYNC = (
     "db online_data_migrations",
     "cell_v2 list_cells --verbose",
 )
+
 
 # Upstream nova versions by series, and the SLURP releases (skip-level upgrades go from one
 # SLURP to the next: 2023.1 -> 2024.1 -> 2025.1); any other upgrade goes one series at a time.
@@ -301,6 +64,7 @@ def upgrade_allowed(installed: int, target: int) -> bool:
     """Whether nova supports going from `installed` to `target` (upstream majors) in one step."""
     return installed == target or target == installed + 1 or (
         installed in SLURP and target in SLURP and target == min((m for m in SLURP if m > installed), default=None))
+
 
 # The option sets 2025.1 and zed are checked against (newest 31.x / 26.x on PyPI when this was
 # written). The libraries that define options found in nova.conf (and oslo.config itself, which
@@ -336,20 +100,6 @@ _LIBRARY_PINS = {
 
 def _pins(column: int) -> tuple[str, ...]:
     return tuple(f"{name}=={versions[column]}" for name, versions in _LIBRARY_PINS.items())
-
-
-def _placement_conf() -> Options:
-    """placement.conf as the install guide writes it."""
-    return _freeze({
-        "placement_database": {"connection": "{placement_db_connection}"},
-        "keystone_authtoken": {
-            "www_authenticate_uri": "{keystone_public_url}",
-            **_MODERN_AUTH,
-            "memcached_servers": "{memcached_servers}",
-            "username": "{placement_user}",
-            "password": "{placement_password}",
-        },
-    })
 
 
 RELEASE_2025_1 = NovaRelease(
