@@ -8,6 +8,7 @@ nova's db sync (its upgrade check asks placement) and nova's verify wait for pla
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -17,7 +18,7 @@ import pulumi_openstack as openstack
 from components import scripts
 from components.config import Settings
 from components.database import NovaDatabase, NovaDatabaseArgs
-from components.identity import ServiceIdentity, ServiceIdentityArgs
+from components.identity import ServiceIdentity, ServiceIdentityArgs, nova_identity_args
 from components.node import OPENRC, NodeSteps, content_hash
 from components.nova_conf import render_placement_conf, render_placement_masked, secret_values
 
@@ -35,24 +36,20 @@ class PlacementArgs:
 
 def placement_identity_args(s: Settings, provider: openstack.Provider,
                             nova: Optional[ServiceIdentity] = None) -> ServiceIdentityArgs:
-    ident = s.identity
+    """nova's identity settings (domain, project, roles, region, interfaces) for placement's own
+    user, service and endpoints; nova's lookups of the project and roles are reused."""
     role = s.identity.role
-    return ServiceIdentityArgs(
-        provider=provider,
+    return dataclasses.replace(
+        nova_identity_args(s, provider),
         user_name=s.placement_user,
         password=pulumi.Output.secret(s.placement_password.value),
-        domain_id=ident.user_domain,
-        project=ident.project,
-        role=ident.role,
-        project_id=nova.project_id if nova else ident.project_id,
-        role_id=nova.role_ids[role] if nova else ident.role_id,
-        extra_roles=s.release.release.extra_service_roles,
-        extra_role_ids={r: i for r, i in (nova.role_ids.items() if nova else ()) if r != role},
         service_name="placement",
         service_type="placement",
         description="Placement API",
-        region=s.keystone.region,
-        endpoints=[(iface, s.placement.endpoint_url) for iface, _ in ident.endpoints],
+        endpoints=[(iface, s.placement.endpoint_url) for iface, _ in s.identity.endpoints],
+        adopt_user_id=None, adopt_service_id=None, adopt_endpoint_ids={},
+        **({"project_id": nova.project_id, "role_id": nova.role_ids[role],
+            "extra_role_ids": {r: i for r, i in nova.role_ids.items() if r != role}} if nova else {}),
     )
 
 
