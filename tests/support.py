@@ -22,7 +22,7 @@ from typing import Any, Mapping, Optional
 import pytest
 
 from components.config import ConfigError, load_settings
-from tools.plan import stack_config
+from tools.plan import run_program, stack_config
 
 
 def _program_config(stack: str, secrets: Optional[Mapping[str, str]] = None, cli_rules: bool = False, *,
@@ -49,3 +49,26 @@ def problems_for(stack: str, secrets: Optional[Mapping[str, str]] = None, **over
     with pytest.raises(ConfigError) as err:
         load_settings(config, secret_keys, stack)
     return err.value.problems
+
+
+# --------------------------------------------------------------------------------------------
+# The whole program under the mock runtime, with hostile secrets
+# --------------------------------------------------------------------------------------------
+SENTINEL = "Sentinel-Pa55'\"$(id);%`\\"
+ALL_SECRETS = ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
+               "neutronPassword", "placementPassword", "placementDbPassword", "metadataSecret", "sshPrivateKey")
+
+
+def sentinel_secrets() -> dict[str, str]:
+    """Hostile values for every secret; non-ASCII too, except for the database password, whose
+    limits config enforces (ASCII, and no '@' or '%' where cells v2 maps cell0)."""
+    values = {k: f"{SENTINEL}-{k}-ünï" for k in ALL_SECRETS}
+    values["dbPassword"] = f"{SENTINEL}-dbPassword".replace("%", "")
+    return values
+
+
+def record(stack: str, secrets=None, cli_rules=True, **overrides):
+    """What the program registers for `stack` (placeholders for secrets not given)."""
+    config, keys = stack_config(stack, secrets=secrets, overrides=overrides, placeholder_secrets=True,
+                                cli_rules=cli_rules)
+    return run_program(stack, config, keys)

@@ -9,7 +9,7 @@ from components.config import ConfigError
 from components.nova_conf import render_placement_conf, render_placement_masked, secret_values
 from tests.sandbox import Sandbox
 from tests.support import problems_for, settings_for
-from tests.test_program import record, sentinel_secrets
+from tests.support import record, sentinel_secrets
 from tools.plan import unwrap
 
 DEV_PLACEMENT_CONF = """\

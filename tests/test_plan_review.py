@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.test_program import sentinel_secrets
+from tests.support import sentinel_secrets
 from tools.plan import PROJECT_ROOT, plan_json, plan_text, run_program, stack_config
 from tools.plan.diff import review, snapshot
 

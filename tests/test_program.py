@@ -5,38 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shlex
-import subprocess
-import sys
 
 import pytest
 
-from components.config import ConfigError
-from tools.plan import PROJECT_ROOT, keystone_id, plan_dot, plan_json, plan_text, run_program, stack_config, unwrap
+from tests.support import SENTINEL, record, sentinel_secrets
+from tools.plan import keystone_id, plan_dot, plan_json, plan_text, unwrap
 
-SENTINEL = "Sentinel-Pa55'\"$(id);%`\\"
-ALL_SECRETS = ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
-               "neutronPassword", "placementPassword", "placementDbPassword", "metadataSecret", "sshPrivateKey")
 STACKS = ("tutorial", "dev", "prod")
 
 USER, SERVICE = "openstack:identity/user:User", "openstack:identity/serviceV3:ServiceV3"
 ROLE_ASSIGNMENT, ENDPOINT = "openstack:identity/roleAssignment:RoleAssignment", "openstack:identity/endpointV3:EndpointV3"
 COMMAND = "command:remote:Command"
 CONTROLLER_STEPS = ["preflight", "packages", "nova-conf", "db-sync", "restart", "verify"]
-
-
-def sentinel_secrets() -> dict[str, str]:
-    """Hostile values for every secret; non-ASCII too, except for the database password, whose
-    limits config enforces (ASCII, and no '@' or '%' where cells v2 maps cell0)."""
-    values = {k: f"{SENTINEL}-{k}-ünï" for k in ALL_SECRETS}
-    values["dbPassword"] = f"{SENTINEL}-dbPassword".replace("%", "")
-    return values
-
-
-def record(stack: str, secrets=None, cli_rules=True, **overrides):
-    config, keys = stack_config(stack, secrets=secrets, overrides=overrides, placeholder_secrets=True,
-                                cli_rules=cli_rules)
-    return run_program(stack, config, keys)
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -232,89 +212,6 @@ def test_database_protection_follows_production(stack_run):
     assert db.inputs["databases"] == expected[stack]
 
 
-def _inputs(rec) -> dict[str, str]:
-    return {r.name: json.dumps(unwrap(r.raw_inputs), sort_keys=True) for r in rec.resources() if r.custom}
-
-
-def test_rerun_with_nothing_changed_is_identical():
-    assert _inputs(record("dev")) == _inputs(record("dev"))
-
-
-def test_one_option_changes_only_config_restart_and_verify():
-    before = _inputs(record("tutorial"))
-    after = _inputs(record("tutorial", novaConf={"DEFAULT": {"debug": True}}))
-    changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["controller-nova-conf", "controller-restart", "controller-verify"]
-
-
-def test_global_option_reaches_every_node_and_nothing_else():
-    before = _inputs(record("dev"))
-    after = _inputs(record("dev", novaConf={"DEFAULT": {"debug": True}}))
-    changed = sorted(name for name in before if before[name] != after[name])
-    # compute1 detects its virt type at apply time, so its file is only known then; compute2
-    # has virtType set and shows the change already in the preview.
-    assert changed == ["compute2-nova-conf", "compute2-restart", "compute2-verify",
-                       "controller-nova-conf", "controller-restart", "controller-verify"]
-
-
-def test_adding_a_hypervisor_touches_only_that_node_and_discovery():
-    config, _ = stack_config("dev", placeholder_secrets=True)
-    nodes = json.loads(config["openstack-nova:hypervisors"])
-    before = _inputs(record("dev"))
-    after_rec = record("dev", hypervisors=nodes + [{"name": "compute3", "host": "dev-cmp3.lab.example.org",
-                                                     "myIp": "10.20.0.23", "virtType": "kvm"}])
-    after = _inputs(after_rec)
-    added = sorted(set(after) - set(before))
-    assert added == [f"compute3-{s}" for s in ("compute-conf", "nova-conf", "packages", "preflight", "restart",
-                                                "service-record", "verify")]
-    changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["cells-discover-hosts"]
-    assert after_rec.depends("cells-discover-hosts", "compute3-verify")
-
-
-def test_hypervisors_are_independent_branches_joined_at_discovery():
-    rec = record("prod")
-    branches = {n: [r.name for r in rec.resources() if r.custom and r.name.startswith(n + "-")] for n in ("cmp-a1", "cmp-a2")}
-    for mine, other in (("cmp-a1", "cmp-a2"), ("cmp-a2", "cmp-a1")):
-        for a in branches[mine]:
-            assert not any(rec.waits_for(a, b) for b in branches[other]), f"{a} waits for {other}"
-    for node in branches:
-        assert rec.depends("cells-discover-hosts", f"{node}-verify")
-    discover = rec.by_name("cells-discover-hosts")
-    assert discover.inputs["create"].startswith("sudo -n /bin/bash -c ")  # prod's SSH user is not root
-    inner = shlex.split(discover.inputs["create"])[4]
-    assert "su -s /bin/sh -c 'nova-manage cell_v2 discover_hosts --verbose' nova" in inner
-    assert discover.inputs["triggers"] == ["cmp-a1", "cmp-a2"]
-    assert rec.children(rec.by_name("cells").urn) == [discover]
-    # the verify step asks the controller about this very host
-    verify = rec.by_name("cmp-a1-verify")
-    assert "openstack compute service list --host cmp-a1" in verify.inputs["create"]
-    assert verify.inputs["create"].startswith("sudo -n /bin/bash -c ")  # prod's SSH user is not root
-
-
-def test_liberty_has_no_discovery_and_keeps_hypervisor_steps():
-    rec = record("tutorial", hypervisors=[{"name": "compute1", "host": "compute1.example.org", "myIp": "10.0.0.7"}])
-    assert not [r for r in rec.resources() if r.name == "cells-discover-hosts"]
-    assert rec.by_name("compute1-detect-virt").inputs["create"].count("vmx|svm") == 1
-    assert rec.depends("compute1-nova-conf", "compute1-packages")
-    assert rec.depends("compute1-verify", "compute1-restart")
-    # computes restart after the controller (nova's upgrade order), and verify after both
-    assert rec.depends("compute1-restart", "controller-restart")
-    assert rec.waits_for("compute1-verify", "controller-restart")
-
-
-def test_a_hypervisor_leaving_the_stack_is_removed_from_nova_first():
-    rec = record("prod")
-    record_step = rec.by_name("cmp-a2-service-record")
-    assert record_step.dependencies == [rec.by_name("cmp-a2-verify").urn]
-    inner = shlex.split(record_step.inputs["delete"])[4]  # through sudo: prod's SSH user is deploy
-    assert "openstack compute service set --disable --disable-reason 'removed from the stack' cmp-a2 nova-compute" in inner
-    assert 'openstack compute service delete "$id"' in inner
-    # it runs on the controller and never changes while the node stays: no triggers to replace it
-    assert unwrap(record_step.raw_inputs)["connection"]["host"] == "nova-api.mgmt.prod.example.org"
-    assert "triggers" not in record_step.inputs
-
-
 def test_dashboard_steps(stack_run):
     stack, rec = stack_run
     if stack == "prod":
@@ -339,125 +236,3 @@ def test_dashboard_steps(stack_run):
     for step in CONTROLLER_STEPS:
         assert not rec.waits_for("dashboard-verify", f"controller-{step}")
         assert not rec.waits_for(f"controller-{step}", "dashboard-packages")
-
-
-def test_bad_config_registers_nothing():
-    with pytest.raises(ConfigError) as err:
-        record("tutorial", cli_rules=False, dbUser="nova'; DROP USER root; --", dbPort="x")
-    assert any(p.startswith("dbUser:") for p in err.value.problems)
-    assert any(p.startswith("dbPort:") for p in err.value.problems)
-
-
-def test_offline_plan_command(tmp_path):
-    out = tmp_path / "plan"
-    done = subprocess.run([sys.executable, "-m", "tools.plan", "tutorial", "--out", str(out), "--quiet"],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "critical path (6 steps): controller-preflight -> controller-packages" in done.stdout
-    plan = json.loads((out / "plan.json").read_text())
-    step = next(s for s in plan["steps"] if s["urn"].endswith("::controller-db-sync"))
-    assert step["op"] == "create" and step["newState"]["type"] == "command:remote:Command"
-    assert any(d.endswith("::nova-db-mysql") for d in step["newState"]["dependencies"])
-    assert step["newState"]["parent"].endswith("::controller")
-    text = (out / "plan.txt").read_text()
-    assert "connection = mysql+pymysql://nova:[secret]@db-node/nova" in text
-    assert '"controller-db-sync" -> "controller-restart";' in (out / "graph.dot").read_text()
-
-
-def test_offline_plan_reports_bad_config_and_fails(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.plan", "tutorial", "--out", str(tmp_path),
-         "--set", "dbName=nova;drop", "--set", "endpointInterfaces=[\"pub\"]"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2
-    assert "2 problem(s) in the stack configuration" in done.stderr
-    assert "dbName: 'nova;drop' is not a plain SQL identifier" in done.stderr
-    assert "endpointInterfaces[0]: 'pub' is not a keystone interface" in done.stderr
-    assert not (tmp_path / "plan.json").exists()
-
-
-def test_adopting_hand_made_identity_objects_imports_them():
-    ids = {"user": "bb15f195eb49467fa595eda60e2635d2", "service": "fedb8e01d4964d59b15d386aed3eb681",
-           "endpoints": {"public": "13baaaf28887442699d68b3d8f3faca5", "internal": "0b5c9c11af9e4b67a9fb9d1fa6b311f6",
-                         "admin": "ebf975bf15d04cf4bc55cf54bab6c022"}}
-    rec = record("tutorial", adoptIds=ids)
-    assert rec.by_name("nova-identity-user").import_id == ids["user"]
-    assert rec.by_name("nova-identity-service").import_id == ids["service"]
-    for iface, ident in ids["endpoints"].items():
-        assert rec.by_name(f"nova-identity-endpoint-{iface}").import_id == ident
-    assert rec.by_name("nova-identity-admin-on-service").import_id == ""  # created: the seed's role add
-    assert "import: bb15f195eb49467fa595eda60e2635d2" in plan_text(rec)
-    assert record("tutorial").by_name("nova-identity-user").import_id == ""
-
-
-def test_adopt_ids_are_checked():
-    with pytest.raises(ConfigError) as err:
-        record("tutorial", adoptIds={"user": "x'; drop", "endpoints": {"pubic": "abc"}, "project": "p"})
-    problems = err.value.problems
-    assert "adoptIds.project: is not adoptable; use user, service and endpoints.<interface>" in problems
-    assert "adoptIds.endpoints.pubic: names an interface not listed in endpointInterfaces" in problems
-    assert any(p.startswith("adoptIds.user: \"x'; drop\" is not a keystone id") for p in problems)
-
-
-def test_no_secret_in_logs_or_console(caplog, capsys):
-    caplog.set_level("DEBUG")
-    secrets = sentinel_secrets()
-    rec = record("dev", secrets=secrets)
-    with pytest.raises(ConfigError) as err:
-        record("dev", secrets=secrets, cli_rules=False, dbPort="not a port")
-    captured = capsys.readouterr()
-    texts = [caplog.text, captured.out, captured.err, str(err.value), plan_text(rec), json.dumps(plan_json(rec))]
-    assert all("Sentinel" not in t for t in texts)
-
-
-def test_every_command_pins_the_host_key_and_sends_no_previous_output():
-    rec = record("prod", secrets=sentinel_secrets())
-    keys = yaml_stack("prod")
-    node_keys = {keys["controller"]["hostKey"]} | {h["hostKey"] for h in keys["hypervisors"]}
-    for cmd in rec.of_type(COMMAND):
-        assert cmd.inputs["addPreviousOutputInEnv"] is False, cmd.name
-        connection = unwrap(cmd.raw_inputs)["connection"]
-        assert connection["hostKey"] in node_keys, cmd.name
-        assert connection["proxy"]["hostKey"] == keys["controller"]["jumpHostKey"], cmd.name
-    controller = unwrap(rec.by_name("controller-packages").raw_inputs)["connection"]
-    assert controller["hostKey"] == keys["controller"]["hostKey"]
-    cmp_a2 = unwrap(rec.by_name("cmp-a2-packages").raw_inputs)["connection"]
-    assert cmp_a2["hostKey"] == keys["hypervisors"][1]["hostKey"] != controller["hostKey"]
-
-
-def yaml_stack(stack: str) -> dict:
-    import yaml
-
-    config = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k.rpartition(":")[2]: v for k, v in config.items()}
-
-
-def test_no_secret_reaches_a_command_line_or_a_failing_commands_error():
-    """The provider's error for a failing command quotes the command and its output: secrets
-    travel on stdin only, and no step script prints its stdin."""
-    rec = record("dev", secrets=sentinel_secrets())
-    for cmd in rec.of_type(COMMAND):
-        wire = unwrap(cmd.raw_inputs)
-        for field in ("create", "delete", "update"):
-            assert "Sentinel" not in str(wire.get(field, "")), (cmd.name, field)
-        if "Sentinel" in str(wire.get("stdin", "")):
-            assert "cat > \"$tmp\"" in wire["create"] and "stdin" in cmd.secret_inputs, cmd.name
-
-
-def test_stack_exports_are_the_stack_resources_outputs():
-    rec = record("tutorial")
-    stack_step = next(s for s in plan_json(rec)["steps"] if s["newState"]["type"] == "pulumi:pulumi:Stack")
-    outputs = stack_step["newState"]["outputs"]
-    assert outputs["release"] == "liberty" and outputs["databases"] == ["nova"]
-    assert outputs["dashboard_url"] == "http://10.0.0.6/horizon/"
-    assert outputs["nova_conf_sha256"] == "[secret]"
-    assert "outputs" not in plan_json(rec)
-    assert "Outputs\n  compute_endpoints:" in plan_text(rec)
-
-
-def test_an_apply_resolves_the_detected_virt_type():
-    config, keys = stack_config("dev", placeholder_secrets=True)
-    for detected in ("kvm", "qemu"):
-        rec = run_program("dev", config, keys, preview=False, apply_stdout={"detect-virt": detected})
-        conf = unwrap(rec.by_name("compute1-nova-conf").raw_inputs)["stdin"]
-        assert f"[libvirt]\nvirt_type = {detected}\n" in conf

@@ -1,0 +1,92 @@
+"""What a change touches, under the mock runtime: a re-run, one option, one more or one fewer
+hypervisor; and how hypervisors hang together in the graph."""
+from __future__ import annotations
+
+import json
+import shlex
+
+from tests.support import record
+from tools.plan import stack_config, unwrap
+
+
+def _inputs(rec) -> dict[str, str]:
+    return {r.name: json.dumps(unwrap(r.raw_inputs), sort_keys=True) for r in rec.resources() if r.custom}
+
+
+def test_rerun_with_nothing_changed_is_identical():
+    assert _inputs(record("dev")) == _inputs(record("dev"))
+
+
+def test_one_option_changes_only_config_restart_and_verify():
+    before = _inputs(record("tutorial"))
+    after = _inputs(record("tutorial", novaConf={"DEFAULT": {"debug": True}}))
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["controller-nova-conf", "controller-restart", "controller-verify"]
+
+
+def test_global_option_reaches_every_node_and_nothing_else():
+    before = _inputs(record("dev"))
+    after = _inputs(record("dev", novaConf={"DEFAULT": {"debug": True}}))
+    changed = sorted(name for name in before if before[name] != after[name])
+    # compute1 detects its virt type at apply time, so its file is only known then; compute2
+    # has virtType set and shows the change already in the preview.
+    assert changed == ["compute2-nova-conf", "compute2-restart", "compute2-verify",
+                       "controller-nova-conf", "controller-restart", "controller-verify"]
+
+
+def test_adding_a_hypervisor_touches_only_that_node_and_discovery():
+    config, _ = stack_config("dev", placeholder_secrets=True)
+    nodes = json.loads(config["openstack-nova:hypervisors"])
+    before = _inputs(record("dev"))
+    after_rec = record("dev", hypervisors=nodes + [{"name": "compute3", "host": "dev-cmp3.lab.example.org",
+                                                     "myIp": "10.20.0.23", "virtType": "kvm"}])
+    after = _inputs(after_rec)
+    added = sorted(set(after) - set(before))
+    assert added == [f"compute3-{s}" for s in ("compute-conf", "nova-conf", "packages", "preflight", "restart",
+                                                "service-record", "verify")]
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["cells-discover-hosts"]
+    assert after_rec.depends("cells-discover-hosts", "compute3-verify")
+
+
+def test_hypervisors_are_independent_branches_joined_at_discovery():
+    rec = record("prod")
+    branches = {n: [r.name for r in rec.resources() if r.custom and r.name.startswith(n + "-")] for n in ("cmp-a1", "cmp-a2")}
+    for mine, other in (("cmp-a1", "cmp-a2"), ("cmp-a2", "cmp-a1")):
+        for a in branches[mine]:
+            assert not any(rec.waits_for(a, b) for b in branches[other]), f"{a} waits for {other}"
+    for node in branches:
+        assert rec.depends("cells-discover-hosts", f"{node}-verify")
+    discover = rec.by_name("cells-discover-hosts")
+    assert discover.inputs["create"].startswith("sudo -n /bin/bash -c ")  # prod's SSH user is not root
+    inner = shlex.split(discover.inputs["create"])[4]
+    assert "su -s /bin/sh -c 'nova-manage cell_v2 discover_hosts --verbose' nova" in inner
+    assert discover.inputs["triggers"] == ["cmp-a1", "cmp-a2"]
+    assert rec.children(rec.by_name("cells").urn) == [discover]
+    # the verify step asks the controller about this very host
+    verify = rec.by_name("cmp-a1-verify")
+    assert "openstack compute service list --host cmp-a1" in verify.inputs["create"]
+    assert verify.inputs["create"].startswith("sudo -n /bin/bash -c ")  # prod's SSH user is not root
+
+
+def test_liberty_has_no_discovery_and_keeps_hypervisor_steps():
+    rec = record("tutorial", hypervisors=[{"name": "compute1", "host": "compute1.example.org", "myIp": "10.0.0.7"}])
+    assert not [r for r in rec.resources() if r.name == "cells-discover-hosts"]
+    assert rec.by_name("compute1-detect-virt").inputs["create"].count("vmx|svm") == 1
+    assert rec.depends("compute1-nova-conf", "compute1-packages")
+    assert rec.depends("compute1-verify", "compute1-restart")
+    # computes restart after the controller (nova's upgrade order), and verify after both
+    assert rec.depends("compute1-restart", "controller-restart")
+    assert rec.waits_for("compute1-verify", "controller-restart")
+
+
+def test_a_hypervisor_leaving_the_stack_is_removed_from_nova_first():
+    rec = record("prod")
+    record_step = rec.by_name("cmp-a2-service-record")
+    assert record_step.dependencies == [rec.by_name("cmp-a2-verify").urn]
+    inner = shlex.split(record_step.inputs["delete"])[4]  # through sudo: prod's SSH user is deploy
+    assert "openstack compute service set --disable --disable-reason 'removed from the stack' cmp-a2 nova-compute" in inner
+    assert 'openstack compute service delete "$id"' in inner
+    # it runs on the controller and never changes while the node stays: no triggers to replace it
+    assert unwrap(record_step.raw_inputs)["connection"]["host"] == "nova-api.mgmt.prod.example.org"
+    assert "triggers" not in record_step.inputs

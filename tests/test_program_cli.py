@@ -1,0 +1,137 @@
+"""The program's edges with its users: bad config, the offline plan command, adoption of
+hand-made objects, secrets on the wire and in logs, SSH host keys, stack outputs."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from components.config import ConfigError
+from tests.support import record, sentinel_secrets
+from tools.plan import PROJECT_ROOT, plan_json, plan_text, run_program, stack_config, unwrap
+
+COMMAND = "command:remote:Command"
+
+
+def test_bad_config_registers_nothing():
+    with pytest.raises(ConfigError) as err:
+        record("tutorial", cli_rules=False, dbUser="nova'; DROP USER root; --", dbPort="x")
+    assert any(p.startswith("dbUser:") for p in err.value.problems)
+    assert any(p.startswith("dbPort:") for p in err.value.problems)
+
+
+def test_offline_plan_command(tmp_path):
+    out = tmp_path / "plan"
+    done = subprocess.run([sys.executable, "-m", "tools.plan", "tutorial", "--out", str(out), "--quiet"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "critical path (6 steps): controller-preflight -> controller-packages" in done.stdout
+    plan = json.loads((out / "plan.json").read_text())
+    step = next(s for s in plan["steps"] if s["urn"].endswith("::controller-db-sync"))
+    assert step["op"] == "create" and step["newState"]["type"] == "command:remote:Command"
+    assert any(d.endswith("::nova-db-mysql") for d in step["newState"]["dependencies"])
+    assert step["newState"]["parent"].endswith("::controller")
+    text = (out / "plan.txt").read_text()
+    assert "connection = mysql+pymysql://nova:[secret]@db-node/nova" in text
+    assert '"controller-db-sync" -> "controller-restart";' in (out / "graph.dot").read_text()
+
+
+def test_offline_plan_reports_bad_config_and_fails(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.plan", "tutorial", "--out", str(tmp_path),
+         "--set", "dbName=nova;drop", "--set", "endpointInterfaces=[\"pub\"]"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "2 problem(s) in the stack configuration" in done.stderr
+    assert "dbName: 'nova;drop' is not a plain SQL identifier" in done.stderr
+    assert "endpointInterfaces[0]: 'pub' is not a keystone interface" in done.stderr
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_adopting_hand_made_identity_objects_imports_them():
+    ids = {"user": "bb15f195eb49467fa595eda60e2635d2", "service": "fedb8e01d4964d59b15d386aed3eb681",
+           "endpoints": {"public": "13baaaf28887442699d68b3d8f3faca5", "internal": "0b5c9c11af9e4b67a9fb9d1fa6b311f6",
+                         "admin": "ebf975bf15d04cf4bc55cf54bab6c022"}}
+    rec = record("tutorial", adoptIds=ids)
+    assert rec.by_name("nova-identity-user").import_id == ids["user"]
+    assert rec.by_name("nova-identity-service").import_id == ids["service"]
+    for iface, ident in ids["endpoints"].items():
+        assert rec.by_name(f"nova-identity-endpoint-{iface}").import_id == ident
+    assert rec.by_name("nova-identity-admin-on-service").import_id == ""  # created: the seed's role add
+    assert "import: bb15f195eb49467fa595eda60e2635d2" in plan_text(rec)
+    assert record("tutorial").by_name("nova-identity-user").import_id == ""
+
+
+def test_adopt_ids_are_checked():
+    with pytest.raises(ConfigError) as err:
+        record("tutorial", adoptIds={"user": "x'; drop", "endpoints": {"pubic": "abc"}, "project": "p"})
+    problems = err.value.problems
+    assert "adoptIds.project: is not adoptable; use user, service and endpoints.<interface>" in problems
+    assert "adoptIds.endpoints.pubic: names an interface not listed in endpointInterfaces" in problems
+    assert any(p.startswith("adoptIds.user: \"x'; drop\" is not a keystone id") for p in problems)
+
+
+def test_no_secret_in_logs_or_console(caplog, capsys):
+    caplog.set_level("DEBUG")
+    secrets = sentinel_secrets()
+    rec = record("dev", secrets=secrets)
+    with pytest.raises(ConfigError) as err:
+        record("dev", secrets=secrets, cli_rules=False, dbPort="not a port")
+    captured = capsys.readouterr()
+    texts = [caplog.text, captured.out, captured.err, str(err.value), plan_text(rec), json.dumps(plan_json(rec))]
+    assert all("Sentinel" not in t for t in texts)
+
+
+def test_every_command_pins_the_host_key_and_sends_no_previous_output():
+    rec = record("prod", secrets=sentinel_secrets())
+    keys = yaml_stack("prod")
+    node_keys = {keys["controller"]["hostKey"]} | {h["hostKey"] for h in keys["hypervisors"]}
+    for cmd in rec.of_type(COMMAND):
+        assert cmd.inputs["addPreviousOutputInEnv"] is False, cmd.name
+        connection = unwrap(cmd.raw_inputs)["connection"]
+        assert connection["hostKey"] in node_keys, cmd.name
+        assert connection["proxy"]["hostKey"] == keys["controller"]["jumpHostKey"], cmd.name
+    controller = unwrap(rec.by_name("controller-packages").raw_inputs)["connection"]
+    assert controller["hostKey"] == keys["controller"]["hostKey"]
+    cmp_a2 = unwrap(rec.by_name("cmp-a2-packages").raw_inputs)["connection"]
+    assert cmp_a2["hostKey"] == keys["hypervisors"][1]["hostKey"] != controller["hostKey"]
+
+
+def yaml_stack(stack: str) -> dict:
+    import yaml
+
+    config = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k.rpartition(":")[2]: v for k, v in config.items()}
+
+
+def test_no_secret_reaches_a_command_line_or_a_failing_commands_error():
+    """The provider's error for a failing command quotes the command and its output: secrets
+    travel on stdin only, and no step script prints its stdin."""
+    rec = record("dev", secrets=sentinel_secrets())
+    for cmd in rec.of_type(COMMAND):
+        wire = unwrap(cmd.raw_inputs)
+        for field in ("create", "delete", "update"):
+            assert "Sentinel" not in str(wire.get(field, "")), (cmd.name, field)
+        if "Sentinel" in str(wire.get("stdin", "")):
+            assert "cat > \"$tmp\"" in wire["create"] and "stdin" in cmd.secret_inputs, cmd.name
+
+
+def test_stack_exports_are_the_stack_resources_outputs():
+    rec = record("tutorial")
+    stack_step = next(s for s in plan_json(rec)["steps"] if s["newState"]["type"] == "pulumi:pulumi:Stack")
+    outputs = stack_step["newState"]["outputs"]
+    assert outputs["release"] == "liberty" and outputs["databases"] == ["nova"]
+    assert outputs["dashboard_url"] == "http://10.0.0.6/horizon/"
+    assert outputs["nova_conf_sha256"] == "[secret]"
+    assert "outputs" not in plan_json(rec)
+    assert "Outputs\n  compute_endpoints:" in plan_text(rec)
+
+
+def test_an_apply_resolves_the_detected_virt_type():
+    config, keys = stack_config("dev", placeholder_secrets=True)
+    for detected in ("kvm", "qemu"):
+        rec = run_program("dev", config, keys, preview=False, apply_stdout={"detect-virt": detected})
+        conf = unwrap(rec.by_name("compute1-nova-conf").raw_inputs)["stdin"]
+        assert f"[libvirt]\nvirt_type = {detected}\n" in conf
