@@ -8,26 +8,22 @@ on the server after each step. Names are ph_<random>_*; everything carrying them
 from __future__ import annotations
 
 import base64
-import os
 import pickletools
 import secrets
-import select
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import grpc
 import pymysql
 import pytest
-from google.protobuf import empty_pb2, json_format, struct_pb2
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import provider_pb2
 
-from tests.conftest import PROJECT_ROOT, require_tcp
+from tests.conftest import require_tcp
+from tests.e2e.provider_host import TIMEOUT, ProviderHost, plain, struct
 from tools.plan import run_program, stack_config, unwrap
 
 HOST, PORT = "127.0.0.1", 3306
 RESOURCE = "nova-db-mysql"
-TIMEOUT = 30
 
 
 def sql(statement: str, args=None, **connect) -> list[tuple]:
@@ -100,48 +96,11 @@ def admin(names):
 
 
 @pytest.fixture
-def host(tmp_path):
-    """The provider host exactly as the CLI starts it; always killed, output kept for inspection."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # imports resolve from cwd only
-    env["PULUMI_PROJECT"] = "openstack-nova"  # the engine sets it for plugins
-    stderr = open(tmp_path / "host.stderr", "w+b")
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic"], cwd=PROJECT_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=stderr)
-    h = SimpleNamespace(proc=proc, channel=None, output=b"")
-
-    def stop() -> bytes:
-        if proc.poll() is None:
-            proc.kill()
-        out = proc.communicate(timeout=TIMEOUT)[0] or b""
-        stderr.seek(0)
-        h.output += out + stderr.read()
-        return h.output
-
-    h.stop = stop
-    try:
-        assert select.select([proc.stdout], [], [], TIMEOUT)[0], "host printed no port in time"
-        port_line = proc.stdout.readline()
-        h.output += port_line
-        assert port_line.strip().isdigit(), f"host printed no port: {stop()!r}"
-        h.channel = grpc.insecure_channel(f"127.0.0.1:{int(port_line)}")
-        grpc.channel_ready_future(h.channel).result(timeout=TIMEOUT)
-        h.stub = provider_pb2_grpc.ResourceProviderStub(h.channel)
+def host():
+    """The provider host exactly as the CLI starts it (tests/e2e/provider_host.py); always killed,
+    its output kept for inspection."""
+    with ProviderHost() as h:
         yield h
-    finally:
-        if h.channel is not None:
-            h.channel.close()
-        stop()
-        stderr.close()
-
-
-def struct(props: dict) -> struct_pb2.Struct:
-    s = struct_pb2.Struct()
-    s.update(props)
-    return s
-
-
-def plain(s: struct_pb2.Struct) -> dict:
-    return json_format.MessageToDict(s)
 
 
 def test_pickled_provider_names_module_path(names):

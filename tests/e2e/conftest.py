@@ -24,6 +24,7 @@ from tests.conftest import service_unavailable  # noqa: E402
 
 
 TIMINGS = pytest.StashKey[dict]()
+REPORTS = pytest.StashKey[list]()  # lines for the end of the session (the engine's timing tables)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,6 +36,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     # the fixture's own stderr line is captured (shown only on a failure): repeat it here
     if TIMINGS in config.stash:
         terminalreporter.write_line(f"e2e prerequisites ready in {config.stash[TIMINGS]}")
+    for report in config.stash.get(REPORTS, []):
+        terminalreporter.write_line(report)
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +73,9 @@ def openstack(e2e_env: harness.E2EEnvironment):
         assert proc.returncode == 0, f"openstack {' '.join(args)}: {proc.stderr[-2000:]}"
         return proc.stdout
     return run
+
+
+@pytest.fixture(scope="session")
+def e2e_report(pytestconfig: pytest.Config) -> list:
+    """Append text here to have it printed at the end of the session, after the summary."""
+    return pytestconfig.stash.setdefault(REPORTS, [])

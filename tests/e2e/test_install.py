@@ -5,7 +5,9 @@ exact script and stdin, as the program builds them, install, configure, sync, st
 working nova-api/conductor/scheduler against real MariaDB, RabbitMQ, keystone and placement over
 real SSH; reruns are idempotent and a changed option re-runs only config, restart and verify.
 What it does not: the Pulumi engine and providers themselves (tests/e2e/engine.py stands in for
-them), hypervisors (nova-compute needs libvirt, which this test does not start), or Horizon.
+them, with their rules), hypervisors (nova-compute needs libvirt, which this test does not start),
+or Horizon. The controller's SSH host key is pinned (the harness sshd's), so every step verifies it.
+At the end of the session the engine's timing table of the install is printed.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pytest
 from engine import Engine
 from harness.processes import signal_quietly
 from tools.plan import run_program, stack_config, unwrap
+from tools.plan.stack import read_stack_file
 
 pytestmark = pytest.mark.e2e
 
@@ -53,8 +56,10 @@ def stack_secrets(e2e_env) -> dict[str, str]:
 
 
 def record(e2e_env, stack_secrets, **overrides):
-    config, keys = stack_config("e2e", secrets=stack_secrets,
-                                overrides={"dbAdminUser": e2e_env.db_admin_user, **overrides})
+    controller = dict(read_stack_file("e2e")["config"]["openstack-nova:controller"])
+    controller["hostKey"] = (Path(e2e_env.state_dir) / "ssh_host_ed25519_key.pub").read_text().strip()
+    config, keys = stack_config("e2e", secrets=stack_secrets, overrides={
+        "dbAdminUser": e2e_env.db_admin_user, "controller": controller, **overrides})
     return run_program("e2e", config, keys, preview=False)
 
 
@@ -65,19 +70,26 @@ def nova_pids() -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def deployment(e2e_env, stack_secrets):
+def deployment(e2e_env, stack_secrets, e2e_report):
     before = nova_pids()
     rec = record(e2e_env, stack_secrets)
     engine = Engine(e2e_env)
     try:
-        first = engine.apply(rec)
+        first = engine.apply(rec, label="install")
         yield engine, rec, first
     finally:
         for service in NOVA_SERVICES:
             subprocess.run(["service", service, "stop"], capture_output=True, timeout=120)
         for pid in nova_pids() - before:  # what the test started and a stop left behind
             signal_quietly(pid, signal.SIGKILL)
-        engine.destroy_database(rec)
+        try:
+            if engine.state:  # `pulumi destroy` of what the tests left (nothing, when the last one passed)
+                engine.destroy(label="destroy at teardown")
+        finally:
+            if engine.history:
+                e2e_report.append(engine.timing_table(0))
+            e2e_report.extend(f"e2e engine, {a.label}: {len(a.steps)} steps, wall {a.wall:.1f} s"
+                              for a in engine.history[1:])
 
 
 def test_every_step_ran_in_dependency_order(deployment):
@@ -141,18 +153,19 @@ def test_no_secret_in_process_lists_logs_or_command_text(deployment, stack_secre
         assert value not in logs
         assert value not in commands
         assert value not in outputs
+        assert value.encode() not in engine.provider_output  # what the database's provider host printed
 
 
 def test_rerun_with_nothing_changed_runs_nothing(deployment, e2e_env, stack_secrets):
     engine, _, _ = deployment
-    assert engine.apply(record(e2e_env, stack_secrets)) == []
+    assert engine.apply(record(e2e_env, stack_secrets), label="rerun, nothing changed") == []
+    assert engine.history[-1].steps == []
 
 
 def test_forced_rerun_succeeds_and_keeps_one_cell(deployment, e2e_env, stack_secrets):
     engine, _, _ = deployment
-    again = engine.apply(record(e2e_env, stack_secrets), force=True)
-    assert set(CONTROLLER) <= set(again)
-    assert "cell cell1 exists" in engine.results["controller-db-sync"].stdout
+    again = engine.apply(record(e2e_env, stack_secrets), force=True, label="rerun, every command replaced")
+    assert set(again) == set(CONTROLLER)
     cells = subprocess.run(["su", "-s", "/bin/sh", "-c", "nova-manage cell_v2 list_cells", "nova"],
                            capture_output=True, text=True, timeout=300).stdout
     assert [line.split("|")[1].strip() for line in cells.splitlines() if line.startswith("|")].count("cell1") == 1
@@ -161,9 +174,34 @@ def test_forced_rerun_succeeds_and_keeps_one_cell(deployment, e2e_env, stack_sec
 
 def test_changed_option_runs_only_config_restart_and_verify(deployment, e2e_env, stack_secrets, openstack):
     engine, _, _ = deployment
-    changed = engine.apply(record(e2e_env, stack_secrets, novaConf={"DEFAULT": {"debug": True}}))
+    changed = engine.apply(record(e2e_env, stack_secrets, novaConf={"DEFAULT": {"debug": True}}),
+                           label="rerun, one nova option changed")
     assert changed == ["controller-nova-conf", "controller-restart", "controller-verify"]
+    # the conf is rewritten in place; restart and verify are replaced (their trigger changed), and
+    # their originals then deleted, dependents first, which runs nothing (no delete command)
+    assert [(s.name, s.op) for s in engine.history[-1].steps] == [
+        ("controller-nova-conf", "update"), ("controller-restart", "replace"), ("controller-verify", "replace"),
+        ("controller-verify", "delete-replaced"), ("controller-restart", "delete-replaced")]
     assert "written: /etc/nova/nova.conf" in engine.results["controller-nova-conf"].stdout
     assert "debug = true" in Path("/etc/nova/nova.conf").read_text()
     listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
     assert {("nova-conductor", "up"), ("nova-scheduler", "up")} <= {(s["Binary"], s["State"]) for s in listing}
+
+
+def test_destroy_deletes_what_the_program_made(deployment, e2e_env):
+    """`pulumi destroy`: keystone objects deleted, the database's accounts and (dbDropOnDelete)
+    databases dropped through the provider host; the controller's steps have no delete command."""
+    engine, rec, _ = deployment
+    deleted = engine.destroy()
+    assert {s.op for s in engine.history[-1].steps} == {"delete"} and engine.state == {}
+    assert set(deleted) >= {r.name for r in rec.resources() if r.custom}
+    ks = e2e_env.keystone()
+    user = unwrap(rec.by_name("nova-identity-user").raw_inputs)
+    assert ks.find("users", name=user["name"], domain_id=user["domainId"]) is None
+    service = unwrap(rec.by_name("nova-identity-service").raw_inputs)
+    assert ks.find("services", type=service["type"]) is None
+    db = unwrap(rec.by_name("nova-db-mysql").raw_inputs)
+    mysql = ["mysql", "--protocol=socket", "-uroot", "-N", "-B", "-e"]
+    accounts = subprocess.run([*mysql, "SELECT User FROM mysql.user"], capture_output=True, text=True).stdout
+    schemas = subprocess.run([*mysql, "SHOW DATABASES"], capture_output=True, text=True).stdout
+    assert db["user"] not in accounts.split() and not set(db["databases"]) & set(schemas.split())

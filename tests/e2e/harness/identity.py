@@ -45,14 +45,24 @@ def _json_request(url: str, method: str, body: Optional[dict], headers: dict) ->
                                   method=method)
 
 
+class KeystoneError(PrereqError):
+    """keystone answered with an HTTP error (`status`)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 class Keystone:
     """Just enough of keystone's v3 API (stdlib only; passwords only in request bodies)."""
 
-    def __init__(self, url: str, user: str, password: str, project: str):
+    def __init__(self, url: str, user: str, password: str, project: str, *,
+                 user_domain: Optional[dict] = None, project_domain: Optional[dict] = None):
+        """`user_domain`/`project_domain`: {"id": ...} or {"name": ...}; default: id `default`."""
         self.url = url.rstrip("/")
         body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "domain": {"id": "default"}, "password": password}}},
-            "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+            "name": user, "domain": user_domain or {"id": "default"}, "password": password}}},
+            "scope": {"project": {"name": project, "domain": project_domain or {"id": "default"}}}}}
         try:
             with urllib.request.urlopen(_json_request(f"{self.url}/auth/tokens", "POST", body, {}),
                                         timeout=30) as resp:
@@ -67,8 +77,8 @@ class Keystone:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
-            raise PrereqError(f"keystone {method} {path}: HTTP {exc.code} "
-                              f"{exc.read().decode(errors='replace')[:500]}") from None
+            raise KeystoneError(f"keystone {method} {path}: HTTP {exc.code} "
+                                f"{exc.read().decode(errors='replace')[:500]}", exc.code) from None
         return json.loads(raw) if raw else {}
 
     def find(self, collection: str, **query: str) -> Optional[dict]:

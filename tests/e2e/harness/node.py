@@ -60,8 +60,8 @@ KbdInteractiveAuthentication no
 UsePAM no
 # the state dir may live under /tmp (world-writable parent); the key files are root's, 0600
 StrictModes no
-# pulumi-command's remote.Command sends its `environment` with SSH setenv requests
-AcceptEnv *
+# as Debian's stock sshd_config: a remote.Command's `environment` (SSH env requests) gets only these
+AcceptEnv LANG LC_*
 PrintMotd no
 X11Forwarding no
 Subsystem sftp /usr/lib/openssh/sftp-server
