@@ -98,18 +98,14 @@ class ServiceIdentity(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         invoke = pulumi.InvokeOptions(parent=self, provider=args.provider)
 
-        def adopted(ident: Optional[str]) -> pulumi.ResourceOptions:
-            # `import_` adopts an object made by hand instead of creating a duplicate.
-            return pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(import_=ident)) if ident else child
+        def adoptable(kind: type, suffix: str, adopt_id: Optional[str], **props):
+            """A keystone object this component owns; with `adopt_id`, the one made by hand
+            (`import_`) instead of a duplicate."""
+            opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(import_=adopt_id)) if adopt_id else child
+            return kind(f"{name}-{suffix}", **props, opts=opts)
 
-        self.user = openstack.identity.User(
-            f"{name}-user",
-            name=args.user_name,
-            domain_id=args.domain_id,
-            password=args.password,
-            enabled=True,
-            opts=adopted(args.adopt_user_id),
-        )
+        self.user = adoptable(openstack.identity.User, "user", args.adopt_user_id,
+                              name=args.user_name, domain_id=args.domain_id, password=args.password, enabled=True)
         # The lookups run against keystone even during `pulumi preview`; known ids skip them.
         project_id = args.project_id or openstack.identity.get_project_output(
             name=args.project, domain_id=args.domain_id, opts=invoke).id
@@ -128,26 +124,16 @@ class ServiceIdentity(pulumi.ComponentResource):
         # what another service's identity can reuse instead of looking the same names up again
         self.project_id = project_id
         self.role_ids = {role: a.role_id for role, a in self.role_assignments.items()}
-        self.service = openstack.identity.ServiceV3(
-            f"{name}-service",
-            name=args.service_name,
-            type=args.service_type,
-            description=args.description,
-            enabled=True,
-            opts=adopted(args.adopt_service_id),
-        )
+        self.service = adoptable(openstack.identity.ServiceV3, "service", args.adopt_service_id,
+                                 name=args.service_name, type=args.service_type, description=args.description,
+                                 enabled=True)
         self.endpoints: dict[str, openstack.identity.EndpointV3] = {}
         for interface, url in args.endpoints:
             # No `name`: the provider sends a changed name as the endpoint's region on update,
             # so adopting a hand-made endpoint (which has none) would rewrite its region.
-            self.endpoints[interface] = openstack.identity.EndpointV3(
-                f"{name}-endpoint-{interface}",
-                service_id=self.service.id,
-                interface=interface,
-                endpoint_region=args.region,
-                url=url,
-                opts=adopted(args.adopt_endpoint_ids.get(interface)),
-            )
+            self.endpoints[interface] = adoptable(
+                openstack.identity.EndpointV3, f"endpoint-{interface}", args.adopt_endpoint_ids.get(interface),
+                service_id=self.service.id, interface=interface, endpoint_region=args.region, url=url)
         self.user_id = self.user.id
         self.service_id = self.service.id
         self.endpoint_urls = {iface: ep.url for iface, ep in self.endpoints.items()}
