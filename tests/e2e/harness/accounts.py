@@ -24,9 +24,18 @@ def mysql(sql: str, what: str = "mysql") -> str:
     return run(["mysql", "--protocol=socket", "-uroot", "-N", "-B"], input=sql, what=what).stdout
 
 
+# A nova controller holds many connections (16 uwsgi API workers, conductor and scheduler
+# workers, keystone, placement); MariaDB's default max_connections (151) was exhausted, with
+# "Too many connections", when another nova deployment shared the server.
+MIN_CONNECTIONS = 500
+
+
 def check_mariadb() -> None:
     if run(["mysql", "--protocol=socket", "-uroot", "-e", "SELECT 1"], check=False).returncode:
         raise PrereqError("MariaDB is not reachable as root over the unix socket")
+    current = int(mysql("SELECT @@GLOBAL.max_connections", "read max_connections").strip())
+    if current < MIN_CONNECTIONS:  # runtime only: a restart of MariaDB restores its own setting
+        mysql(f"SET GLOBAL max_connections = {MIN_CONNECTIONS}", "raise max_connections")
 
 
 def db_exists(name: str) -> bool:
