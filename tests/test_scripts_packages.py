@@ -7,9 +7,12 @@ by tests/conftest.py.
 """
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from components import scripts
+from components.scripts import packages
 from components.node import nova_version
 from components.releases import PROFILES, RELEASES
 
@@ -22,7 +25,9 @@ APT_OPTS = "-o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
 
 
 @pytest.fixture
-def apt_box(box):
+def apt_box(box, monkeypatch):
+    # the step's lock file in the sandbox, not in the machine's /run/lock
+    monkeypatch.setattr(packages, "PACKAGE_LOCK", str(box.state / "lock" / "packages.lock"))
     box.shim("apt-get", 'echo "${DEBIAN_FRONTEND-unset}" >> "$STATE/apt-env"\n'
                         '[ ! -f "$STATE/apt-fails" ] || exit 100')
     # fuser exits 0 when a process holds the file; state/lock-held-calls says for how many calls
@@ -57,6 +62,29 @@ def test_install_packages_waits_for_the_dpkg_lock(apt_box):
     names = [line.split()[0] for line in apt_box.calls()]
     assert names == ["fuser", "sleep", "fuser", "sleep", "fuser", "apt-get", "apt-get"]
     assert apt_box.calls("sleep") == ["5", "5"]
+
+
+def test_package_steps_on_one_node_run_one_at_a_time(apt_box):
+    """Two package steps the graph runs at once (nova's and placement's on a controller) must not
+    interleave: apt's locks do not cover debconf-set-selections."""
+    apt_box.shim("apt-get", 'echo "start $WHO" >> "$STATE/order"; /bin/sleep 0.3; echo "end $WHO" >> "$STATE/order"')
+    apt_box.shim("debconf-set-selections", "cat >/dev/null")
+    script = scripts.install_packages(["nova-api"], ["nova-common nova/configure_db boolean false"])
+    procs = [subprocess.Popen(["bash", "-c", script], env={"PATH": f"{apt_box.bin}:/usr/bin:/bin", "WHO": str(who)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for who in (1, 2)]
+    assert [p.wait(timeout=30) for p in procs] == [0, 0]
+    order = (apt_box.state / "order").read_text().split("\n")[:-1]
+    owners = [line.split()[1] for line in order]
+    assert len(order) == 8 and owners[:4] == [owners[0]] * 4 and owners[4:] == [owners[4]] * 4 != owners[:4]
+    assert (apt_box.state / "lock" / "packages.lock").exists()
+
+
+def test_the_package_lock_is_held_before_debconf_and_apt():
+    script = scripts.install_packages(["nova-api"], ["nova-common nova/configure_db boolean false"])
+    assert script.index("flock -w 1800 9") < script.index("debconf-set-selections") < script.index("apt-get")
+    assert "exec 9>>/run/lock/openstack-nova-packages.lock\n" in script
+    with pytest.raises(ValueError, match="refusing path"):
+        scripts.install_packages(["nova-api"], lock="/run/lock/x;reboot")
 
 
 def test_install_packages_fails_when_apt_fails(apt_box):

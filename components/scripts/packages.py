@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 from components.scripts.base import (
-    _DEB_LINE_RE, _PACKAGE_RE, _PRESEED_RE, _SOURCE_NAME_RE, HEADER, _checked, _checked_hosts, q,
+    _DEB_LINE_RE, _PACKAGE_RE, _PRESEED_RE, _SOURCE_NAME_RE, HEADER, _checked, _checked_hosts, checked_path, q,
 )
 
 @dataclass(frozen=True)
@@ -21,9 +21,17 @@ class NovaVersion:
         return f"{self.series.get(major, 'an unknown release')} (nova {major})"
 
 
+# Held for the whole package step: two of our package steps on one node (nova's and placement's
+# on a controller, the dashboard's) are independent in the graph and run at once, and apt's own
+# locks do not cover debconf-set-selections (found by the end-to-end test: "config.dat is locked").
+PACKAGE_LOCK = "/run/lock/openstack-nova-packages.lock"
+PACKAGE_LOCK_WAIT = 1800  # seconds: longer than any install we run
+
+
 def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), source=None,
-                     nova: Optional[NovaVersion] = None) -> str:
-    """Non-interactive install that waits for the dpkg lock instead of failing on it.
+                     nova: Optional[NovaVersion] = None, lock: Optional[str] = None) -> str:
+    """Non-interactive install that waits for the dpkg lock instead of failing on it, holding
+    `lock` (flock) so that our package steps on one node run one at a time.
     `preseed` lines (`package question type value`) answer the packages' debconf questions
     first, so the install neither asks nor falls back to an unwanted default. `source` (a
     releases.AptSource) is added and pinned first. With `nova`, the step refuses, before
@@ -63,6 +71,12 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), sourc
             + f"  *) echo \"refusing to change nova from $upstream to {nova.name(major)}: an unknown release\" >&2; exit 1 ;;\n"
             "esac\n"
         )
+    lock = checked_path(lock or PACKAGE_LOCK)
+    hold = (
+        f"mkdir -p {q(lock.rsplit('/', 1)[0] or '/')}\n"  # /run/lock: made by the init system, absent in a chroot
+        f"exec 9>>{q(lock)}\n"
+        f"flock -w {PACKAGE_LOCK_WAIT} 9 || {{ echo {q(f'another package step held {lock} for {PACKAGE_LOCK_WAIT} s: giving up')} >&2; exit 1; }}\n"
+    )
     wait = (
         "for i in $(seq 1 120); do\n"
         "  fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1 || break\n"
@@ -71,7 +85,7 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), sourc
     )
     apt = "apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
     return (
-        HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + wait + "\n"
+        HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + hold + wait + "\n"
         + (f"printf '%s\\n' {' '.join(q(line) for line in preseed)} | debconf-set-selections\n" if preseed else "")
         + guard
         + (f"{apt} update -q\n" + add_source.format(apt=apt) if add_source else "")
