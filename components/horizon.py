@@ -134,7 +134,7 @@ class Dashboard(pulumi.ComponentResource):
         packaging = s.release.packaging.dashboard
         steps = NodeSteps(self, name, node, private_key=s.ssh_private_key)
         if packaging is None:  # Liberty, as the seed does it: OPENSTACK_HOST in local_settings.py
-            self.packages = steps.run("packages", scripts.install_packages(["openstack-dashboard"]))
+            self.packages = steps.run("packages", scripts.install_packages(["openstack-dashboard", "curl"]))  # curl: verify
             # Horizon builds "http://%s/identity/v3" % OPENSTACK_HOST: an IPv6 address needs brackets.
             self.settings = steps.run("settings", settings_script(LOCAL_SETTINGS, url_host(s.keystone.host)),
                                       depends_on=[self.packages, *args.endpoints])

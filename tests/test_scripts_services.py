@@ -327,6 +327,18 @@ def test_verify_http_fails_with_the_last_status(box):
     assert r.err == "http://10.0.0.6/horizon/ did not answer after 12s (last status 500)\n"
 
 
+@pytest.mark.parametrize("script", [
+    scripts.verify_http("http://10.0.0.6/horizon/"), scripts.verify_login_page("http://10.0.0.6/"),
+    scripts.verify_placement("/root/admin-openrc", "http://10.0.0.6:8778")], ids=["http", "login", "placement"])
+def test_a_verify_without_curl_says_so_at_once(box, script):
+    """A node without curl (Debian's minimal install has none): the verify fails at once naming
+    it, instead of reporting "status 000" until its wait runs out."""
+    box.shim("sleep")
+    r = box.run(script, path=str(box.bin))  # nothing but the shims: no curl
+    assert (r.rc, r.out, r.err) == (127, "", "curl is not installed on this node (its package step installs it)\n")
+    assert box.calls() == []
+
+
 @pytest.mark.parametrize("url", ["http://h/$(id)", "ftp://h/", "http://h/a b", "http://h/'x'"])
 def test_verify_http_refuses_hostile_urls(url):
     with pytest.raises(ValueError):

@@ -55,6 +55,14 @@ def _checked_hosts(values: Iterable[str], what: str) -> list[str]:
     return values
 
 
+def needs_tools(*tools: str) -> str:
+    """Fail at once, naming the tool, when a step's tool is missing (a verify loop that hides
+    curl's errors would otherwise report "status 000" for a minute and a half)."""
+    _checked(tools, _PACKAGE_RE, "tool name")
+    return "".join(f"command -v {t} >/dev/null || {{ echo {q(f'{t} is not installed on this node (its package step installs it)')} >&2; exit 127; }}\n"
+                   for t in tools)
+
+
 def as_service(user: str, command: str) -> str:
     """`command` as a service's system user (its files and logs stay that user's)."""
     _checked([user], validate.UNIX_USER_RE, "user name")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from components import validate
-from components.scripts.base import HEADER, as_service, q
+from components.scripts.base import HEADER, as_service, needs_tools, q
+
 
 def placement_db_sync() -> str:
     """placement-manage db sync, as the placement user."""
@@ -20,7 +21,7 @@ def verify_placement(openrc: str, url: str, attempts: int = 30, delay: int = 5) 
     status = as_service("placement", "placement-status upgrade check")
     get = "curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'OpenStack-API-Version: placement 1.0'"
     return (
-        HEADER + f". {q(openrc)}\nurl={q(url.rstrip('/'))}\ncode=000\n"
+        HEADER + needs_tools("curl") + f". {q(openrc)}\nurl={q(url.rstrip('/'))}\ncode=000\n"
         f"for attempt in $(seq 1 {int(attempts)}); do\n"
         "  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \"$url/\" || true)\n"
         "  [ \"$code\" = 200 ] && break\n"

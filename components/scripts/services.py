@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 from components import validate
 from components.scripts.base import (
-    _SERVICE_RE, HEADER, _awk_string, _checked, _checked_hosts, q, service_action,
+    _SERVICE_RE, HEADER, _awk_string, _checked, _checked_hosts, needs_tools, q, service_action,
 )
 from components.scripts.nova_manage import nova_manage
 
@@ -146,7 +146,7 @@ def verify_login_page(url: str, attempts: int = 30, delay: int = 5) -> str:
         raise ValueError(f"{url!r} is not a plain http(s) URL")
     login = url.rstrip("/") + "/auth/login/"
     return (
-        HEADER + f"url={q(login)}\n"
+        HEADER + needs_tools("curl") + f"url={q(login)}\n"
         f"for attempt in $(seq 1 {int(attempts)}); do\n"
         "  page=$(curl -sL --max-time 10 \"$url\" || true)\n"
         "  case \"$page\" in *'name=\"username\"'*'name=\"password\"'*) echo \"login page renders at $url\"; exit 0 ;; esac\n"
@@ -162,7 +162,7 @@ def verify_http(url: str, attempts: int = 30, delay: int = 5) -> str:
     if not validate.PLAIN_URL_RE.fullmatch(url):
         raise ValueError(f"{url!r} is not a plain http(s) URL")
     return (
-        HEADER + f"url={q(url)}\ncode=000\n"
+        HEADER + needs_tools("curl") + f"url={q(url)}\ncode=000\n"
         f"for attempt in $(seq 1 {int(attempts)}); do\n"
         "  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \"$url\" || true)\n"
         "  case \"$code\" in 2??|3??) echo \"$url answers $code\"; exit 0 ;; esac\n"
