@@ -2,6 +2,7 @@
 proxy. Its steps, in the order the graph states once:
 
     preflight -> packages -> nova.conf, openrc -> db sync -> restart -> verify
+                          -> api-workers (uwsgi's process count, when `workers` is set) -> restart
 
 db sync also waits for the database component (its databases and grants); verify also waits for
 the keystone endpoints. A changed nova.conf rewrites the file and, through a content-hash
@@ -69,12 +70,18 @@ class ControllerNode(pulumi.ComponentResource):
             self.placement = PlacementService("placement", dataclasses.replace(
                 args.placement, openrc=self.openrc, preflight=self.preflight), pulumi.ResourceOptions(parent=self))
         needs_placement = [self.placement.verify] if self.placement else []
+        # The stack's `workers` for the APIs uwsgi serves (nova.conf carries it for the others).
+        self.api_workers = None
+        if s.workers and packaging.api_uwsgi_inis:
+            self.api_workers = node.run("api-workers", scripts.set_uwsgi_processes(packaging.api_uwsgi_inis, s.workers),
+                                        depends_on=[self.packages])
         # Runs again when the release changes (an upgrade: schema, data migrations, the check).
         cells = cell_templates(s) if release.cells_v2 else None
         self.db_sync = node.run("db-sync", scripts.db_sync(release.db_sync, cells, release.upgrade_check),
                                 depends_on=[self.config, args.database, *needs_placement], triggers=[release.name])
         self.restart = node.run("restart", scripts.restart_services(packaging.services),
-                                depends_on=[self.db_sync, self.config], triggers=[conf_hash])
+                                depends_on=[self.db_sync, self.config, *([self.api_workers] if self.api_workers else [])],
+                                triggers=[conf_hash])
         self.verify = node.run(
             "verify", scripts.verify_services(OPENRC, release.services_via_api, release.expected_up, release.api_checks),
             depends_on=[self.restart, self.openrc, *args.endpoints, *needs_placement], triggers=[conf_hash])

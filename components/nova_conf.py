@@ -74,6 +74,7 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
     api_db = settings.database.api_name
     controller = settings.controller
     return {
+        "workers": str(settings.workers) if settings.workers else None,
         "my_ip": node.my_ip,
         "vnc_listen": node.my_ip if role == CONTROLLER else "0.0.0.0",
         "db_connection": db_url(settings, settings.database.main_name, secrets["db_password"]),

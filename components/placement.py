@@ -77,8 +77,14 @@ class PlacementService(pulumi.ComponentResource):
                                        mode="0640", depends_on=[self.packages])
         self.db_sync = steps.run("db-sync", scripts.placement_db_sync(),
                                  depends_on=[self.config, self.database], triggers=[s.release.name])
+        # the stack's `workers` as uwsgi's process count; the restart runs again when it changes
+        self.workers = None
+        if s.workers and packaging.placement_uwsgi_inis:
+            self.workers = steps.run("workers", scripts.set_uwsgi_processes(packaging.placement_uwsgi_inis, s.workers),
+                                     depends_on=[self.packages])
         self.restart = steps.run("restart", scripts.restart_services(packaging.placement_services),
-                                 depends_on=[self.db_sync, self.config], triggers=[conf_hash])
+                                 depends_on=[self.db_sync, self.config, *([self.workers] if self.workers else [])],
+                                 triggers=[conf_hash, *([str(s.workers)] if self.workers else [])])
         self.verify = steps.run(
             "verify", scripts.verify_placement(OPENRC, p.endpoint_url),
             depends_on=[self.restart, *self.identity.endpoints.values(), *([args.openrc] if args.openrc else [])],

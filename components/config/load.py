@@ -8,7 +8,7 @@ registered with Pulumi before that succeeds, so bad config never half-applies a 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from components import releases, validate
 from components.config.reader import _Reader, _strip_namespace
@@ -148,6 +148,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         memcached_servers=_memcached(r, r.get("memcachedServers")),
         nova_conf_overrides=overrides,
         nova_conf_secret_overrides=secret_overrides,
+        workers=_workers(r, r.get("workers")),
     )
 
     if production:
@@ -162,3 +163,15 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     return Settings(**settings_kwargs)
 
 
+
+
+MAX_WORKERS = 64
+
+
+def _workers(r, value: Optional[int]) -> Optional[int]:
+    if value is None or value == 0:
+        return None
+    if not 1 <= value <= MAX_WORKERS:
+        r.problem("workers", f"{value} is not a process count; use 1 to {MAX_WORKERS}, or 0 for the distribution's defaults")
+        return None
+    return value

@@ -119,5 +119,6 @@ class Settings:
     memcached_servers: Optional[str]
     nova_conf_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     nova_conf_secret_overrides: Mapping[str, Mapping[str, Secret]] = field(default_factory=dict)
+    workers: Optional[int] = None  # None: the distribution's defaults
 
 

@@ -156,7 +156,7 @@ _DEBIAN_PRESEED = (
 # sites, whose default-ssl.conf needs mod_ssl that nothing enabled, and apache refuses to start
 # ("Invalid command 'SSLEngine'"): take over the virtual host, without SSL, served at /.
 _DEBIAN_DASHBOARD = DashboardPackaging(
-    packages=("openstack-dashboard-apache",),
+    packages=("openstack-dashboard-apache", "curl"),  # curl: the verify step
     settings_dir="/etc/openstack-dashboard/local_settings.d",
     path="/",
     preseed=("openstack-dashboard-apache horizon/activate_vhost boolean true",
@@ -173,6 +173,9 @@ _DEBIAN = Packaging(
     compute_services=("nova-compute",),
     preseed=_DEBIAN_PRESEED,
     dashboard=_DEBIAN_DASHBOARD,
+    # its init scripts run the APIs under uwsgi with these (measured on Debian 13's nova 31)
+    api_uwsgi_inis=("/etc/nova/nova-api-uwsgi.ini", "/etc/nova/nova-api-metadata-uwsgi.ini"),
+    placement_uwsgi_inis=("/etc/placement/placement-api-uwsgi.ini",),
 )
 _UBUNTU_MODERN = Packaging(
     distro="ubuntu-24.04",
@@ -180,7 +183,7 @@ _UBUNTU_MODERN = Packaging(
     placement_services=("apache2",),
     # Ubuntu serves Horizon at /horizon; its settings.py reads the package's local_settings.d.
     dashboard=DashboardPackaging(
-        packages=("openstack-dashboard",),
+        packages=("openstack-dashboard", "curl"),  # curl: the verify step
         settings_dir="/usr/share/openstack-dashboard/openstack_dashboard/local/local_settings.d",
         path="/horizon/",
     ),

@@ -63,6 +63,10 @@ def _liberty_conf(compute: bool) -> Options:
             "novncproxy_base_url": "{novncproxy_base_url}",
         }
         conf["libvirt"] = {"virt_type": "{virt_type}"}
+    else:
+        # the stack's `workers` (left out when unset: the services' own defaults, one per CPU)
+        conf["DEFAULT"].update(osapi_compute_workers="{workers}", metadata_workers="{workers}")
+        conf["conductor"] = {"workers": "{workers}"}
     return _freeze(conf)
 
 
@@ -119,6 +123,10 @@ def _modern_conf(compute: bool, service_roles_required: bool = True) -> Options:
         conf["database"] = {"connection": "{db_connection}"}
         conf["neutron"]["service_metadata_proxy"] = "true"
         conf["neutron"]["metadata_proxy_shared_secret"] = "{metadata_secret}"
+        # the stack's `workers` (left out when unset); the APIs' count under uwsgi is its .ini's
+        conf["DEFAULT"].update(osapi_compute_workers="{workers}", metadata_workers="{workers}")
+        conf["conductor"] = {"workers": "{workers}"}
+        conf["scheduler"] = {"workers": "{workers}"}
     return _freeze(conf)
 
 

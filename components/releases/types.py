@@ -87,8 +87,12 @@ class Packaging:
     # it is served at, and the web server to reload. None: Liberty's own way (the seed edits
     # OPENSTACK_HOST in local_settings.py).
     dashboard: Optional[DashboardPackaging] = None
-    placement_packages: tuple[str, ...] = ("placement-api",)
+    placement_packages: tuple[str, ...] = ("placement-api", "curl")  # curl: its verify step
     placement_services: tuple[str, ...] = ("placement-api",)  # restarted when placement.conf changes
+    # uwsgi .ini files whose `processes` the stack's `workers` sets (Debian serves the APIs under
+    # uwsgi: 16 nova-api processes by default); empty: the APIs read nova.conf's worker options.
+    api_uwsgi_inis: tuple[str, ...] = ()
+    placement_uwsgi_inis: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ step fails the resource. Modules: `base` (quoting, names, users), `packages`, `f
 `placement`.
 """
 from components.scripts.base import HEADER, as_service, as_user, checked_path, q, service_action
-from components.scripts.files import render_openrc, write_file_from_stdin
+from components.scripts.files import render_openrc, set_uwsgi_processes, write_file_from_stdin
 from components.scripts.nova_manage import (
     CellTemplates, MASKED_FUNCTION, UPGRADE_CHECK, db_sync, discover_hosts, nova_manage, nova_manage_words,
 )
@@ -20,7 +20,7 @@ from components.scripts.services import (
 )
 
 __all__ = [
-    "HEADER", "as_service", "as_user", "checked_path", "q", "service_action", "render_openrc", "write_file_from_stdin",
+    "HEADER", "as_service", "as_user", "checked_path", "q", "service_action", "render_openrc", "set_uwsgi_processes", "write_file_from_stdin",
     "CellTemplates", "MASKED_FUNCTION", "UPGRADE_CHECK", "db_sync", "discover_hosts", "nova_manage",
     "nova_manage_words", "NovaVersion", "install_packages", "placement_db_sync", "verify_placement",
     "detect_virt_type", "preflight", "reload_service", "remove_compute_service", "require_virt_type",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from components import validate
 from components.scripts.base import _ENV_NAME_RE, HEADER, _checked, q
@@ -34,3 +35,25 @@ def render_openrc(variables: dict[str, str]) -> str:
     names, which cannot be quoted, must be shell identifiers."""
     _checked(variables, _ENV_NAME_RE, "environment variable name")
     return "".join(f"export {name}={q(value)}\n" for name, value in variables.items())
+
+
+def set_uwsgi_processes(paths: Sequence[str], processes: int) -> str:
+    """Set `processes = N` in uwsgi .ini files the packages installed (Debian serves nova's and
+    placement's APIs under uwsgi with 16 and 8 processes: too many for a small controller). The
+    file keeps its owner, mode and every other line; prints whether each one changed. A file
+    missing, or setting no `processes`, is an error: the packaging is not the one expected."""
+    if not 1 <= int(processes) <= 256:
+        raise ValueError(f"refusing a uwsgi process count of {processes!r}")
+    body = ""
+    for path in paths:
+        if not validate.PATH_RE.fullmatch(path):
+            raise ValueError(f"refusing path {path!r}")
+        body += (
+            f"f={q(path)}\n"
+            "[ -f \"$f\" ] || { echo \"$f is missing: not the packaging this release expects\" >&2; exit 1; }\n"
+            "grep -Eq '^[[:space:]]*processes[[:space:]]*=' \"$f\" || { echo \"$f sets no processes\" >&2; exit 1; }\n"
+            f"sed -E 's/^([[:space:]]*processes[[:space:]]*=).*/\\1 {int(processes)}/' \"$f\" > \"$tmp\"\n"
+            "if cmp -s \"$tmp\" \"$f\"; then echo \"unchanged: $f\"; else cat \"$tmp\" > \"$f\"; "
+            f"echo \"written: $f (processes = {int(processes)})\"; fi\n"
+        )
+    return HEADER + "tmp=$(mktemp)\ntrap 'rm -f \"$tmp\"' EXIT\n" + body

@@ -1,0 +1,108 @@
+"""The stack's `workers`: how many processes each nova service and the uwsgi-served APIs run on
+the controller (Debian's uwsgi starts 16 nova-api processes: too many for a small controller).
+nova.conf carries it for the services that read it; for the APIs uwsgi serves, a step sets
+`processes` in their .ini files, and their restart waits for it."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from components import scripts
+from components.nova_conf import CONTROLLER, render_masked
+from tests.support import problems_for, record, sentinel_secrets, settings_for
+
+DEBIAN_13 = {"release": "2025.1", "distro": "debian-13"}
+WORKER_LINES = ("osapi_compute_workers = 2\n", "metadata_workers = 2\n", "[conductor]\nworkers = 2\n",
+                "[scheduler]\nworkers = 2\n")
+
+
+def test_unset_keeps_the_distribution_s_defaults():
+    s = settings_for("dev")
+    assert s.workers is None
+    text = render_masked(s, s.controller, CONTROLLER)
+    assert "workers" not in text
+
+
+def test_set_writes_every_worker_option_of_the_controller():
+    s = settings_for("dev", workers=2)
+    text = render_masked(s, s.controller, CONTROLLER)
+    for line in WORKER_LINES:
+        assert line in text
+    liberty = settings_for("tutorial", workers=3)
+    text = render_masked(liberty, liberty.controller, CONTROLLER)
+    assert "osapi_compute_workers = 3\n" in text and "[conductor]\nworkers = 3\n" in text
+    assert "[scheduler]" not in text  # Liberty's scheduler has no workers option
+
+
+@pytest.mark.parametrize("value, says", [
+    (500, "workers: 500 is not a process count; use 1 to 64, or 0 for the distribution's defaults"),
+    (-1, "workers: -1 is not a process count; use 1 to 64, or 0 for the distribution's defaults"),
+    ("two", "workers: must be an integer, got 'two'"),
+])
+def test_a_bad_count_names_the_key_and_the_fix(value, says):
+    assert says in problems_for("dev", workers=value)
+
+
+def test_debian_s_uwsgi_apis_get_a_step_before_their_restart():
+    rec = record("dev", secrets=sentinel_secrets(), workers=2, **DEBIAN_13)
+    step = rec.by_name("controller-api-workers")
+    assert rec.depends("controller-api-workers", "controller-packages")
+    assert rec.depends("controller-restart", "controller-api-workers")
+    assert step.inputs["create"] == scripts.set_uwsgi_processes(
+        ("/etc/nova/nova-api-uwsgi.ini", "/etc/nova/nova-api-metadata-uwsgi.ini"), 2)
+    assert rec.depends("placement-workers", "placement-packages")
+    assert rec.depends("placement-restart", "placement-workers")
+    assert rec.by_name("placement-restart").inputs["triggers"] == ["[secret]", "2"]
+
+
+def test_no_step_where_the_apis_read_nova_conf_or_nothing_is_set():
+    ubuntu = record("dev", secrets=sentinel_secrets(), workers=2)  # Ubuntu: no uwsgi .ini of ours to edit
+    unset = record("dev", secrets=sentinel_secrets(), **DEBIAN_13)
+    for rec in (ubuntu, unset):
+        names = {r.name for r in rec.resources()}
+        assert not {"controller-api-workers", "placement-workers"} & names
+
+
+INI = """[uwsgi]
+# Threads and processes
+enable-threads = true
+processes = 4
+[uwsgi]
+  processes = 16
+threads = 1
+#processes = 99
+"""
+
+
+def test_the_script_sets_every_processes_line_and_keeps_the_rest(box):
+    ini = box.root / "nova-api-uwsgi.ini"
+    ini.write_text(INI)
+    os.chmod(ini, 0o640)
+    script = scripts.set_uwsgi_processes([str(ini)], 2)
+
+    r = box.run(script)
+    assert (r.rc, r.out, r.err) == (0, f"written: {ini} (processes = 2)\n", "")
+    assert ini.read_text() == INI.replace("processes = 4", "processes = 2").replace("  processes = 16", "  processes = 2")
+    assert stat.S_IMODE(ini.stat().st_mode) == 0o640
+    again = box.run(script)
+    assert (again.rc, again.out) == (0, f"unchanged: {ini}\n")
+
+
+def test_the_script_refuses_a_packaging_it_does_not_know(box):
+    missing = box.root / "absent.ini"
+    r = box.run(scripts.set_uwsgi_processes([str(missing)], 2))
+    assert (r.rc, r.err) == (1, f"{missing} is missing: not the packaging this release expects\n")
+    bare = box.root / "bare.ini"
+    bare.write_text("[uwsgi]\nthreads = 1\n")
+    r = box.run(scripts.set_uwsgi_processes([str(bare)], 2))
+    assert (r.rc, r.err) == (1, f"{bare} sets no processes\n")
+    assert bare.read_text() == "[uwsgi]\nthreads = 1\n"
+
+
+@pytest.mark.parametrize("path, count", [("/etc/x.ini; reboot", 2), ("/etc/$(id).ini", 2), ("relative.ini", 2),
+                                         ("/etc/nova/nova-api-uwsgi.ini", 0), ("/etc/nova/nova-api-uwsgi.ini", 1000)])
+def test_the_script_refuses_hostile_paths_and_counts(path, count):
+    with pytest.raises(ValueError):
+        scripts.set_uwsgi_processes([path], count)
