@@ -124,4 +124,4 @@ def test_plan_of_an_unknown_stack_exits_2():
     done = plan("nosuch")
     assert done.returncode == 2
     assert "no stack 'nosuch'" in done.stderr and f"stacks: {', '.join(known_stacks())}" in done.stderr
-    assert {"dev", "e2e", "prod", "tutorial"} <= set(known_stacks())
+    assert {"dev", "e2e", "prod", "tutorial", "zed"} <= set(known_stacks())

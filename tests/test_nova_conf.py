@@ -221,7 +221,7 @@ def test_cell_templates_follow_the_nova_conf_urls_and_hold_no_password():
 
 def test_service_tokens_need_the_service_role_where_keystone_has_it():
     assert parse(render(settings_for("dev")))["keystone_authtoken"]["service_token_roles_required"] == "true"
-    zed = parse(render(settings_for("e2e")))
+    zed = parse(render(settings_for("zed")))
     assert "service_token_roles_required" not in zed["keystone_authtoken"]
 
 

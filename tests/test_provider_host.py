@@ -58,10 +58,11 @@ def databases(prefix: str) -> set[str]:
 def registered(names, password: str):
     """The program's registration of the database resource (run under the project's mock runtime)."""
     others = {key: f"unused-{key}" for key in ("rabbitPassword", "keystoneAdminPassword", "novaPassword",
-                                                "neutronPassword", "placementPassword")}
+                                                "neutronPassword", "placementPassword", "placementDbPassword")}
     config, keys = stack_config(
         "e2e", secrets={**others, "dbAdminPassword": names.admin_password, "dbPassword": password},
-        overrides={"dbName": names.db, "dbUser": names.user, "dbAdminUser": names.admin})
+        overrides={"dbName": names.db, "dbUser": names.user, "dbAdminUser": names.admin,
+                   "dbHost": "127.0.0.1"})  # the machine's MariaDB, not the lab's gateway
     return run_program("e2e", config, keys).by_name(RESOURCE)
 
 

@@ -15,8 +15,8 @@ from tools.plan import PROJECT_ROOT, run_program, stack_config
 
 def test_each_stack_gets_its_release_on_its_distribution():
     assert [(settings_for(s).release.name, settings_for(s).release.packaging.distro)
-            for s in ("tutorial", "dev", "e2e")] == [("liberty", "ubuntu-14.04"), ("2025.1", "ubuntu-24.04"),
-                                                    ("zed", "debian-12")]
+            for s in ("tutorial", "dev", "zed", "e2e")] == [("liberty", "ubuntu-14.04"), ("2025.1", "ubuntu-24.04"),
+                                                           ("zed", "debian-12"), ("2025.1", "debian-13")]
     debian = settings_for("dev", distro="debian-13").release
     assert (debian.name, debian.packaging.distro, debian.release.nova_major) == ("2025.1", "debian-13", 31)
 

@@ -14,7 +14,7 @@ from tests.support import settings_for
 from tools import nova_options
 
 # Every stack on a modern release, with the release whose nova validates it.
-CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("e2e", "zed")]
+CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("e2e", "2025.1"), ("zed", "zed")]
 
 
 def rendered(stack: str, role: str) -> str:
@@ -40,7 +40,7 @@ def test_validator_would_catch_a_seed_option_in_a_modern_file():
 
 
 # Every stack's placement.conf, with the release whose placement validates it.
-PLACEMENT_CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("e2e", "zed")]
+PLACEMENT_CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("zed", "zed")]
 
 
 def rendered_placement(stack: str) -> str:
@@ -54,7 +54,7 @@ def test_placement_render_is_valid_for_its_release(stack, release):
     assert nova_options.validate(rendered_placement(stack), release, project="placement") == []
 
 
-@pytest.mark.parametrize("stack,release", [("dev", "2025.1"), ("e2e", "zed")])
+@pytest.mark.parametrize("stack,release", [("dev", "2025.1"), ("zed", "zed")])
 def test_validator_would_catch_a_bad_option_or_section_in_placement_conf(stack, release):
     conf = rendered_placement(stack).replace(
         "[placement_database]\n", "[placement_database]\nmax_pool_sizee = 5\n", 1)

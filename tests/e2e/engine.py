@@ -153,7 +153,7 @@ def changed_keys(old: State, news: dict) -> list[str]:
 
 @dataclass
 class Engine:
-    env: Any = None  # the harness' environment; the providers use none of it: they connect as registered
+    env: Any = None  # the node's E2EEnvironment; the providers use none of it: they connect as registered
     parallel: int = PARALLEL
     kinds: Optional[Callable[["Engine"], Any]] = None  # -> the providers of one apply (engine_kinds.Kinds)
     state: dict[str, State] = field(default_factory=dict, repr=False)  # URN -> state, across applies

@@ -1,10 +1,10 @@
-"""The e2e engine's providers against the harness' real sshd and keystone (seconds, not minutes):
-SSH as pulumi-command speaks it, commands' deletes and replacements on a node, and keystone
-objects as pulumi-openstack handles conflicts, imports and lookups."""
+"""The e2e engine's providers against a real node's sshd and a real keystone (seconds, not
+minutes), in a lab of the e2e stack's addresses (tests/e2e/hosts): SSH as pulumi-command speaks
+it, commands' deletes and replacements on a node, and keystone objects as pulumi-openstack
+handles conflicts, imports and lookups."""
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 import remote_command
 from engine import Engine, EngineError
 from harness.identity import KeystoneError
+from hosts.fixture import running_lab
+from hosts.stack import lab_plan, stack_values
 from made_up import recording, registration
 from openstack_identity import ROLE_ASSIGNMENT
 from tools.plan.monitor import keystone_id
@@ -20,20 +22,33 @@ from tools.plan.recording import Invocation
 
 pytestmark = pytest.mark.e2e
 
+STACK = "e2e"
 USER = "openstack:identity/user:User"
 PROVIDER = "pulumi:providers:openstack"
 
 
+@pytest.fixture(scope="module")
+def lab(pytestconfig):
+    with running_lab(lab_plan(STACK), pytestconfig, "engine providers") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def node(lab):
+    return lab.hosts[stack_values(STACK)["controller"]["name"]]
+
+
+@pytest.fixture(scope="module")
+def e2e_env(lab, node):
+    return lab.environment(node.name)
+
+
 @pytest.fixture
 def conn(e2e_env) -> dict:
-    """A remote.Command connection to the harness sshd, as Check completes it."""
+    """A remote.Command connection to the node's sshd, as Check completes it."""
     return remote_command.check({"connection": {
         "host": e2e_env.ssh_host, "port": float(e2e_env.ssh_port), "user": e2e_env.ssh_user,
         "privateKey": e2e_env.ssh_private_key, "dialErrorLimit": 0}})["connection"]
-
-
-def host_key(e2e_env, name: str = "ssh_host_ed25519_key.pub") -> str:
-    return (Path(e2e_env.state_dir) / name).read_text().strip()
 
 
 def test_command_gets_stdin_and_loses_one_trailing_newline(conn):
@@ -54,21 +69,26 @@ def test_environment_is_sent_and_a_refused_variable_fails_the_run(conn):
         remote_command.run({"connection": conn, "environment": {"NOVA_X": "1"}}, "true")
 
 
-def test_pinned_host_key_is_verified(conn, e2e_env):
-    assert remote_command.run({"connection": {**conn, "hostKey": host_key(e2e_env)}}, "echo ok")[0] == "ok"
+def test_pinned_host_key_is_verified(conn, node):
+    assert remote_command.run({"connection": {**conn, "hostKey": node.host_key}}, "echo ok")[0] == "ok"
     other = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
     with pytest.raises(remote_command.CommandError, match="after 0 failed attempts: .*host key mismatch"):
         remote_command.run({"connection": {**conn, "hostKey": other}}, "true")
 
 
-def test_jump_host(conn, e2e_env):
-    through = {**conn, "proxy": {**conn, "hostKey": host_key(e2e_env)}}
-    assert remote_command.run({"connection": through}, "echo $SSH_CONNECTION")[0].startswith("127.0.0.1 ")
+def test_jump_host(conn, node):
+    """Through the node itself as the jump host: the command's connection comes from the node's
+    own address (the jump host's), not from the machine's on the bridge."""
+    through = {**conn, "proxy": {**conn, "hostKey": node.host_key}}
+    assert remote_command.run({"connection": through}, "echo $SSH_CONNECTION")[0].startswith(f"{node.address.ip} ")
+    direct = remote_command.run({"connection": conn}, "echo $SSH_CONNECTION")[0]
+    assert not direct.startswith(f"{node.address.ip} ")
 
 
-def test_replace_creates_first_then_runs_the_old_delete_and_removal_deletes(conn, e2e_env):
-    log = Path(e2e_env.state_dir) / f"engine-probe-{secrets.token_hex(4)}.log"
-    probe = {"connection": conn, "create": f"echo create $(cat) >> {log}", "delete": f"echo delete $(cat) >> {log}"}
+def test_replace_creates_first_then_runs_the_old_delete_and_removal_deletes(conn, e2e_env, node):
+    remote = f"/root/engine-probe-{secrets.token_hex(4)}.log"
+    log = node.path(remote)
+    probe = {"connection": conn, "create": f"echo create $(cat) >> {remote}", "delete": f"echo delete $(cat) >> {remote}"}
     engine = Engine(e2e_env)
     engine.apply(recording(registration("probe", {**probe, "stdin": "v1", "triggers": ["1"]})))
     engine.apply(recording(registration("probe", {**probe, "stdin": "v2", "triggers": ["2"]})))

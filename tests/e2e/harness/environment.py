@@ -1,15 +1,13 @@
-"""What the tests get from the harness: the addresses, accounts and secrets of the prepared
-environment, never shown in a repr, and the ways in (the `openstack` CLI's environment, ssh)."""
+"""What a test gets for a node of a lab (tests/e2e/hosts): the addresses, accounts and secrets
+of its services, never shown in a repr, and the ways in (the `openstack` CLI's environment, ssh
+with the node's host key pinned)."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from .common import (DB_ADMIN_USER, KEYSTONE_URL, LOOPBACK, PLACEMENT_URL, RABBIT_USER, REGION,
-                     SSH_PORT)
 from .identity import Keystone
-from .state import State
 
 
 @dataclass
@@ -30,9 +28,12 @@ class E2EEnvironment:
     db_admin_user: str
     db_admin_password: str
     state_dir: str
-    placement_url: str = PLACEMENT_URL
+    placement_url: str = ""
     ssh_private_key_file: str = ""
     timings: Dict[str, float] = field(default_factory=dict)
+    known_hosts_file: str = ""  # the host keys `ssh` accepts (a mismatch is refused)
+    node: str = ""  # the node `ssh_host` is
+    glance_url: str = ""
 
     def __repr__(self) -> str:  # never show a secret in a traceback or a pytest report
         return (f"E2EEnvironment(keystone_url={self.keystone_url!r}, ssh={self.ssh_user}@"
@@ -63,23 +64,15 @@ class E2EEnvironment:
         return Keystone(self.keystone_url, self.admin_user, self.admin_password, self.admin_project)
 
     def ssh_command(self, *remote: str) -> List[str]:
-        """argv for `ssh` into the harness' sshd with the run's key (no secret in it)."""
-        return ["ssh", "-i", self.ssh_private_key_file, "-p", str(self.ssh_port),
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
-                f"{self.ssh_user}@{self.ssh_host}", *remote]
+        """argv for `ssh` into the node with the run's key, its host key pinned (no secret in it)."""
+        return ssh_argv(self.ssh_host, self.ssh_port, self.ssh_user, self.ssh_private_key_file,
+                        self.known_hosts_file, *remote)
 
 
-def environment(state: State) -> E2EEnvironment:
-    """The environment as `state` records it (its secrets must have been generated)."""
-    s = state.data["secrets"]
-    key = state.dir / "id_ed25519"
-    return E2EEnvironment(
-        keystone_url=KEYSTONE_URL, admin_user="admin",
-        admin_password=s["keystone_admin"], admin_project="admin", region=REGION,
-        rabbit_user=RABBIT_USER, rabbit_password=s["rabbit"], ssh_host=LOOPBACK, ssh_port=SSH_PORT,
-        ssh_user="root", ssh_private_key=key.read_text() if key.exists() else "",
-        ssh_private_key_file=str(key), placement_user="placement",
-        placement_password=s["placement"], db_admin_user=DB_ADMIN_USER,
-        db_admin_password=s["db_admin"], state_dir=str(state.dir),
-        timings=dict(state.data.get("timings", {})))
+def ssh_argv(host: str, port: int, user: str, key_file: str, known_hosts_file: str, *remote: str) -> List[str]:
+    """`ssh` that accepts only the host key in `known_hosts_file` (a mismatch is refused)."""
+    return ["ssh", "-i", key_file, "-p", str(port), "-o", "IdentitiesOnly=yes",
+            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts_file}",
+            "-o", "GlobalKnownHostsFile=/dev/null", "-o", "HostKeyAlgorithms=ssh-ed25519",
+            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+            f"{user}@{host}", *remote]

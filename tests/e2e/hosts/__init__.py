@@ -1,0 +1,30 @@
+"""Test hosts: each node of a stack on a host of its own, on this machine, without changing it.
+
+A host is a Debian 13 root (built once by debootstrap from the machine's apt mirror and cached
+under /var/cache/openstack-nova-e2e; each run writes only to an overlay of its own) run in
+network, UTS, mount and PID namespaces of its own, chrooted into that root, named as the node,
+with its own sshd on port 22 (a host key generated at start, which the stack pins) and an
+address on a test bridge. The machine's MariaDB and RabbitMQ (127.0.0.1 only) answer on the
+bridge's gateway address through a forwarder; keystone, placement and glance run in a services
+host of their own. State at a fixed place (/var/lib/openstack-nova-e2e/state.json): every run
+first takes down what an unfinished one left.
+
+Modules, by concern:
+- common: fixed places and names, the machine's tools, the way into a host (nsenter);
+- roots: the cached root file systems and their recipes;
+- network: the bridge, namespaces and veth pairs;
+- forward.py: the TCP forwarder (a script: the harness runs it as a daemon);
+- node: one host (start, run inside, stop by its PID 1);
+- services: keystone, placement and glance in the services host;
+- lab: `Lab.up(LabPlan)` / `Lab.down()`, each phase timed, and `Lab.environment(node)`;
+- stack: a lab's plan from a stack file (the addresses are the stack's);
+- fixture: a lab for one test module; report: the phase timings in pytest's summary.
+
+It uses the harness (tests/e2e/harness) for state, daemons, waits, MariaDB/RabbitMQ accounts,
+keystone's API and E2EEnvironment (what a test gets for a node). `python3 -m hosts down` (from tests/e2e) takes a lab down by hand.
+"""
+from .common import CACHE_DIR, STATE_DIR
+from .lab import DB_ADMIN, SERVICES_HOST, Lab, LabPlan
+from .node import Host
+
+__all__ = ["CACHE_DIR", "DB_ADMIN", "SERVICES_HOST", "STATE_DIR", "Host", "Lab", "LabPlan"]

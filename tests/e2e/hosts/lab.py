@@ -1,0 +1,274 @@
+"""A lab: the test hosts a test needs, brought up and taken down as one.
+
+`up` first takes down whatever an earlier run left (its state is at a fixed place, STATE_DIR,
+not in a per-session temporary directory), then: roots (cached) -> bridge and forwarders ->
+MariaDB and RabbitMQ accounts -> hosts -> services, each phase timed. `down` stops every process
+by pid (each host's PID 1; the forwarder), deletes the namespaces and the bridge, drops the
+databases and accounts the state recorded (and any left under the lab's own name prefix when a
+state was lost), and removes the hosts' writable layers. One lab at a time: a lock file held
+from `up` to `down` stops a second run from taking down a lab in use."""
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import os
+import shutil
+import signal
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+from harness.accounts import (check_mariadb, delete_rabbit_user, drop_database, drop_db_user, ensure_account,
+                              ensure_rabbit_user, mysql, sql_str)
+from harness.common import REGION, PrereqError, log, run, timed, write_private
+from harness.environment import E2EEnvironment
+from harness.processes import port_open, signal_quietly, start_daemon, stop_daemon, wait_until
+from harness.state import State
+
+from . import network, roots
+from .common import STATE_DIR, ensure_tools, require_root
+from .node import Host
+from .services import DB_PREFIX, Services
+
+SERVICES_HOST = "e2e-services"
+DB_ADMIN = DB_PREFIX + "admin"  # the program's dbAdminUser in a lab
+FORWARDER = Path(__file__).with_name("forward.py")
+FORWARDED = {"mariadb": 3306, "rabbitmq": 5672}  # on the gateway, to the machine's 127.0.0.1
+
+
+@dataclass
+class LabPlan:
+    gateway: str  # the machine's address on the bridge, with the prefix: "172.31.221.1/24"
+    nodes: Dict[str, str]  # the program's nodes: name -> address
+    services: Optional[str] = None  # the services host's address (None: no services host)
+    node_packages: Tuple[str, ...] = ()  # kept in the nodes' apt cache
+    rabbit_user: str = "nova-e2e-hosts"
+    placement: bool = True  # the services host serves placement (False: the program deploys it)
+
+    def addresses(self) -> Dict[str, ipaddress.IPv4Interface]:
+        prefix = ipaddress.ip_interface(self.gateway).network.prefixlen
+        named = dict(self.nodes, **({SERVICES_HOST: self.services} if self.services else {}))
+        return {name: ipaddress.ip_interface(f"{addr}/{prefix}") for name, addr in named.items()}
+
+
+@dataclass
+class Lab:
+    state_dir: Path = STATE_DIR
+    timings: Dict[str, float] = field(default_factory=dict)
+    hosts: Dict[str, Host] = field(default_factory=dict)
+    services: Optional[Services] = None
+    installed_on_machine: List[str] = field(default_factory=list)
+    _lock: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        self.state = State(self.state_dir)
+
+    # -- up ---------------------------------------------------------------------------------------
+    def up(self, plan: LabPlan) -> None:
+        require_root()
+        self._acquire()
+        with timed(self.timings, "leftovers_s"):
+            self._down()  # whatever an earlier, unfinished run left
+        self.state = State(self.state_dir)
+        self.state.ensure_dir()
+        self.state.data["plan"] = asdict(plan)
+        self.state.save()
+        gateway = ipaddress.ip_interface(plan.gateway)
+        self.installed_on_machine = ensure_tools()
+        with timed(self.timings, "root_build_s"):
+            node_root = self._root(roots.node_recipe(plan.node_packages))
+            services_root = self._root(roots.SERVICES) if plan.services else None
+        with timed(self.timings, "network_s"):
+            network.create_bridge(self.state, gateway)
+            mirrors = self._forward(gateway)
+        with timed(self.timings, "accounts_s"):
+            check_mariadb()  # the harness': reachable as root (and its max_connections raised)
+            ensure_account(self.state, DB_ADMIN, self.state.secret("db_admin"),
+                           ["GRANT ALL PRIVILEGES ON *.* TO {who} WITH GRANT OPTION;"])
+            ensure_rabbit_user(self.state, plan.rabbit_user, self.state.secret("rabbit"))
+        with timed(self.timings, "hosts_s"):
+            key = self._client_key()
+            addresses = plan.addresses()
+            etc_hosts = _etc_hosts(gateway, mirrors, addresses)
+            for index, (name, address) in enumerate(sorted(addresses.items())):
+                host = self.hosts[name] = Host(name, address, self.state)
+                lower = services_root if name == SERVICES_HOST else node_root
+                host.start(lower, network.add_host(self.state, name, index, address), etc_hosts, key)
+            write_private(self.known_hosts, "".join(f"{h.address.ip} {h.host_key}\n" for h in self.hosts.values()))
+        if plan.services:
+            svc = self.services = Services(self.state, self.hosts[SERVICES_HOST], str(gateway.ip))
+            steps = [("keystone", svc.keystone), ("glance", svc.glance)]
+            steps += [("placement", svc.placement)] if plan.placement else []
+            for name, step in steps:
+                with timed(self.timings, f"services_{name}_s"):
+                    step()
+            self.timings["services_s"] = round(sum(self.timings[f"services_{n}_s"] for n, _ in steps), 1)
+        self.state.data["timings"] = self.timings
+        self.state.save()
+
+    def _acquire(self) -> None:
+        if self._lock is not None:
+            return
+        self.state.ensure_dir()
+        fd = os.open(self.state.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise PrereqError(f"another run is using the test hosts ({self.state.dir}/lock is held)") from None
+        self._lock = fd
+
+    def _root(self, recipe: roots.Recipe) -> Path:
+        path, built = roots.ensure(recipe)
+        for name, seconds in built.items():
+            self.timings[f"root_{name}_s"] = max(seconds, self.timings.get(f"root_{name}_s", 0.0))
+        return path
+
+    def _forward(self, gateway: ipaddress.IPv4Interface) -> Dict[str, str]:
+        """Start the forwarder: MariaDB and RabbitMQ on the gateway address, and each mirror host
+        on an address of its own (the hosts' /etc/hosts name it there). Returns host -> address."""
+        routes = [f"{gateway.ip}:{port}=127.0.0.1:{port}" for port in FORWARDED.values()]
+        mirrors: Dict[str, str] = {}
+        for uri in filter(None, roots.machine_mirrors()):
+            parts = urlsplit(uri)
+            if parts.hostname in mirrors:
+                continue
+            address = str(gateway.network.broadcast_address - 1 - len(mirrors))
+            run(["ip", "addr", "replace", f"{address}/{gateway.network.prefixlen}", "dev", network.BRIDGE],
+                what="mirror address")
+            mirrors[parts.hostname] = address
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            routes.append(f"{address}:{port}={parts.hostname}:{port}")
+        start_daemon(self.state, "forwarder", [sys.executable, str(FORWARDER), *routes], "forward.py",
+                     taken=lambda: port_open(str(gateway.ip), 3306), resource=f"{gateway.ip}:3306")
+        wait_until(lambda: all(port_open(str(gateway.ip), p) for p in FORWARDED.values()),
+                   what="the forwarder to listen", timeout=30, interval=0.2, pid=self.state.pids["forwarder"],
+                   logfile=self.state.log_path("forwarder.out"))
+        return mirrors
+
+    @property
+    def key_file(self) -> Path:
+        return self.state.dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state.dir / "known_hosts"
+
+    def _client_key(self) -> str:
+        for path in (self.key_file, self.key_file.with_suffix(".pub")):
+            path.unlink(missing_ok=True)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nova-e2e-hosts", "-f", str(self.key_file)],
+            what="ssh-keygen (the test's key)")
+        return self.key_file.with_suffix(".pub").read_text()
+
+    def environment(self, node: str) -> E2EEnvironment:
+        """The E2EEnvironment of `node` (what the engine connects to), with the lab's services."""
+        plan, svc, host = self.state.data["plan"], self.services, self.hosts[node]
+        return E2EEnvironment(
+            keystone_url=svc.keystone_url if svc else "", admin_user="admin",
+            admin_password=self.state.secret("keystone_admin"), admin_project="admin", region=REGION,
+            rabbit_user=plan["rabbit_user"], rabbit_password=self.state.secret("rabbit"),
+            ssh_host=str(host.address.ip), ssh_port=22, ssh_user="root", ssh_private_key=self.key_file.read_text(),
+            placement_user="placement", placement_password=self.state.secret("placement"),
+            db_admin_user=DB_ADMIN, db_admin_password=self.state.secret("db_admin"),
+            state_dir=str(self.state.dir), placement_url=svc.placement_url if svc and plan["placement"] else "",
+            ssh_private_key_file=str(self.key_file), timings=self.timings,
+            known_hosts_file=str(self.known_hosts), node=node, glance_url=svc.glance_url if svc else "")
+
+    # -- down -------------------------------------------------------------------------------------
+    def down(self) -> None:
+        try:
+            self._down()
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Let go of the lab without taking it down: what a killed run leaves (for tests)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def _down(self) -> None:
+        state = self.state = State(self.state_dir)
+        errors: List[str] = []
+
+        def attempt(what: str, fn: Callable, *args) -> None:
+            try:
+                fn(*args)
+            except Exception as exc:  # keep undoing the rest
+                errors.append(f"{what}: {exc}")
+
+        names = set(state.data.get("hosts", {})) | {p[len("host-"):] for p in state.pids if p.startswith("host-")}
+        for name in sorted(names):
+            attempt(f"stop host {name}", Host(name, None, state).stop)
+        attempt("stop the forwarder", stop_daemon, state, "forwarder", "forward.py")
+        attempt("stop an unrecorded forwarder", _stop_unrecorded_forwarders)
+        attempt("delete the network", network.delete_all, state)
+        attempt("sweep the lab's names", network.sweep)  # a lost state: namespaces and bridge by name
+        attempt("remove the hosts' writable layers", _remove_host_dirs, state)
+        for kind, undo in (("databases", drop_database), ("db_users", drop_db_user),
+                           ("rabbit_users", delete_rabbit_user)):
+            for name in list(state.created(kind)):
+                attempt(f"undo {kind} {name}", undo, name)
+                state.created(kind).remove(name)
+        attempt("drop the lab's leftovers in MariaDB", _drop_prefixed)
+        plan_user = state.data.get("plan", {}).get("rabbit_user", LabPlan.rabbit_user)  # (a lost state: the default)
+        attempt(f"delete RabbitMQ user {plan_user}", _delete_rabbit_user_if_any, plan_user)
+        for path in (self.key_file, self.key_file.with_suffix(".pub"), self.known_hosts):
+            path.unlink(missing_ok=True)
+        state.data = {"timings": state.data.get("timings", {})}
+        state.save()
+        self.hosts, self.services = {}, None
+        if errors:
+            raise PrereqError("teardown of the test hosts incomplete:\n" + "\n".join(errors))
+
+
+def _remove_host_dirs(state: State) -> None:
+    """Every host's upper layer (once its namespaces are gone: nothing is mounted there)."""
+    hosts = state.dir / "hosts"
+    for path in sorted(hosts.iterdir()) if hosts.is_dir() else ():
+        if os.path.ismount(path / "root"):
+            raise PrereqError(f"{path / 'root'} is mounted on the machine: not removing it")
+        shutil.rmtree(path)
+    state.data.get("created", {}).pop("host_dirs", None)
+
+
+def _stop_unrecorded_forwarders() -> None:
+    """This checkout's forwarder left by a run whose state was lost (found by its script's path)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 1 and argv[1] == str(FORWARDER).encode():
+                log(f"stopping a leftover forwarder (pid {entry.name})")
+                signal_quietly(int(entry.name), signal.SIGTERM)
+
+
+def _etc_hosts(gateway: ipaddress.IPv4Interface, mirrors: Dict[str, str],
+               hosts: Dict[str, ipaddress.IPv4Interface]) -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", f"{gateway.ip}\tnova-e2e-gateway"]
+    lines += [f"{address}\t{name}" for name, address in mirrors.items()]
+    lines += [f"{address.ip}\t{name}" for name, address in sorted(hosts.items())]
+    return "# nova e2e lab\n" + "\n".join(lines) + "\n"
+
+
+def _drop_prefixed() -> None:
+    """Databases and accounts under the lab's own prefix that no state recorded (a lost state)."""
+    like = sql_str(DB_PREFIX.replace("_", "\\_") + "%")
+    for db in mysql(f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE {like};").split():
+        log(f"dropping leftover database {db}")
+        drop_database(db)
+    for line in mysql(f"SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User LIKE {like};").splitlines():
+        if line.strip():
+            log(f"dropping leftover account {line.strip()}")
+            drop_db_user(line.strip())
+
+
+def _delete_rabbit_user_if_any(user: str) -> None:
+    out = run(["rabbitmqctl", "-q", "list_users"], what="rabbitmqctl list_users", timeout=120).stdout
+    if user in {line.split()[0] for line in out.splitlines() if line.strip()}:
+        delete_rabbit_user(user)

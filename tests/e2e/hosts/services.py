@@ -1,0 +1,125 @@
+"""What the install guide's earlier chapters leave for nova's, in a services host of its own
+(Debian 13's 2025.1 packages): keystone served by uwsgi, glance (2025.1's verification lists
+images) and, for a stack whose program does not deploy placement itself, placement; each with
+its database on the machine's MariaDB (reached through the gateway's forwarder) and its keystone
+user, service and endpoints.
+
+The config files are edited inside the host's overlay only: nothing to restore afterwards."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Optional
+
+from harness.accounts import ensure_database
+from harness.common import REGION
+from harness.identity import Keystone, wait_http
+from harness.ini import set_ini, uwsgi_ini
+from harness.state import State
+
+from .node import Host
+
+UWSGI = "/usr/bin/uwsgi_python3"
+KEYSTONE_PORT, PLACEMENT_PORT, GLANCE_PORT = 5000, 8778, 9292
+DB_PREFIX = "nova_e2e_hosts_"  # every database and account of a lab (the stack's too) on the machine's MariaDB
+LAB_DB_PREFIX = DB_PREFIX + "lab_"  # the services host's own
+SERVICE_ROLES = ("admin", "service")  # 2025.1's guide: services hold `service` for service tokens
+# placement's Debian uwsgi options that keystone's lack (chunked input, one request per connection)
+PLACEMENT_UWSGI = ("socket-timeout = 10\nhttp-auto-chunked = true\nhttp-chunked-input = true\nhttp-raw-body = true\n"
+                   "add-header = Connection: close\nwsgi-manage-chunked-input = true\n")
+
+
+class Services:
+    """keystone, placement and glance on `host`; `gateway` is where MariaDB answers."""
+
+    def __init__(self, state: State, host: Host, gateway: str):
+        self.state, self.host, self.gateway = state, host, gateway
+        self.address = str(host.address.ip)
+        self.keystone_url = f"http://{self.address}:{KEYSTONE_PORT}/v3"
+        self.placement_url = f"http://{self.address}:{PLACEMENT_PORT}"
+        self.glance_url = f"http://{self.address}:{GLANCE_PORT}"
+
+    def _database(self, service: str) -> str:
+        """The service's database and account (created, recorded); its connection URL."""
+        name = LAB_DB_PREFIX + service
+        password = self.state.secret(f"db_{service}")
+        ensure_database(self.state, name, name, password)
+        return f"mysql+pymysql://{name}:{password}@{self.gateway}/{name}"
+
+    def _as(self, user: str, *argv: str, env: Optional[Dict[str, str]] = None, timeout: float = 600) -> None:
+        self.host.run(["runuser", "-u", user, "--", *argv], env=env, timeout=timeout, what=" ".join(argv[:2]))
+
+    def _serve(self, name: str, user: str, port: int, wsgi: str, url: str, extra: str = "") -> None:
+        """`wsgi` under uwsgi (2 processes x 4 threads, as the harness serves it) in the host."""
+        ini = f"/etc/{user}/nova-e2e-uwsgi.ini"
+        self.host.write(ini, uwsgi_ini(name, user, wsgi, Path(f"/var/log/{user}/{name}-uwsgi.log"), extra))
+        self.host.run(["start-stop-daemon", "--start", "--background", "--make-pidfile",
+                       "--pidfile", f"/run/nova-e2e-{name}.pid", "--exec", UWSGI, "--",
+                       "--http-socket", f"{self.address}:{port}", "--ini", ini], what=f"start {name}")
+        wait_http(url, ok=[200, 300], timeout=180, logfile=self.host.path(f"/var/log/{user}/{name}-uwsgi.log"))
+
+    def admin(self) -> Keystone:
+        return Keystone(self.keystone_url, "admin", self.state.secret("keystone_admin"), "admin")
+
+    def _service_user(self, ks: Keystone, name: str, password: str) -> None:
+        project = ks.ensure_project("service", "Service Project")
+        user = ks.ensure_user(name, password)
+        for role in SERVICE_ROLES:
+            ks.grant(project, user, role)
+
+    def _authtoken(self, user: str, password: str) -> Dict[str, str]:
+        return {"www_authenticate_uri": f"http://{self.address}:{KEYSTONE_PORT}", "auth_url": self.keystone_url,
+                "auth_type": "password", "project_domain_name": "Default", "user_domain_name": "Default",
+                "project_name": "service", "username": user, "password": password, "region_name": REGION,
+                "service_token_roles_required": "true"}
+
+    # -- the services ---------------------------------------------------------------------------
+    def keystone(self) -> None:
+        db = self._database("keystone")
+        set_ini(self.host.path("/etc/keystone/keystone.conf"), {"database": {"connection": db},
+                                                                "token": {"provider": "fernet"}})
+        self.host.run(["install", "-d", "-o", "keystone", "-g", "keystone", "-m", "0700",
+                       "/etc/keystone/fernet-keys", "/etc/keystone/credential-keys"], what="key dirs")
+        self._as("keystone", "keystone-manage", "db_sync")
+        for cmd in ("fernet_setup", "credential_setup"):
+            self._as("keystone", "keystone-manage", cmd, "--keystone-user", "keystone", "--keystone-group", "keystone")
+        url = f"{self.keystone_url}/"
+        self._as("keystone", "keystone-manage", "bootstrap", "--bootstrap-username", "admin",
+                 "--bootstrap-project-name", "admin", "--bootstrap-role-name", "admin",
+                 "--bootstrap-admin-url", url, "--bootstrap-internal-url", url, "--bootstrap-public-url", url,
+                 "--bootstrap-region-id", REGION,
+                 env={"OS_BOOTSTRAP_PASSWORD": self.state.secret("keystone_admin")})  # not argv
+        self._serve("keystone-api", "keystone", KEYSTONE_PORT, "/usr/bin/keystone-wsgi-public", self.keystone_url)
+        ks = self.admin()
+        ks.ensure_project("service", "Service Project")
+        if not ks.find("roles", name="service"):
+            ks.call("POST", "/roles", {"role": {"name": "service"}})
+
+    def placement(self) -> None:
+        db, password = self._database("placement"), self.state.secret("placement")
+        set_ini(self.host.path("/etc/placement/placement.conf"), {
+            "placement_database": {"connection": db}, "api": {"auth_strategy": "keystone"},
+            "keystone_authtoken": self._authtoken("placement", password)})
+        self._as("placement", "placement-manage", "db", "sync")
+        ks = self.admin()
+        self._service_user(ks, "placement", password)
+        ks.ensure_endpoints(ks.ensure_service("placement", "placement", "Placement API"), self.placement_url, REGION)
+        self._serve("placement-api", "placement", PLACEMENT_PORT, "/usr/bin/placement-api", f"{self.placement_url}/",
+                    extra=PLACEMENT_UWSGI)
+
+    def glance(self) -> None:
+        db, password = self._database("glance"), self.state.secret("glance")
+        set_ini(self.host.path("/etc/glance/glance-api.conf"), {
+            "DEFAULT": {"bind_host": self.address, "bind_port": str(GLANCE_PORT), "workers": "1",
+                        "enabled_backends": "fs:file"},
+            "database": {"connection": db},
+            "keystone_authtoken": self._authtoken("glance", password),
+            "paste_deploy": {"flavor": "keystone"},
+            "glance_store": {"default_backend": "fs"},
+            "fs": {"filesystem_store_datadir": "/var/lib/glance/images/"}})
+        self._as("glance", "glance-manage", "db_sync", timeout=900)
+        ks = self.admin()
+        self._service_user(ks, "glance", password)
+        ks.ensure_endpoints(ks.ensure_service("glance", "image", "OpenStack Image"), self.glance_url, REGION)
+        self.host.run(["service", "glance-api", "start"], what="service glance-api start")  # Debian's init script
+        wait_http(f"{self.glance_url}/", ok=[200, 300], timeout=180,
+                  logfile=self.host.path("/var/log/glance/glance-api.log"))

@@ -1,0 +1,50 @@
+"""A lab from a stack file: the addresses and names are the stack's own (the file is the one
+place they are written), so the hosts are where the program will look for them."""
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any, Dict, Optional
+
+from components.releases import profile
+from tools.plan.stack import stack_config
+
+from harness.common import PrereqError
+
+from .lab import LabPlan
+
+PREFIX = 24  # the test bridge's subnet around dbHost
+
+
+def stack_values(stack: str, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The stack's settings as the program gets them (Pulumi.yaml's defaults applied), parsed."""
+    values, _ = stack_config(stack, placeholder_secrets=True, overrides=overrides)
+    out: Dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.split(":", 1)[1]
+        try:
+            out[name] = json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
+        except json.JSONDecodeError:
+            out[name] = value
+    return out
+
+
+def lab_plan(stack: str) -> LabPlan:
+    """dbHost (= rabbitHost) is the machine's gateway address; keystoneHost the services host;
+    every node of the stack (controller, hypervisors) a host of its own, named as the node."""
+    v = stack_values(stack)
+    if v["rabbitHost"] not in ("", v["dbHost"]):
+        raise PrereqError(f"stack {stack}: rabbitHost must be dbHost (both are the machine's gateway address)")
+    gateway = ipaddress.ip_interface(f"{v['dbHost']}/{PREFIX}")
+    nodes = {n["name"]: n["host"] for n in [v["controller"], *(v.get("hypervisors") or [])]}
+    for name, address in {**nodes, "keystoneHost": v["keystoneHost"]}.items():
+        if ipaddress.ip_address(address) not in gateway.network or ipaddress.ip_address(address) == gateway.ip:
+            raise PrereqError(f"stack {stack}: {name} ({address}) must be in {gateway.network}, not {gateway.ip}")
+    release = profile(v["release"], v.get("distro") or None)
+    if release is None:
+        raise PrereqError(f"stack {stack}: no release profile {v['release']} on {v.get('distro')}")
+    # the program deploys placement on the controller unless the stack says not to
+    deploys_placement = (v.get("placement") or {}).get("deploy", release.release.placement is not None)
+    packages = release.packaging.packages + (release.packaging.placement_packages if deploys_placement else ())
+    return LabPlan(gateway=str(gateway), nodes=nodes, services=v["keystoneHost"], node_packages=tuple(packages),
+                   rabbit_user=v["rabbitUser"], placement=release.release.needs_placement and not deploys_placement)

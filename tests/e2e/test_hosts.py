@@ -1,0 +1,156 @@
+"""The test hosts themselves (tests/e2e/hosts/), fast: one node of the 2025.1 stack as a host of
+its own, without the services host. SSH with the pinned host key works and a wrong pinned key is
+refused; the hostname is the node's; the machine's MariaDB and RabbitMQ answer from inside; a
+run that stopped without taking its lab down leaves nothing the next run does not remove; and
+`down` leaves nothing at all."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shlex
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.accounts import db_user_exists
+from harness.processes import pid_alive
+from harness.environment import ssh_argv
+from hosts import DB_ADMIN, Lab
+from hosts.node import processes_in
+from hosts.stack import lab_plan
+from hosts.fixture import running_lab
+
+pytestmark = pytest.mark.e2e
+STACK = "e2e"
+# MariaDB's greeting names it; RabbitMQ answers an AMQP 0-9-1 header with Connection.Start
+# naming itself. bash's /dev/tcp: no client package in the host.
+PROBE = r"""exec 3<>/dev/tcp/"$1"/3306; timeout 2 cat <&3 | tr -c '[:print:]' ' '; echo; exec 3<&-
+exec 4<>/dev/tcp/"$1"/5672; printf 'AMQP\0\0\011\001' >&4; timeout 2 cat <&4 | tr -c '[:print:]' ' '; echo"""
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return dataclasses.replace(lab_plan(STACK), services=None)  # the controller node alone
+
+
+@pytest.fixture(scope="module")
+def lab(plan, pytestconfig):
+    with running_lab(plan, pytestconfig, "test hosts (probe)") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def node(lab, plan):
+    (name,) = plan.nodes
+    return lab.hosts[name]
+
+
+def ssh(lab: Lab, node, *remote: str, known_hosts: Path = None) -> subprocess.CompletedProcess:
+    """`remote` as argv on the node (ssh hands one string to the remote shell: each word quoted)."""
+    command = " ".join(shlex.quote(word) for word in remote)
+    argv = ssh_argv(str(node.address.ip), 22, "root", str(lab.key_file), str(known_hosts or lab.known_hosts), command)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def test_ssh_with_the_pinned_host_key(lab, node):
+    assert node.host_key.startswith("ssh-ed25519 ")
+    assert lab.known_hosts.read_text().split() == [str(node.address.ip), *node.host_key.split()]
+    proc = ssh(lab, node, "sh", "-c", "id -u")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
+
+
+def test_a_wrong_pinned_host_key_is_refused(lab, node, tmp_path):
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"{node.address.ip} {' '.join(other.with_suffix('.pub').read_text().split()[:2])}\n")
+    proc = ssh(lab, node, "sh", "-c", "touch /tmp/should-not-run", known_hosts=wrong)
+    assert proc.returncode == 255
+    assert "Host key verification failed" in proc.stderr
+    assert not node.path("/tmp/should-not-run").exists()
+
+
+def test_hostname_is_the_node_name(lab, node):
+    proc = ssh(lab, node, "sh", "-c", "hostname; uname -n; cat /etc/hostname; hostname -i")
+    assert proc.stdout.split() == [node.name, node.name, node.name, str(node.address.ip)]
+
+
+def test_the_host_is_debian_13_in_namespaces_of_its_own(lab, node):
+    proc = ssh(lab, node, "sh", "-c", "cut -d. -f1 /etc/debian_version; ip -o -4 addr show | awk '{print $2, $4}'; ps -e -o comm=")
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "13"
+    assert lines[1:3] == ["lo 127.0.0.1/8", f"eth0 {node.address}"]
+    assert "tini" in lines[3:] and "sshd" in lines[3:] and "chronyd" in lines[3:]
+    assert "mariadbd" not in lines and "beam.smp" not in lines  # the machine's are not seen
+    assert node.path("/etc/nova").exists() is False  # the program installs nova, not the root
+
+
+def test_mariadb_and_rabbitmq_answer_from_inside(lab, node, plan):
+    gateway = plan.gateway.split("/")[0]
+    proc = ssh(lab, node, "bash", "-c", PROBE, "probe", gateway)
+    assert proc.returncode == 0, proc.stderr
+    mariadb, rabbitmq = proc.stdout.splitlines()[:2]
+    assert "MariaDB" in mariadb
+    assert "RabbitMQ" in rabbitmq
+    # the host's own loopback is its own: the machine's services are not there
+    refused = ssh(lab, node, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/3306")
+    assert refused.returncode != 0
+
+
+def test_the_accounts_a_node_gets_work_and_its_secrets_stay_private(lab, node):
+    """What a test gets for a node: the machine's MariaDB as the lab's admin account (over TCP,
+    as the program's database provider connects), the lab's RabbitMQ user; no secret in the
+    environment's repr; the lab's state readable by root only."""
+    env = lab.environment(node.name)
+    proc = subprocess.run(["mysql", "-h", "127.0.0.1", "-P", "3306", "-u", env.db_admin_user, "-N", "-B",
+                           "-e", "SELECT CURRENT_USER()"], env={"MYSQL_PWD": env.db_admin_password, "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(env.db_admin_user + "@")
+    proc = subprocess.run(["rabbitmqctl", "authenticate_user", env.rabbit_user], input=env.rabbit_password + "\n",
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for secret in (env.admin_password, env.rabbit_password, env.placement_password, env.db_admin_password):
+        assert secret not in repr(env) and secret not in str(env)
+    assert stat.S_IMODE(os.stat(lab.state.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(lab.state.dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(lab.key_file).st_mode) == 0o600
+
+
+def test_an_unfinished_run_is_taken_down_by_the_next(lab, node, plan):
+    """A run killed before `down` (here: its lock released, nothing undone) leaves its hosts,
+    accounts and network; the next `up` removes them first, then comes up."""
+    old_processes = processes_in(node.record["pidns"])
+    assert node.pid in old_processes and db_user_exists(DB_ADMIN, "localhost")
+    lab.abandon()  # what a killed run leaves: its lock released by the kernel, nothing undone
+    again = Lab()
+    try:
+        again.up(plan)
+        assert not [pid for pid in old_processes if pid_alive(pid)]
+        new = again.hosts[node.name]
+        assert ssh(again, new, "hostname").stdout.strip() == node.name
+    finally:
+        again.down()
+    lab.hosts, lab.services = {}, None
+
+
+def test_down_leaves_nothing(lab, plan):
+    lab.up(plan)
+    pidns = {h.record["pidns"] for h in lab.hosts.values()}
+    lab.down()
+    assert all(processes_in(ns) == [] for ns in pidns)
+    netns = json.loads(subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True).stdout or "[]")
+    assert not [ns for ns in netns if ns["name"].startswith("nova-e2e-")]
+    links = json.loads(subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout)
+    assert not [link for link in links if link["ifname"].startswith(("nova-e2e", "nve"))]
+    assert not db_user_exists(DB_ADMIN, "localhost") and not db_user_exists(DB_ADMIN, "127.0.0.1")
+    users = subprocess.run(["rabbitmqctl", "-q", "list_users"], capture_output=True, text=True, timeout=120).stdout
+    assert plan.rabbit_user not in users.split()
+    assert not (lab.state.dir / "hosts").exists() or not any((lab.state.dir / "hosts").iterdir())
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(lab.state.dir) not in mounts
+    assert set(lab.state.data) == {"timings"}
