@@ -88,9 +88,12 @@ class HypervisorNode(pulumi.ComponentResource):
         # Exists for its delete: when the node leaves the stack, its nova-compute service is
         # disabled and its record (and resource provider) deleted from the controller. Its
         # inputs never change while the node stays (a replace would run the old delete).
+        # It waits for the controller's verify too (the compute API in the catalog): on `pulumi
+        # destroy` its delete, which asks that API, then runs before the endpoints are deleted.
         self.service_record = on_controller.run(
             "service-record", scripts.service_record(OPENRC, release.services_via_api, node.name),
-            depends_on=[self.verify], delete=scripts.remove_compute_service(OPENRC, release.services_via_api, node.name))
+            depends_on=[self.verify, ctl.verify],
+            delete=scripts.remove_compute_service(OPENRC, release.services_via_api, node.name))
         self.nova_conf_masked = render_masked(s, node, COMPUTE, virt_type=node.virt_type or "(detected: kvm or qemu)")
         self.register_outputs({"host": node.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})
 

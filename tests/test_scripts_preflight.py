@@ -136,19 +136,32 @@ def test_preflight_never_executes_a_hostile_host(box, listener):
 def test_detect_virt_type_prints_one_of_the_two(box):
     r = box.run(scripts.detect_virt_type())
     assert r.rc == 0
-    cpu_has_vmx = any(flag in open("/proc/cpuinfo").read().split() for flag in ("vmx", "svm"))
-    assert r.out == ("kvm\n" if cpu_has_vmx and os.path.exists("/dev/kvm") else "qemu\n")
+    usable = os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)
+    assert r.out == ("kvm\n" if usable else "qemu\n")
+
+
+def test_kvm_is_chosen_by_a_usable_device_not_by_cpu_flags(box):
+    """A nested hypervisor's CPU may hide vmx/svm while its /dev/kvm works: the device decides.
+    /dev/null stands for a character device that opens read-write."""
+    assert box.run(scripts.detect_virt_type(device="/dev/null")).out == "kvm\n"
+    plain = box.root / "not-a-device"
+    plain.touch()
+    assert box.run(scripts.detect_virt_type(device=str(plain))).out == "qemu\n"
+    assert box.run(scripts.detect_virt_type(device=str(box.root / "missing"))).out == "qemu\n"
+    with pytest.raises(ValueError):
+        scripts.detect_virt_type(device="/dev/kvm; reboot")
 
 
 def test_a_forced_kvm_without_dev_kvm_fails_saying_so(box):
     box.shim("hostname", "echo compute1")
     missing = box.root / "no-kvm-here"
-    r = box.run(scripts.require_virt_type("kvm").replace("/dev/kvm ]", f"{missing} ]") + "echo restarted\n")
+    r = box.run(scripts.require_virt_type("kvm", device=str(missing)) + "echo restarted\n")
     assert (r.rc, r.out) == (1, "")
-    assert r.err == ("virt_type kvm, but /dev/kvm is missing on compute1: enable hardware virtualisation "
+    assert r.err == (f"virt_type kvm, but {missing} is missing or unusable on compute1: enable hardware virtualisation "
                      "(or nested KVM) or set the node's virtType to qemu\n")
-    missing.touch()
-    assert box.run(scripts.require_virt_type("kvm").replace("/dev/kvm ]", f"{missing} ]") + "echo restarted\n").out == "restarted\n"
+    missing.touch()  # a plain file is no KVM device either
+    assert box.run(scripts.require_virt_type("kvm", device=str(missing)) + "echo restarted\n").rc == 1
+    assert box.run(scripts.require_virt_type("kvm", device="/dev/null") + "echo restarted\n").out == "restarted\n"
     assert scripts.require_virt_type("qemu") == ""
     with pytest.raises(ValueError):
         scripts.require_virt_type("kvm; reboot")

@@ -339,6 +339,23 @@ def test_a_verify_without_curl_says_so_at_once(box, script):
     assert box.calls() == []
 
 
+@pytest.mark.parametrize("running, calls, says", [
+    (True, ["apache2 status", "apache2 reload"], "apache2 reloaded\n"),
+    (False, ["apache2 status", "apache2 start"], "apache2 started (it was not running)\n"),
+])
+def test_a_reload_starts_a_server_that_is_not_running(box, running, calls, says):
+    box.shim("service", f'[ "$2" != status ] || exit {0 if running else 3}')
+    r = box.run(scripts.reload_service("apache2"))
+    assert (r.rc, r.out, r.err) == (0, says, "")
+    assert box.calls("service") == calls
+
+
+def test_a_failing_start_fails_the_step(box):
+    box.shim("service", '[ "$2" != status ] || exit 3\necho "apache2: Invalid command SSLEngine" >&2; exit 1')
+    r = box.run(scripts.reload_service("apache2"))
+    assert (r.rc, r.out, r.err) == (1, "", "apache2: Invalid command SSLEngine\n")
+
+
 @pytest.mark.parametrize("url", ["http://h/$(id)", "ftp://h/", "http://h/a b", "http://h/'x'"])
 def test_verify_http_refuses_hostile_urls(url):
     with pytest.raises(ValueError):

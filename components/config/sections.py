@@ -66,7 +66,7 @@ def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = Fals
         r.problem(f"{key}.jumpHostKey", "is set but jumpHost is not; set jumpHost or remove jumpHostKey")
     virt_type = value.get("virtType") if virt else None
     if virt_type is not None and virt_type not in ("kvm", "qemu"):
-        r.problem(f"{key}.virtType", f"{virt_type!r} is not supported; use kvm or qemu, or leave it out to detect (kvm when the CPU has vmx/svm)")
+        r.problem(f"{key}.virtType", f"{virt_type!r} is not supported; use kvm or qemu, or leave it out to detect (kvm when /dev/kvm is usable)")
     return NodeSettings(name=name, host=host, port=int(port), user=user, my_ip=my_ip, jump_host=jump, virt_type=virt_type,
                         host_key=keys.get("hostKey"), jump_host_key=keys.get("jumpHostKey"))
 
