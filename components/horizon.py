@@ -16,6 +16,7 @@ import pulumi
 from components import scripts
 from components.config import NodeSettings, Settings
 from components.node import NodeSteps, content_hash
+from components.scripts import checked_path
 from components.validate import url_host
 
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
@@ -127,6 +128,13 @@ class DashboardArgs:
     endpoints: Sequence[pulumi.Resource]  # Horizon is useless before the catalog exists
 
 
+def render_wsgi_conf(wsgi_dir: str) -> str:
+    """Apache: Horizon's WSGI app in the main Python interpreter (see DashboardPackaging.wsgi_conf)."""
+    return ("# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n"
+            "# Horizon in the main interpreter: cryptography's PyO3 module cannot load in a sub-interpreter.\n"
+            f"<Directory {checked_path(wsgi_dir)}>\n    WSGIApplicationGroup %{{GLOBAL}}\n</Directory>\n")
+
+
 class Dashboard(pulumi.ComponentResource):
     def __init__(self, name: str, args: DashboardArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:Dashboard", name, None, opts)
@@ -145,9 +153,18 @@ class Dashboard(pulumi.ComponentResource):
             text = render_dashboard_settings(dashboard_settings(s, node, packaging.path))
             self.settings = steps.write_file("settings", f"{packaging.settings_dir}/{SETTINGS_FILE}", text,
                                              mode="0644", secret=False, depends_on=[self.packages, *args.endpoints])
+            reload_after, triggers, enable = [self.settings], [content_hash(text)], ""
+            self.wsgi_conf = None
+            if packaging.wsgi_conf:
+                conf = render_wsgi_conf(packaging.wsgi_dir)
+                self.wsgi_conf = steps.write_file("wsgi-conf", f"/etc/apache2/conf-available/{packaging.wsgi_conf}.conf",
+                                                  conf, mode="0644", secret=False, depends_on=[self.packages])
+                reload_after.append(self.wsgi_conf)
+                triggers.append(content_hash(conf))
+                enable = scripts.enable_apache_conf(packaging.wsgi_conf)
             # reloaded only when the settings' content changed (a trigger replaces, so it runs again)
-            self.reload = steps.run("reload", scripts.reload_service(packaging.web_server),
-                                    depends_on=[self.settings], triggers=[content_hash(text)])
+            self.reload = steps.run("reload", scripts.reload_service(packaging.web_server, first=enable),
+                                    depends_on=reload_after, triggers=triggers)
             self.url = f"http://{url_host(node.my_ip)}{packaging.path}"
             self.verify = steps.run("verify", scripts.verify_login_page(self.url), depends_on=[self.reload])
         self.register_outputs({"url": self.url})

@@ -181,3 +181,40 @@ def test_the_login_page_check_needs_the_form_not_just_an_answer(box):
     (box.state / "n").unlink()
     r = box.run(scripts.verify_login_page("http://10.0.0.6/", attempts=2, delay=1))
     assert (r.rc, r.err) == (1, "no login form at http://10.0.0.6/auth/login/ after 2s\n")
+
+
+def test_debian_s_dashboard_runs_in_the_main_interpreter_and_the_reload_enables_it():
+    """Debian 13's vhost runs Horizon in a mod_wsgi sub-interpreter, where cryptography's PyO3
+    module fails and every page is a 500 (found by the e2e test): an Apache conf of ours runs it
+    in the main interpreter; the reload enables it and runs again when it changes."""
+    from components.horizon import render_wsgi_conf
+    from tests.support import record, sentinel_secrets
+
+    rec = record("dev", secrets=sentinel_secrets(), distro="debian-13")
+    conf = rec.by_name("dashboard-wsgi-conf")
+    assert "/etc/apache2/conf-available/openstack-nova-dashboard.conf" in conf.inputs["create"]
+    assert conf.inputs["stdin"] == render_wsgi_conf("/usr/share/openstack-dashboard") == (
+        "# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n"
+        "# Horizon in the main interpreter: cryptography's PyO3 module cannot load in a sub-interpreter.\n"
+        "<Directory /usr/share/openstack-dashboard>\n    WSGIApplicationGroup %{GLOBAL}\n</Directory>\n")
+    reload = rec.by_name("dashboard-reload")
+    assert rec.depends("dashboard-reload", "dashboard-wsgi-conf") and rec.depends("dashboard-wsgi-conf", "dashboard-packages")
+    assert reload.inputs["create"].startswith("set -eu\na2enconf -q openstack-nova-dashboard\nif command -v systemctl")
+    assert len(reload.inputs["triggers"]) == 2  # the settings' and this conf's hashes
+    ubuntu = record("dev", secrets=sentinel_secrets())
+    assert "dashboard-wsgi-conf" not in {r.name for r in ubuntu.resources()}
+    assert "a2enconf" not in ubuntu.by_name("dashboard-reload").inputs["create"]
+
+
+def test_enabling_the_conf_runs_before_the_reload_and_fails_it(box):
+    box.shim("service", '[ "$2" != status ] || exit 0')
+    box.shim("a2enconf")
+    script = scripts.reload_service("apache2", first=scripts.enable_apache_conf("openstack-nova-dashboard"))
+    r = box.run(script)
+    assert (r.rc, r.out) == (0, "apache2 reloaded\n")
+    assert box.calls() == ["a2enconf -q openstack-nova-dashboard", "service apache2 status", "service apache2 reload"]
+    box.shim("a2enconf", "echo 'ERROR: Conf openstack-nova-dashboard does not exist!' >&2; exit 1")
+    r = box.run(script)
+    assert (r.rc, r.err) == (1, "ERROR: Conf openstack-nova-dashboard does not exist!\n")
+    with pytest.raises(ValueError):
+        scripts.enable_apache_conf("x; reboot")

@@ -161,6 +161,7 @@ _DEBIAN_DASHBOARD = DashboardPackaging(
     path="/",
     preseed=("openstack-dashboard-apache horizon/activate_vhost boolean true",
              "openstack-dashboard-apache horizon/use_ssl boolean false"),
+    wsgi_conf="openstack-nova-dashboard",
 )
 _DEBIAN = Packaging(
     distro="debian",  # replaced per release below

@@ -68,6 +68,12 @@ class DashboardPackaging:
     path: str  # the URL path Horizon is served at (WEBROOT)
     preseed: tuple[str, ...] = ()
     web_server: str = "apache2"
+    # An Apache conf (conf-available/<name>.conf, enabled with a2enconf) running Horizon's WSGI
+    # app in the main Python interpreter: Debian's vhost leaves it in a sub-interpreter, where
+    # cryptography's PyO3 module fails ("may only be initialized once per interpreter process")
+    # and every page is a 500 (measured on Debian 13). None: the package's own setup works.
+    wsgi_conf: Optional[str] = None
+    wsgi_dir: str = "/usr/share/openstack-dashboard"
 
 
 @dataclass(frozen=True)

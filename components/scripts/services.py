@@ -134,12 +134,19 @@ def _compute_service_ids(via_api: bool, host: str) -> str:
             "awk -F'|' 'NR > 3 && NF > 2 {gsub(/ /, \"\", $2); if ($2 != \"\") print $2}'")
 
 
-def reload_service(service: str) -> str:
+def enable_apache_conf(name: str) -> str:
+    """Shell lines (no header): enable /etc/apache2/conf-available/<name>.conf (idempotent)."""
+    _checked([name], _SERVICE_RE, "Apache conf name")
+    return f"a2enconf -q {q(name)}\n"
+
+
+def reload_service(service: str, first: str = "") -> str:
     """Reload a running service; start it when it is not running (a package installed where its
-    scripts may not start daemons, or a server stopped by hand): systemd's reload-or-restart."""
+    scripts may not start daemons, or a server stopped by hand): systemd's reload-or-restart.
+    `first`: shell lines of this module's (e.g. enable_apache_conf) run before, under `set -e`."""
     _checked([service], _SERVICE_RE, "service name")
     s = q(service)
-    return (HEADER + "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then "
+    return (HEADER + first + "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then "
             f"systemctl reload-or-restart {s}; echo {q(service + ' reloaded')}\n"
             f"elif service {s} status >/dev/null 2>&1; then service {s} reload; echo {q(service + ' reloaded')}\n"
             f"else service {s} start; echo {q(service + ' started (it was not running)')}; fi\n")
