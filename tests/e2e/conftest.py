@@ -21,6 +21,37 @@ if str(E2E_DIR) not in sys.path:
     sys.path.insert(0, str(E2E_DIR))
 
 
+STACK = "e2e"  # the stack whose addresses and nodes the labs are made of (stacks/Pulumi.e2e.yaml)
+
+
+@pytest.fixture(scope="module")
+def plan():
+    """The lab a module needs (a module overrides this fixture for another)."""
+    from hosts.stack import lab_plan
+    return lab_plan(STACK)
+
+
+@pytest.fixture(scope="module")
+def lab(request, plan, pytestconfig):
+    """The module's lab, up for its tests; its label (the module's LAB_LABEL) heads its timings."""
+    from hosts.fixture import running_lab
+    with running_lab(plan, pytestconfig, getattr(request.module, "LAB_LABEL", request.module.__name__)) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def controller(lab):
+    """The stack's controller node's host."""
+    from hosts.stack import stack_values
+    return lab.hosts[stack_values(STACK)["controller"]["name"]]
+
+
+@pytest.fixture(scope="module")
+def env(lab, controller):
+    """What the engine and the helpers read for the controller node (secrets never in its repr)."""
+    return lab.environment(controller.name)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: end-to-end test on test hosts of this machine (pytest -m e2e)")

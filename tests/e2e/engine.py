@@ -164,11 +164,12 @@ class Engine:
     provider_output: bytes = field(default=b"", repr=False)  # what the provider host printed (leak checks)
 
     # -- the deployment ------------------------------------------------------------------------
-    def apply(self, rec: Recording, force: bool = False, label: str = "") -> list[str]:
+    def apply(self, rec: Recording, force: bool = False, label: str = "", keep: Iterable[str] = ()) -> list[str]:
         """`pulumi up` of what `rec` registered; returns the names of the resources that ran
-        (created, imported, updated, replaced or deleted), in the order they started."""
+        (created, imported, updated, replaced or deleted), in the order they started. `force`
+        replaces every command but those named in `keep` (`pulumi up --replace` of each)."""
         order = {r.urn: i for i, r in enumerate(engine_order(rec))}
-        replace = {r.urn for r in rec.resources() if force and r.type == COMMAND}
+        replace = {r.urn for r in rec.resources() if force and r.type == COMMAND and r.name not in set(keep)}
         removed = {urn: s for urn, s in self.state.items() if urn not in rec.registrations}
         return self._run(rec, order, replace, removed, label or f"apply {len(self.history) + 1}")
 

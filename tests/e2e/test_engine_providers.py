@@ -13,8 +13,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 import remote_command
 from engine import Engine, EngineError
 from harness.identity import KeystoneError
-from hosts.fixture import running_lab
-from hosts.stack import lab_plan, stack_values
 from made_up import recording, registration
 from openstack_identity import ROLE_ASSIGNMENT
 from tools.plan.monitor import keystone_id
@@ -22,33 +20,17 @@ from tools.plan.recording import Invocation
 
 pytestmark = pytest.mark.e2e
 
-STACK = "e2e"
+LAB_LABEL = "engine providers"
 USER = "openstack:identity/user:User"
 PROVIDER = "pulumi:providers:openstack"
 
 
-@pytest.fixture(scope="module")
-def lab(pytestconfig):
-    with running_lab(lab_plan(STACK), pytestconfig, "engine providers") as lab:
-        yield lab
-
-
-@pytest.fixture(scope="module")
-def node(lab):
-    return lab.hosts[stack_values(STACK)["controller"]["name"]]
-
-
-@pytest.fixture(scope="module")
-def e2e_env(lab, node):
-    return lab.environment(node.name)
-
-
 @pytest.fixture
-def conn(e2e_env) -> dict:
+def conn(env) -> dict:
     """A remote.Command connection to the node's sshd, as Check completes it."""
     return remote_command.check({"connection": {
-        "host": e2e_env.ssh_host, "port": float(e2e_env.ssh_port), "user": e2e_env.ssh_user,
-        "privateKey": e2e_env.ssh_private_key, "dialErrorLimit": 0}})["connection"]
+        "host": env.ssh_host, "port": float(env.ssh_port), "user": env.ssh_user,
+        "privateKey": env.ssh_private_key, "dialErrorLimit": 0}})["connection"]
 
 
 def test_command_gets_stdin_and_loses_one_trailing_newline(conn):
@@ -69,27 +51,27 @@ def test_environment_is_sent_and_a_refused_variable_fails_the_run(conn):
         remote_command.run({"connection": conn, "environment": {"NOVA_X": "1"}}, "true")
 
 
-def test_pinned_host_key_is_verified(conn, node):
-    assert remote_command.run({"connection": {**conn, "hostKey": node.host_key}}, "echo ok")[0] == "ok"
+def test_pinned_host_key_is_verified(conn, controller):
+    assert remote_command.run({"connection": {**conn, "hostKey": controller.host_key}}, "echo ok")[0] == "ok"
     other = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
     with pytest.raises(remote_command.CommandError, match="after 0 failed attempts: .*host key mismatch"):
         remote_command.run({"connection": {**conn, "hostKey": other}}, "true")
 
 
-def test_jump_host(conn, node):
+def test_jump_host(conn, controller):
     """Through the node itself as the jump host: the command's connection comes from the node's
     own address (the jump host's), not from the machine's on the bridge."""
-    through = {**conn, "proxy": {**conn, "hostKey": node.host_key}}
-    assert remote_command.run({"connection": through}, "echo $SSH_CONNECTION")[0].startswith(f"{node.address.ip} ")
+    through = {**conn, "proxy": {**conn, "hostKey": controller.host_key}}
+    assert remote_command.run({"connection": through}, "echo $SSH_CONNECTION")[0].startswith(f"{controller.address.ip} ")
     direct = remote_command.run({"connection": conn}, "echo $SSH_CONNECTION")[0]
-    assert not direct.startswith(f"{node.address.ip} ")
+    assert not direct.startswith(f"{controller.address.ip} ")
 
 
-def test_replace_creates_first_then_runs_the_old_delete_and_removal_deletes(conn, e2e_env, node):
+def test_replace_creates_first_then_runs_the_old_delete_and_removal_deletes(conn, env, controller):
     remote = f"/root/engine-probe-{secrets.token_hex(4)}.log"
-    log = node.path(remote)
+    log = controller.path(remote)
     probe = {"connection": conn, "create": f"echo create $(cat) >> {remote}", "delete": f"echo delete $(cat) >> {remote}"}
-    engine = Engine(e2e_env)
+    engine = Engine(env)
     engine.apply(recording(registration("probe", {**probe, "stdin": "v1", "triggers": ["1"]})))
     engine.apply(recording(registration("probe", {**probe, "stdin": "v2", "triggers": ["2"]})))
     assert log.read_text().splitlines() == ["create v1", "create v2", "delete v1"], "the old state's delete"
@@ -98,29 +80,29 @@ def test_replace_creates_first_then_runs_the_old_delete_and_removal_deletes(conn
     log.unlink()
 
 
-def provider(e2e_env):
-    return registration("ks", {"authUrl": e2e_env.keystone_url, "userName": e2e_env.admin_user,
-                               "password": e2e_env.admin_password, "tenantName": e2e_env.admin_project,
+def provider(env):
+    return registration("ks", {"authUrl": env.keystone_url, "userName": env.admin_user,
+                               "password": env.admin_password, "tenantName": env.admin_project,
                                "userDomainName": "Default", "projectDomainName": "Default"}, type_=PROVIDER)
 
 
-def test_keystone_conflict_import_lookups_and_delete(e2e_env):
-    ks, name = e2e_env.keystone(), f"engine-probe-{secrets.token_hex(4)}"
-    prov = provider(e2e_env)
+def test_keystone_conflict_import_lookups_and_delete(env):
+    ks, name = env.keystone(), f"engine-probe-{secrets.token_hex(4)}"
+    prov = provider(env)
     ref = f"{prov.urn}::made-up-id"
     user = registration("u", {"name": name, "domainId": "default", "password": "p1", "enabled": True},
                         type_=USER, provider=ref, after=[prov.urn])
-    engine = Engine(e2e_env)
+    engine = Engine(env)
     try:
         engine.apply(recording(prov, user))
         made = ks.find("users", name=name)
         assert made and made["id"] == engine.state[user.urn].id
         with pytest.raises(EngineError, match="HTTP 409"):  # a second stack creating the same user
-            Engine(e2e_env).apply(recording(prov, user))
+            Engine(env).apply(recording(prov, user))
         adopted = registration("u", {"name": name, "domainId": "default", "password": "p2", "enabled": True,
                                      "description": "adopted"}, type_=USER, provider=ref, after=[prov.urn],
                                import_id=made["id"])
-        other = Engine(e2e_env)
+        other = Engine(env)
         other.apply(recording(prov, adopted))
         assert [s.op for s in other.history[-1].steps if s.name == "u"] == ["import"]
         assert ks.call("GET", f"/users/{made['id']}")["user"]["description"] == "adopted"

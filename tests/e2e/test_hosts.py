@@ -20,11 +20,11 @@ from harness.processes import pid_alive
 from harness.environment import ssh_argv
 from hosts import DB_ADMIN, Lab
 from hosts.node import processes_in
-from hosts.stack import lab_plan
-from hosts.fixture import running_lab
+from hosts.stack import lab_plan, stack_values
 
 pytestmark = pytest.mark.e2e
 STACK = "e2e"
+LAB_LABEL = "test hosts (probe)"
 # MariaDB's greeting names it; RabbitMQ answers an AMQP 0-9-1 header with Connection.Start
 # naming itself. bash's /dev/tcp: no client package in the host.
 PROBE = r"""exec 3<>/dev/tcp/"$1"/3306; timeout 2 cat <&3 | tr -c '[:print:]' ' '; echo; exec 3<&-
@@ -33,13 +33,10 @@ exec 4<>/dev/tcp/"$1"/5672; printf 'AMQP\0\0\011\001' >&4; timeout 2 cat <&4 | t
 
 @pytest.fixture(scope="module")
 def plan():
-    return dataclasses.replace(lab_plan(STACK), services=None)  # the controller node alone
-
-
-@pytest.fixture(scope="module")
-def lab(plan, pytestconfig):
-    with running_lab(plan, pytestconfig, "test hosts (probe)") as lab:
-        yield lab
+    full = lab_plan(STACK)
+    controller = stack_values(STACK)["controller"]["name"]
+    # the controller node alone
+    return dataclasses.replace(full, services=None, nodes={controller: full.nodes[controller]}, hypervisors=())
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ class E2EEnvironment:
     known_hosts_file: str = ""  # the host keys `ssh` accepts (a mismatch is refused)
     node: str = ""  # the node `ssh_host` is
     glance_url: str = ""
+    webdriver_url: str = ""  # chromedriver in the services host
 
     def __repr__(self) -> str:  # never show a secret in a traceback or a pytest report
         return (f"E2EEnvironment(keystone_url={self.keystone_url!r}, ssh={self.ssh_user}@"

@@ -44,6 +44,8 @@ class LabPlan:
     nodes: Dict[str, str]  # the program's nodes: name -> address
     services: Optional[str] = None  # the services host's address (None: no services host)
     node_packages: Tuple[str, ...] = ()  # kept in the nodes' apt cache
+    hypervisors: Tuple[str, ...] = ()  # nodes (of `nodes`) on the hypervisor root, /dev/kvm bound in, libvirtd up
+    hypervisor_packages: Tuple[str, ...] = ()  # kept in the hypervisors' apt cache
     rabbit_user: str = "nova-e2e-hosts"
     placement: bool = True  # the services host serves placement (False: the program deploys it)
 
@@ -80,6 +82,7 @@ class Lab:
         with timed(self.timings, "root_build_s"):
             node_root = self._root(roots.node_recipe(plan.node_packages))
             services_root = self._root(roots.SERVICES) if plan.services else None
+            hypervisor_root = self._root(roots.hypervisor_recipe(plan.hypervisor_packages)) if plan.hypervisors else None
         with timed(self.timings, "network_s"):
             network.create_bridge(self.state, gateway)
             mirrors = self._forward(gateway)
@@ -94,12 +97,17 @@ class Lab:
             etc_hosts = _etc_hosts(gateway, mirrors, addresses)
             for index, (name, address) in enumerate(sorted(addresses.items())):
                 host = self.hosts[name] = Host(name, address, self.state)
-                lower = services_root if name == SERVICES_HOST else node_root
-                host.start(lower, network.add_host(self.state, name, index, address), etc_hosts, key)
+                lower = services_root if name == SERVICES_HOST else hypervisor_root if name in plan.hypervisors else node_root
+                host.start(lower, network.add_host(self.state, name, index, address), etc_hosts, key,
+                           devices=("kvm",) if name in plan.hypervisors else ())
+            for name in plan.hypervisors:
+                with timed(self.timings, "libvirt_s"):
+                    self.hosts[name].start_libvirt()
             write_private(self.known_hosts, "".join(f"{h.address.ip} {h.host_key}\n" for h in self.hosts.values()))
         if plan.services:
             svc = self.services = Services(self.state, self.hosts[SERVICES_HOST], str(gateway.ip))
-            steps = [("keystone", svc.keystone), ("glance", svc.glance)]
+            steps = [("keystone", svc.keystone), ("glance", svc.glance), ("network", svc.network),
+                     ("browser", svc.browser)]
             steps += [("placement", svc.placement)] if plan.placement else []
             for name, step in steps:
                 with timed(self.timings, f"services_{name}_s"):
@@ -174,7 +182,7 @@ class Lab:
             placement_user="placement", placement_password=self.state.secret("placement"),
             db_admin_user=DB_ADMIN, db_admin_password=self.state.secret("db_admin"),
             state_dir=str(self.state.dir), placement_url=svc.placement_url if svc and plan["placement"] else "",
-            ssh_private_key_file=str(self.key_file), timings=self.timings,
+            ssh_private_key_file=str(self.key_file), timings=self.timings, webdriver_url=svc.webdriver_url if svc else "",
             known_hosts_file=str(self.known_hosts), node=node, glance_url=svc.glance_url if svc else "")
 
     # -- down -------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from .common import MARK, inner_env, nsenter
 
 # Runs as PID 1 of the new namespaces (the machine's /bin/sh), then becomes the host's init.
 INIT = r"""set -eu
-lower=$1 upper=$2 work=$3 m=$4 name=$5
+lower=$1 upper=$2 work=$3 m=$4 name=$5 devices=$6
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$m"
 mount -t proc proc "$m/proc"
 mount -t sysfs -o ro sysfs "$m/sys"
@@ -34,6 +34,7 @@ mount -t tmpfs -o mode=0755,size=256m tmpfs "$m/run"
 mount -t tmpfs -o mode=1777 tmpfs "$m/tmp"
 mount -t tmpfs -o mode=0755,size=1m tmpfs "$m/dev"
 for n in null zero full random urandom tty; do touch "$m/dev/$n"; mount --bind "/dev/$n" "$m/dev/$n"; done
+for n in $devices; do if [ -c "/dev/$n" ]; then touch "$m/dev/$n"; mount --bind "/dev/$n" "$m/dev/$n"; fi; done
 mkdir "$m/dev/pts" "$m/dev/shm" "$m/run/lock" "$m/run/sshd"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$m/dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs "$m/dev/shm"
@@ -123,7 +124,9 @@ class Host:
         os.chmod(path, mode)
 
     # -- start and stop -----------------------------------------------------------------------
-    def start(self, lower: Path, netns: str, etc_hosts: str, authorized_key: str) -> None:
+    def start(self, lower: Path, netns: str, etc_hosts: str, authorized_key: str, devices: Sequence[str] = ()) -> None:
+        """`devices`: the machine's character devices bound into the host when it has them
+        (a hypervisor's kvm: without it the host is a machine without virtualisation)."""
         upper, work, merged = self.dir / "upper", self.dir / "work", self.dir / "root"
         self.state.mark_created("host_dirs", str(self.dir))
         for d in (upper, work, merged):
@@ -132,6 +135,7 @@ class Host:
             "nsenter", f"--net=/run/netns/{netns}", "--",
             "unshare", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "--",
             "/bin/sh", "-c", INIT, MARK + self.name, str(lower), str(upper), str(work), str(merged), self.name,
+            " ".join(devices),
         ], MARK + self.name)
 
         def ready() -> bool:
@@ -170,6 +174,14 @@ class Host:
         self.run(["chronyd", "-x"], what="chronyd -x")
         wait_until(lambda: "Leap status     : Normal" in self.run(["chronyc", "-n", "tracking"], check=False).stdout,
                    what=f"{self.name}'s chronyd to report a Normal leap status", timeout=30, interval=0.5)
+
+    def start_libvirt(self) -> None:
+        """virtlogd and libvirtd, as a hypervisor's init system would start them at boot."""
+        self.run(["/usr/sbin/virtlogd", "-d"], what="virtlogd")
+        self.run(["/usr/sbin/libvirtd", "-d"], what="libvirtd")
+        wait_until(lambda: self.run(["virsh", "-c", "qemu:///system", "version"], check=False, timeout=30).returncode == 0,
+                   what=f"{self.name}'s libvirtd to answer", timeout=60, interval=0.5,
+                   logfile=self.path("/var/log/libvirt/libvirtd.log"))
 
     def stop(self) -> None:
         """Kill the host's PID 1 by its pid (the kernel then ends every process of the host),

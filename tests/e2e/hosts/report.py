@@ -11,8 +11,8 @@ import pytest
 from .common import STATE_DIR
 
 PLUGIN = "nova-e2e-hosts-timings"
-ORDER = ("leftovers_s", "root_build_s", "root_base_s", "root_node_s", "root_services_s", "network_s", "accounts_s",
-         "hosts_s", "services_s", "services_keystone_s", "services_placement_s", "services_glance_s",
+ORDER = ("leftovers_s", "root_build_s", "root_base_s", "root_node_s", "root_services_s", "root_hypervisor_s", "network_s", "accounts_s",
+         "hosts_s", "libvirt_s", "services_s", "services_keystone_s", "services_placement_s", "services_glance_s", "services_network_s", "services_browser_s",
          "deploy_s", "package_install_s", "assertions_s", "teardown_s")
 
 

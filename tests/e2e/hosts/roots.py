@@ -74,12 +74,13 @@ class Recipe:
     packages: Tuple[str, ...] = ()  # installed
     download: Tuple[str, ...] = ()  # only fetched into apt's cache (the program installs them)
     preseed: Tuple[str, ...] = ()  # debconf answers given before installing
+    appends: Tuple[Tuple[str, str], ...] = ()  # (path, text) appended after installing
     parent: Optional["Recipe"] = field(default=None, compare=False)
 
     def digest(self) -> str:
         main, security = machine_mirrors()
         text = json.dumps({"name": self.name, "suite": SUITE, "packages": self.packages, "download": self.download,
-                           "preseed": self.preseed, "mirror": main, "security": security,
+                           "preseed": self.preseed, "appends": self.appends, "mirror": main, "security": security,
                            "script": _build_script_digest(),
                            "parent": self.parent.digest() if self.parent else None}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -130,6 +131,9 @@ def _build(recipe: Recipe, root: Path, parent: Optional[Path]) -> None:
     if recipe.packages:
         _apt(root, "install", *recipe.packages, what=f"apt-get install ({recipe.name})")
         _apt(root, "clean", what="apt-get clean")
+    for path, text in recipe.appends:
+        with open(root / path.lstrip("/"), "a") as fh:
+            fh.write(text)
     if recipe.download:
         _apt(root, "install", "--download-only", *recipe.download, what=f"apt-get download ({recipe.name})")
 
@@ -172,6 +176,34 @@ def node_recipe(packages: Tuple[str, ...]) -> Recipe:
     return Recipe("node", download=tuple(sorted(packages)), parent=BASE)
 
 
+# What a hypervisor host has before nova's chapter: libvirt and QEMU, as an operator's base image
+# would. In a host (a chroot in namespaces of its own, no systemd) libvirt's QEMU driver must not
+# build a mount namespace per guest, and QEMU runs as root to open the /dev/kvm the host binds in.
+QEMU_CONF = """
+# nova e2e host: a chroot in namespaces of its own
+namespaces = [ ]
+user = "+0"
+group = "+0"
+"""
+# Without systemd there is no D-Bus and no polkit, which Debian's libvirtd asks before letting
+# a non-root client (nova-compute runs as nova) in: the classic group-based socket instead.
+LIBVIRTD_CONF = """
+# nova e2e host: no D-Bus/polkit; members of group libvirt (nova) may manage guests
+unix_sock_group = "libvirt"
+unix_sock_rw_perms = "0770"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+"""
+HYPERVISOR_PACKAGES = ("libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "qemu-utils")
+
+
+def hypervisor_recipe(packages: Tuple[str, ...]) -> Recipe:
+    """A hypervisor of the program: libvirt and QEMU installed and configured for a host; the
+    release's compute packages in apt's cache (the program's package step installs them)."""
+    return Recipe("hypervisor", packages=HYPERVISOR_PACKAGES, appends=(("/etc/libvirt/qemu.conf", QEMU_CONF), ("/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF)),
+                  download=tuple(sorted(packages)), parent=BASE)
+
+
 # Debian's openstack packages ask these (templates of keystone, placement-common, placement-api).
 # All false: the packages must not touch a database (dbconfig-common), create an admin tenant or
 # register endpoints; the services host does that itself.
@@ -184,10 +216,13 @@ DEBCONF_SELECTIONS = [
     ("placement-api", "placement/configure_api-endpoint", "boolean", "false"),
 ]
 # keystone, placement and glance (the image API that 2025.1's verification lists) with
-# Debian's debconf questions answered no: the hosts configure them, not the packages.
+# Debian's debconf questions answered no: the hosts configure them, not the packages; and a
+# browser (Debian's chromium and chromedriver) for the dashboard's test.
 SERVICES = Recipe(
     "services",
-    packages=("keystone", "placement-api", "glance-api", "python3-openstackclient"),
+    # chromium and its driver: the browser that opens the program's dashboard (issue: Horizon)
+    packages=("keystone", "placement-api", "glance-api", "python3-openstackclient",
+              "chromium", "chromium-driver", "fonts-dejavu-core"),
     preseed=tuple(f"{p} {q} {t} {v}" for p, q, t, v in DEBCONF_SELECTIONS) + (
         "glance-common glance/configure_db boolean false",
         "glance-common glance/configure_ksat boolean false",

@@ -19,7 +19,8 @@ from harness.state import State
 from .node import Host
 
 UWSGI = "/usr/bin/uwsgi_python3"
-KEYSTONE_PORT, PLACEMENT_PORT, GLANCE_PORT = 5000, 8778, 9292
+KEYSTONE_PORT, PLACEMENT_PORT, GLANCE_PORT, WEBDRIVER_PORT, NETWORK_PORT = 5000, 8778, 9292, 9515, 9696
+NETWORK_STUB = Path(__file__).with_name("network_stub.py")
 DB_PREFIX = "nova_e2e_hosts_"  # every database and account of a lab (the stack's too) on the machine's MariaDB
 LAB_DB_PREFIX = DB_PREFIX + "lab_"  # the services host's own
 SERVICE_ROLES = ("admin", "service")  # 2025.1's guide: services hold `service` for service tokens
@@ -37,6 +38,8 @@ class Services:
         self.keystone_url = f"http://{self.address}:{KEYSTONE_PORT}/v3"
         self.placement_url = f"http://{self.address}:{PLACEMENT_PORT}"
         self.glance_url = f"http://{self.address}:{GLANCE_PORT}"
+        self.webdriver_url = f"http://{self.address}:{WEBDRIVER_PORT}"
+        self.network_url = f"http://{self.address}:{NETWORK_PORT}"
 
     def _database(self, service: str) -> str:
         """The service's database and account (created, recorded); its connection URL."""
@@ -123,3 +126,31 @@ class Services:
         self.host.run(["service", "glance-api", "start"], what="service glance-api start")  # Debian's init script
         wait_http(f"{self.glance_url}/", ok=[200, 300], timeout=180,
                   logfile=self.host.path("/var/log/glance/glance-api.log"))
+
+    def browser(self) -> None:
+        """chromedriver on the services host's address, accepting only the machine's gateway
+        (the test's selenium); it starts a headless chromium per session."""
+        self.host.run(["start-stop-daemon", "--start", "--background", "--make-pidfile",
+                       "--pidfile", "/run/nova-e2e-chromedriver.pid", "--exec", "/usr/bin/chromedriver", "--",
+                       f"--port={WEBDRIVER_PORT}", f"--allowed-ips={self.gateway}", "--log-path=/var/log/chromedriver.log"],
+                      what="start chromedriver")
+        wait_http(f"{self.webdriver_url}/status", ok=[200], timeout=60, logfile=self.host.path("/var/log/chromedriver.log"))
+
+    def network(self) -> None:
+        """The network service's place in the catalog, held by a stand-in that answers "no ports,
+        no security groups" (network_stub.py): nova's API asks neutron when it shows or deletes a
+        server, and this project deploys no network service. Its user is the test's to create
+        (with the stack's neutronPassword)."""
+        self.host.write("/usr/local/sbin/nova-e2e-network-stub", NETWORK_STUB.read_text(), mode=0o755)
+        self.host.run(["start-stop-daemon", "--start", "--background", "--make-pidfile",
+                       "--pidfile", "/run/nova-e2e-network-stub.pid", "--startas", "/bin/sh", "--",
+                       "-c", f"exec python3 /usr/local/sbin/nova-e2e-network-stub {self.address} {NETWORK_PORT}"
+                       " >>/var/log/nova-e2e-network-stub.log 2>&1"], what="start the network stand-in")
+        wait_http(f"{self.network_url}/", ok=[200], timeout=60, logfile=self.host.path("/var/log/nova-e2e-network-stub.log"))
+        ks = self.admin()
+        ks.ensure_endpoints(ks.ensure_service("neutron", "network", "Network (a stand-in: no ports)"),
+                            self.network_url, REGION)
+
+    def network_user(self, name: str, password: str) -> None:
+        """The network service's keystone user, as its own chapter of the guide would make it."""
+        self._service_user(self.admin(), name, password)

@@ -46,5 +46,9 @@ def lab_plan(stack: str) -> LabPlan:
     # the program deploys placement on the controller unless the stack says not to
     deploys_placement = (v.get("placement") or {}).get("deploy", release.release.placement is not None)
     packages = release.packaging.packages + (release.packaging.placement_packages if deploys_placement else ())
+    if (v.get("dashboard") or {}).get("enabled") and release.packaging.dashboard:
+        packages += release.packaging.dashboard.packages
     return LabPlan(gateway=str(gateway), nodes=nodes, services=v["keystoneHost"], node_packages=tuple(packages),
-                   rabbit_user=v["rabbitUser"], placement=release.release.needs_placement and not deploys_placement)
+                   rabbit_user=v["rabbitUser"], placement=release.release.needs_placement and not deploys_placement,
+                   hypervisors=tuple(h["name"] for h in v.get("hypervisors") or []),
+                   hypervisor_packages=release.packaging.compute_packages)
