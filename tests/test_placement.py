@@ -28,6 +28,7 @@ project_name = service
 memcached_servers = dev-ctl.lab.example.org:11211
 username = placement
 password = [secret]
+service_token_roles_required = true
 """
 
 
@@ -37,6 +38,9 @@ def test_placement_conf_is_the_install_guide_s():
     text = render_placement_conf(s, secret_values(s))
     assert "connection = mysql+pymysql://placement:p%40ss%2Fw0rd%25@dev-db.lab.example.org/placement\n" in text
     assert "password = k$$y\n" in text  # oslo.config interpolates `$`
+    # as nova's: a service token needs the `service` role where the release's guide grants it
+    zed = render_placement_masked(settings_for("zed"))
+    assert "service_token_roles_required" not in zed and "[keystone_authtoken]" in zed
 
 
 @pytest.fixture(scope="module")

@@ -134,7 +134,7 @@ ZED = dataclasses.replace(
     controller_conf=_modern_conf(compute=False, service_roles_required=False),
     compute_conf=_modern_conf(compute=True, service_roles_required=False),
     option_check=OptionCheck("nova==26.3.0", _pins(1), _MODERN_NAMESPACES),
-    placement=PlacementRelease(_placement_conf(), OptionCheck("openstack-placement==8.0.0", _pins(1), _PLACEMENT_NAMESPACES)),
+    placement=PlacementRelease(_placement_conf(service_roles_required=False), OptionCheck("openstack-placement==8.0.0", _pins(1), _PLACEMENT_NAMESPACES)),
 )
 
 RELEASES: Mapping[str, NovaRelease] = MappingProxyType({r.name: r for r in (LIBERTY, ZED, RELEASE_2025_1)})

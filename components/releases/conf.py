@@ -142,9 +142,11 @@ _MODERN_OPENRC = {
 }
 
 
-def _placement_conf() -> Options:
-    """placement.conf as the install guide writes it."""
-    return _freeze({
+def _placement_conf(service_roles_required: bool = True) -> Options:
+    """placement.conf as the install guide writes it; as nova's, a service token (nova's
+    [service_user] sends one to placement too) counts only with the `service` role where the
+    release's guide gives services that role."""
+    conf = {
         "placement_database": {"connection": "{placement_db_connection}"},
         "keystone_authtoken": {
             "www_authenticate_uri": "{keystone_public_url}",
@@ -153,4 +155,7 @@ def _placement_conf() -> Options:
             "username": "{placement_user}",
             "password": "{placement_password}",
         },
-    })
+    }
+    if service_roles_required:
+        conf["keystone_authtoken"]["service_token_roles_required"] = "true"
+    return _freeze(conf)

@@ -326,8 +326,15 @@ def test_the_dashboard_logs_in_and_shows_the_hypervisor(deployment, browser, env
 
     log_in(browser, url, "admin", env.admin_password)
     WebDriverWait(browser, 120).until(lambda d: "/auth/login/" not in d.current_url)
-    browser.get(url + "admin/hypervisors/")
-    WebDriverWait(browser, 120).until(lambda d: hypervisor.name in d.page_source)
+    def listed(driver) -> bool:  # (re)loaded until the table lists it: one slow API answer is no verdict
+        driver.get(url + "admin/hypervisors/")
+        return hypervisor.name in driver.page_source
+    try:
+        WebDriverWait(browser, 180, poll_frequency=10).until(listed)
+    except Exception:
+        browser.save_screenshot(str(SCREENSHOTS / "admin-hypervisors-failed.png"))
+        text = browser.find_element("tag name", "body").text
+        raise AssertionError(f"no {hypervisor.name} on {browser.current_url} after 180 s; the page says:\n{text[:2000]}")
     assert "Hypervisors" in browser.title or "Hypervisors" in browser.page_source
     browser.save_screenshot(str(SCREENSHOTS / "admin-hypervisors.png"))
     assert (SCREENSHOTS / "admin-hypervisors.png").stat().st_size > 10_000
