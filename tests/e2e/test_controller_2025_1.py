@@ -341,6 +341,24 @@ def test_the_dashboard_logs_in_and_shows_the_hypervisor(deployment, browser, env
     env.timings["dashboard_browser_s"] = round(time.monotonic() - started, 1)
 
 
+def test_a_forced_kvm_where_dev_kvm_is_missing_fails_saying_so(lab, record, controller, env):
+    """Bad input: `virtType: kvm` on a host without /dev/kvm (here: the controller's host, which
+    the lab gives no KVM device). The hypervisor's restart step, as the program registers it, stops
+    at once with a message that names the host and the fix, instead of a nova-compute that never
+    reports up."""
+    values = stack_values(STACK)
+    forced = [{**h, "hostKey": lab.hosts[h["name"]].host_key, "virtType": "kvm"} for h in values["hypervisors"]]
+    rec = record(hypervisors=forced)
+    script = unwrap(rec.by_name(f"{forced[0]['name']}-restart").raw_inputs)["create"]
+    assert not controller.path("/dev/kvm").exists()
+    started = time.monotonic()
+    proc = subprocess.run(env.ssh_command(script), capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 30
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (f"virt_type kvm, but /dev/kvm is missing or unusable on {controller.name}: enable hardware "
+                           "virtualisation (or nested KVM) or set the node's virtType to qemu\n")
+
+
 def test_the_programs_placement_answers_on_the_controller(deployment, env, openstack, hypervisor):
     with urllib.request.urlopen(f"http://{env.ssh_host}:8778/", timeout=60) as resp:
         assert json.loads(resp.read())["versions"][0]["status"] == "CURRENT"
