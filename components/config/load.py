@@ -163,8 +163,6 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     return Settings(**settings_kwargs)
 
 
-
-
 MAX_WORKERS = 64
 
 

@@ -31,10 +31,14 @@ def checked_path(path: str) -> str:
     return path
 
 
+# A shell test: the node runs systemd (else its services have init scripts, run by `service`).
+UNDER_SYSTEMD = "command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]"
+
+
 def service_action(action: str, service: str) -> str:
     """One shell line: `systemctl ACTION SERVICE` under systemd, else `service SERVICE ACTION`
     (init scripts). `service` is a shell word: a quoted name or a variable reference."""
-    return (f"if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl {action} {service};\n"
+    return (f"if {UNDER_SYSTEMD}; then systemctl {action} {service};\n"
             f"  else service {service} {action}; fi")
 
 

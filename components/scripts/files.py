@@ -5,7 +5,7 @@ import re
 from typing import Sequence
 
 from components import validate
-from components.scripts.base import _ENV_NAME_RE, HEADER, _checked, q
+from components.scripts.base import _ENV_NAME_RE, HEADER, _checked, checked_path, q
 
 def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
     """Write stdin to `path` atomically (temp file in the same directory, then rename), with
@@ -46,10 +46,8 @@ def set_uwsgi_processes(paths: Sequence[str], processes: int) -> str:
         raise ValueError(f"refusing a uwsgi process count of {processes!r}")
     body = ""
     for path in paths:
-        if not validate.PATH_RE.fullmatch(path):
-            raise ValueError(f"refusing path {path!r}")
         body += (
-            f"f={q(path)}\n"
+            f"f={q(checked_path(path))}\n"
             "[ -f \"$f\" ] || { echo \"$f is missing: not the packaging this release expects\" >&2; exit 1; }\n"
             "grep -Eq '^[[:space:]]*processes[[:space:]]*=' \"$f\" || { echo \"$f sets no processes\" >&2; exit 1; }\n"
             f"sed -E 's/^([[:space:]]*processes[[:space:]]*=).*/\\1 {int(processes)}/' \"$f\" > \"$tmp\"\n"

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 from components import validate
 from components.scripts.base import (
-    _SERVICE_RE, HEADER, _awk_string, _checked, _checked_hosts, checked_path, needs_tools, q, service_action,
+    _SERVICE_RE, HEADER, _awk_string, _checked, _checked_hosts, UNDER_SYSTEMD, checked_path, needs_tools, q, service_action,
 )
 from components.scripts.nova_manage import nova_manage
 
@@ -146,7 +146,7 @@ def reload_service(service: str, first: str = "") -> str:
     `first`: shell lines of this module's (e.g. enable_apache_conf) run before, under `set -e`."""
     _checked([service], _SERVICE_RE, "service name")
     s = q(service)
-    return (HEADER + first + "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then "
+    return (HEADER + first + f"if {UNDER_SYSTEMD}; then "
             f"systemctl reload-or-restart {s}; echo {q(service + ' reloaded')}\n"
             f"elif service {s} status >/dev/null 2>&1; then service {s} reload; echo {q(service + ' reloaded')}\n"
             f"else service {s} start; echo {q(service + ' started (it was not running)')}; fi\n")

@@ -8,7 +8,7 @@ The config files are edited inside the host's overlay only: nothing to restore a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from harness.accounts import ensure_database
 from harness.common import REGION
@@ -55,10 +55,15 @@ class Services:
         """`wsgi` under uwsgi (2 processes x 4 threads, as the harness serves it) in the host."""
         ini = f"/etc/{user}/nova-e2e-uwsgi.ini"
         self.host.write(ini, uwsgi_ini(name, user, wsgi, Path(f"/var/log/{user}/{name}-uwsgi.log"), extra))
+        self._daemon(name, ["--exec", UWSGI, "--", "--http-socket", f"{self.address}:{port}", "--ini", ini],
+                     url, f"/var/log/{user}/{name}-uwsgi.log", ok=(200, 300), timeout=180)
+
+    def _daemon(self, name: str, how: List[str], url: str, log: str, ok=(200,), timeout: float = 60) -> None:
+        """Start a daemon in the host (start-stop-daemon `how`: what to run, its arguments after
+        `--`), then wait until `url` answers, showing `log` if it does not."""
         self.host.run(["start-stop-daemon", "--start", "--background", "--make-pidfile",
-                       "--pidfile", f"/run/nova-e2e-{name}.pid", "--exec", UWSGI, "--",
-                       "--http-socket", f"{self.address}:{port}", "--ini", ini], what=f"start {name}")
-        wait_http(url, ok=[200, 300], timeout=180, logfile=self.host.path(f"/var/log/{user}/{name}-uwsgi.log"))
+                       "--pidfile", f"/run/nova-e2e-{name}.pid", *how], what=f"start {name}")
+        wait_http(url, ok=list(ok), timeout=timeout, logfile=self.host.path(log))
 
     def admin(self) -> Keystone:
         return Keystone(self.keystone_url, "admin", self.state.secret("keystone_admin"), "admin")
@@ -130,11 +135,9 @@ class Services:
     def browser(self) -> None:
         """chromedriver on the services host's address, accepting only the machine's gateway
         (the test's selenium); it starts a headless chromium per session."""
-        self.host.run(["start-stop-daemon", "--start", "--background", "--make-pidfile",
-                       "--pidfile", "/run/nova-e2e-chromedriver.pid", "--exec", "/usr/bin/chromedriver", "--",
-                       f"--port={WEBDRIVER_PORT}", f"--allowed-ips={self.gateway}", "--log-path=/var/log/chromedriver.log"],
-                      what="start chromedriver")
-        wait_http(f"{self.webdriver_url}/status", ok=[200], timeout=60, logfile=self.host.path("/var/log/chromedriver.log"))
+        self._daemon("chromedriver", ["--exec", "/usr/bin/chromedriver", "--", f"--port={WEBDRIVER_PORT}",
+                                      f"--allowed-ips={self.gateway}", "--log-path=/var/log/chromedriver.log"],
+                     f"{self.webdriver_url}/status", "/var/log/chromedriver.log")
 
     def network(self) -> None:
         """The network service's place in the catalog, held by a stand-in that answers "no ports,
@@ -142,11 +145,10 @@ class Services:
         server, and this project deploys no network service. Its user is the test's to create
         (with the stack's neutronPassword)."""
         self.host.write("/usr/local/sbin/nova-e2e-network-stub", NETWORK_STUB.read_text(), mode=0o755)
-        self.host.run(["start-stop-daemon", "--start", "--background", "--make-pidfile",
-                       "--pidfile", "/run/nova-e2e-network-stub.pid", "--startas", "/bin/sh", "--",
-                       "-c", f"exec python3 /usr/local/sbin/nova-e2e-network-stub {self.address} {NETWORK_PORT}"
-                       " >>/var/log/nova-e2e-network-stub.log 2>&1"], what="start the network stand-in")
-        wait_http(f"{self.network_url}/", ok=[200], timeout=60, logfile=self.host.path("/var/log/nova-e2e-network-stub.log"))
+        log = "/var/log/nova-e2e-network-stub.log"
+        self._daemon("network-stub", ["--startas", "/bin/sh", "--", "-c",
+                                      f"exec python3 /usr/local/sbin/nova-e2e-network-stub {self.address} {NETWORK_PORT}"
+                                      f" >>{log} 2>&1"], f"{self.network_url}/", log)
         ks = self.admin()
         ks.ensure_endpoints(ks.ensure_service("neutron", "network", "Network (a stand-in: no ports)"),
                             self.network_url, REGION)
