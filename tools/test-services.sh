@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The machine services the tests use, from Debian's packages: MariaDB (the database provider's
+# tests and the e2e lab's databases), RabbitMQ (the e2e lab's message queue), debootstrap (the
+# e2e test hosts' roots) and shellcheck (the rendered scripts' lint). Installs what is missing and
+# starts what is stopped; run by `./dev test` before pytest, a no-op where all is up.
+# Needs root for the install; without it, says what is missing and leaves the tests to skip (or,
+# under NOVA_TESTS_REQUIRE_SERVICES=1, fail) with the reason.
+set -euo pipefail
+
+packages=()
+command -v mariadb >/dev/null || packages+=(mariadb-server)
+command -v rabbitmqctl >/dev/null || packages+=(rabbitmq-server)
+command -v debootstrap >/dev/null || packages+=(debootstrap)
+command -v shellcheck >/dev/null || packages+=(shellcheck)
+
+if [ "${#packages[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test services: missing ${packages[*]} (install them as root: apt-get install ${packages[*]})" >&2
+    exit 0
+  fi
+  echo "test services: installing ${packages[*]} (Debian's packages)" >&2
+  apt-get update -q >&2
+  # Installing must not start anything through the image's policy-rc.d; this script starts them.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}" >&2
+fi
+
+wait_for() {  # wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds
+  local seconds=$1 what=$2; shift 2
+  for _ in $(seq 1 "$seconds"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "test services: $what did not come up within ${seconds}s" >&2
+  return 1
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+  if ! mariadb -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+    echo "test services: starting MariaDB" >&2
+    /etc/init.d/mariadb start >&2
+    wait_for 30 MariaDB mariadb -uroot -e 'SELECT 1'
+  fi
+  if ! rabbitmqctl -q status >/dev/null 2>&1; then
+    echo "test services: starting RabbitMQ" >&2
+    /etc/init.d/rabbitmq-server start >&2
+    wait_for 60 RabbitMQ rabbitmqctl -q status
+  fi
+fi
