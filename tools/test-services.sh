@@ -45,6 +45,15 @@ if [ "$(id -u)" -eq 0 ]; then
     echo "test services: letting MariaDB's root log in over loopback TCP" >&2
     mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
   fi
+  # RabbitMQ listens on every address by default; the tests' traffic stays on loopback (the e2e
+  # harness forwards the lab's bridge to it, and binds that address's 5672 itself).
+  rabbit_env=/etc/rabbitmq/rabbitmq-env.conf
+  if ! grep -qx 'NODE_IP_ADDRESS=127.0.0.1' "$rabbit_env" 2>/dev/null; then
+    echo "test services: RabbitMQ to listen on loopback only ($rabbit_env)" >&2
+    printf '%s\n' 'NODE_IP_ADDRESS=127.0.0.1' \
+      "SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'" >> "$rabbit_env"
+    if rabbitmqctl -q status >/dev/null 2>&1; then /etc/init.d/rabbitmq-server stop >&2; fi
+  fi
   if ! rabbitmqctl -q status >/dev/null 2>&1; then
     echo "test services: starting RabbitMQ" >&2
     /etc/init.d/rabbitmq-server start >&2
