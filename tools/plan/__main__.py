@@ -12,6 +12,7 @@ from typing import Optional
 from tools.plan.paths import PROJECT_ROOT
 from components.config import ConfigError
 from tools.plan.diff import load_state, save_state, snapshot
+from tools.plan.files import private_dir
 from tools.plan.monitor import run_program
 from tools.plan.render import write_plan
 from tools.plan.stack import StackConfigError, stack_config
@@ -59,6 +60,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     against = f"{kept.relative_to(PROJECT_ROOT) if kept.is_relative_to(PROJECT_ROOT) else kept} ({old['written']})" if old else None
+    # out/ and out/<stack>/ are 0700 (made so, or tightened), each file 0600 (tools/plan/files.py)
+    private_dir(out, *([out.parent] if args.out is None else []))
     written = write_plan(rec, out, old, against)
     if args.set:  # a what-if: the kept state stays the last real plan's
         print(f"note: a what-if (--set): {kept.name} in {out} left as it was", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Change review: what `pulumi up` would do to the last planned state, resource by resource.
 
-The last plan of a stack is kept as a state file (out/<stack>/state.json): each resource's type,
+The last plan of a stack is kept as a state file (out/<stack>/state.json, 0600 in a 0700 folder): each resource's type,
 inputs as shown (secrets masked) and a digest of every input, so a later plan can tell changed
 from unchanged without the values (secret inputs are digested with scrypt under a per-file salt:
 the file never holds a secret, and a guess costs what a scrypt costs).
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from tools.plan.files import private_dir, write_private
 from tools.plan.recording import STACK_TYPE, Recording, Registration
 from tools.plan.wire import unwrap
 
@@ -67,10 +68,9 @@ def snapshot(rec: Recording, salt: Optional[bytes] = None) -> dict:
 
 
 def save_state(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    """Written 0600, atomically, in a 0700 folder (tools/plan/files.py)."""
+    private_dir(path.parent)
+    write_private(path, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 def load_state(path: Path) -> Optional[dict]:
