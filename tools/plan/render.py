@@ -223,11 +223,13 @@ def plan_dot(rec: Recording) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_plan(rec: Recording, out: Path, old: Optional[dict] = None, against: Optional[str] = None) -> list[Path]:
+def write_plan(rec: Recording, out: Path, old: Optional[dict] = None, against: Optional[str] = None,
+               stack_key: Optional[bytes] = None) -> list[Path]:
     """plan.txt, plan.json, graph.dot (and graph.svg) in `out`: each 0600, written atomically,
-    in a folder made (or tightened to) 0700 (tools/plan/files.py)."""
+    in a folder made (or tightened to) 0700 (tools/plan/files.py). `stack_key`: the passphrase
+    secrets provider's key, to compare secret inputs with `old`."""
     private_dir(out)
-    steps = review(old, rec)
+    steps = review(old, rec, stack_key)
     written = []
     for name, content in (("plan.txt", plan_text(rec, steps, against)),
                           ("plan.json", json.dumps(plan_json(rec, steps, old), indent=2, sort_keys=True) + "\n"),
