@@ -125,3 +125,24 @@ def test_the_command_keeps_the_last_plan_and_what_ifs_leave_it(tmp_path):
                             str(other), "--against", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=300)
     assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 59 unchanged" in again.stdout
+
+
+def test_with_the_passphrase_a_rotated_password_is_changed_and_a_kept_one_is_not():
+    """The tutorial's real secrets (passphrase `openstack`): the state's digests are keyed with
+    the passphrase's key, and the next plan, under the same key, tells a rotation from none."""
+    config = stack_config("tutorial")
+    state = snapshot(run_program("tutorial", config.values, config.secret_keys), config.secrets_key)
+    assert state["secret_digests"]["key"] == "passphrase"
+
+    def plan(**overrides):
+        again = stack_config("tutorial", overrides=overrides)
+        assert again.secrets_key == config.secrets_key
+        return review(state, run_program("tutorial", again.values, again.secret_keys), again.secrets_key)
+
+    assert ops(plan()) == {} and ops(plan(rabbitPassword="openstack")) == {}
+    steps = plan(rabbitPassword="Rotated-Sentinel-9f2c")
+    assert ops(steps) == {"update": ["controller-nova-conf"], "replace": ["controller-restart", "controller-verify"]}
+    assert {s.name: s.secret_changed for s in steps if s.op != "same"} == {
+        "controller-nova-conf": ["stdin"], "controller-restart": ["triggers"], "controller-verify": ["triggers"]}
+    steps = plan(novaPassword="Rotated-Sentinel-9f2c")
+    assert {s.name: s.changed for s in steps if s.op != "same"}["nova-identity-user"] == ["password"]

@@ -11,7 +11,8 @@ from typing import Optional
 
 from tools.plan.paths import PROJECT_ROOT
 from components.config import ConfigError
-from tools.plan.diff import load_state, save_state, snapshot
+from tools.plan.diff import STATE_FORMAT, comparison_note, load_state, save_state, snapshot
+from tools.plan.files import private_dir
 from tools.plan.monitor import run_program
 from tools.plan.render import write_plan
 from tools.plan.stack import StackConfigError, stack_config
@@ -59,11 +60,21 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     against = f"{kept.relative_to(PROJECT_ROOT) if kept.is_relative_to(PROJECT_ROOT) else kept} ({old['written']})" if old else None
-    written = write_plan(rec, out, old, against)
+    note = comparison_note(old, config.secrets_key)
+    if old and old["format"] == 1:
+        note += (f", replaced now with format {STATE_FORMAT}" if kept == out / STATE_FILE and not args.set else
+                 f"; {kept} stays so until a plan without --set writes there (or delete it)")
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+        against = f"{against}; {note}"
+    # out/ and out/<stack>/ are 0700 (made so, or tightened), each file 0600 (tools/plan/files.py)
+    private_dir(out, *([out.parent] if args.out is None else []))
+    written = write_plan(rec, out, old, against, config.secrets_key)
     if args.set:  # a what-if: the kept state stays the last real plan's
         print(f"note: a what-if (--set): {kept.name} in {out} left as it was", file=sys.stderr)
     else:
-        save_state(out / STATE_FILE, snapshot(rec))
+        # secret digests keyed with the passphrase's key (none with placeholder secrets: tools/plan/diff.py)
+        save_state(out / STATE_FILE, snapshot(rec, config.secrets_key))
         written.append(out / STATE_FILE)
     text = (out / "plan.txt").read_text()
     print(text[text.index("Summary"):] if args.quiet else text, end="")

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from components.validate import ssh_key_fingerprint
 from tools.plan.diff import Step, counts, review
+from tools.plan.files import private_dir, write_private
 from tools.plan.recording import STACK_TYPE, Recording, Registration
 from tools.plan.wire import unwrap
 
@@ -222,17 +223,19 @@ def plan_dot(rec: Recording) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_plan(rec: Recording, out: Path, old: Optional[dict] = None, against: Optional[str] = None) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    steps = review(old, rec)
+def write_plan(rec: Recording, out: Path, old: Optional[dict] = None, against: Optional[str] = None,
+               stack_key: Optional[bytes] = None) -> list[Path]:
+    """plan.txt, plan.json, graph.dot (and graph.svg) in `out`: each 0600, written atomically,
+    in a folder made (or tightened to) 0700 (tools/plan/files.py). `stack_key`: the passphrase
+    secrets provider's key, to compare secret inputs with `old`."""
+    private_dir(out)
+    steps = review(old, rec, stack_key)
     written = []
     for name, content in (("plan.txt", plan_text(rec, steps, against)),
                           ("plan.json", json.dumps(plan_json(rec, steps, old), indent=2, sort_keys=True) + "\n"),
                           ("graph.dot", plan_dot(rec))):
-        (out / name).write_text(content)
-        written.append(out / name)
-    if shutil.which("dot"):
-        subprocess.run(["dot", "-Tsvg", str(out / "graph.dot"), "-o", str(out / "graph.svg")], check=True)
-        written.append(out / "graph.svg")
+        written.append(write_private(out / name, content))
+    if shutil.which("dot"):  # dot's own -o would create the file with the umask's mode
+        svg = subprocess.run(["dot", "-Tsvg"], input=plan_dot(rec).encode(), capture_output=True, check=True).stdout
+        written.append(write_private(out / "graph.svg", svg))
     return written
-

@@ -47,6 +47,9 @@ class StackConfig:
     values: dict[str, str]  # `openstack-nova:key` -> string or JSON, as the program receives it
     secret_keys: set[str]  # full keys whose values are secrets
     placeholders: list[str] = field(default_factory=list)  # keys planned with a placeholder
+    # The passphrase secrets provider's key when the stack's `secure:` values were decrypted
+    # (None: no passphrase was needed); the plan's state keys its secret digests with it.
+    secrets_key: Optional[bytes] = field(default=None, repr=False)
 
     def __iter__(self):  # `config, secret_keys = stack_config(...)`
         return iter((self.values, self.secret_keys))
@@ -266,7 +269,7 @@ def stack_config(stack: str, secrets: Optional[Mapping[str, str]] = None,
             secret_keys.add(full)
         values[full] = value
     as_strings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-    return StackConfig(as_strings, secret_keys, sorted(placeholders))
+    return StackConfig(as_strings, secret_keys, sorted(placeholders), key)
 
 
 def _is_secret(full_key: str) -> bool:
