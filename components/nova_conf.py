@@ -36,6 +36,40 @@ def secret_values(settings: Settings) -> dict[str, Optional[str]]:
     }
 
 
+# The secret settings behind each secret a template may name (context name -> stack key).
+SECRET_SETTINGS = {
+    "db_password": "dbPassword",
+    "rabbit_password": "rabbitPassword",
+    "nova_password": "novaPassword",
+    "neutron_password": "neutronPassword",
+    "placement_password": "placementPassword",
+    "metadata_secret": "metadataSecret",
+    "admin_password": "keystoneAdminPassword",
+    "placement_db_password": "placementDbPassword",
+}
+
+
+def secret_filled_options(settings: Settings) -> dict[tuple[str, str], str]:
+    """nova.conf's options (either role's) that the program fills from a secret setting, mapped
+    to that setting. Derived by rendering, not listed: an option is secret-filled when changing
+    one secret changes its rendered value (a password, or a URL that carries one)."""
+    names = secret_values(settings)
+    base = {name: f"base-{name}" for name in names}
+    found: dict[tuple[str, str], str] = {}
+    release = settings.release.release
+    for role, templates in ((CONTROLLER, release.controller_conf), (COMPUTE, release.compute_conf)):
+        def filled(secrets):
+            return fill(templates, conf_context(settings, settings.controller, role, secrets, virt_type="qemu"))
+        before = filled(base)
+        for name in names:
+            after = filled({**base, name: f"changed-{name}"})
+            for section, options in after.items():
+                for option, value in options.items():
+                    if before.get(section, {}).get(option) != value:
+                        found[(section, option)] = SECRET_SETTINGS[name]
+    return found
+
+
 def _url_password(value: str) -> str:
     return quote(value, safe="")
 

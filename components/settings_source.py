@@ -14,7 +14,10 @@ def read_settings() -> Settings:
     from_env = set(runtime_config.get_config_secret_keys_env() or ())  # an older CLI's handover
     secret_keys = frozenset(key for key in raw if runtime_config.is_config_secret(key) or key in from_env)
     try:
-        return load_settings(raw, secret_keys, pulumi.get_stack())
+        settings = load_settings(raw, secret_keys, pulumi.get_stack())
     except ConfigError as err:
         # RunError: the CLI prints the message without a Python traceback.
         raise pulumi.RunError(str(err)) from err
+    for warning in settings.warnings:
+        pulumi.log.warn(warning)
+    return settings

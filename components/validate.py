@@ -9,6 +9,7 @@ import binascii
 import ipaddress
 import re
 import struct
+import unicodedata
 from typing import Any, Optional
 
 # An absolute path of plain characters: safe in a script even unquoted.
@@ -29,6 +30,39 @@ SSH_KEY_TYPES = (
 )
 
 
+# Unicode categories a value written into a file, a URL or an API call must not hold: controls
+# (C0, C1, DEL: \n, \r, \t, \v, \f, NEL...), line and paragraph separators (U+2028, U+2029,
+# which str.splitlines and many parsers take as line breaks) and invisible format characters
+# (bidi overrides, zero-width spaces) that make a value read differently from what it is.
+_REFUSED_CATEGORIES = {"Cc": "control character", "Zl": "line separator", "Zp": "paragraph separator",
+                       "Cf": "invisible format character"}
+# Secrets may hold format characters (an emoji sequence's zero-width joiner): they break no line.
+SECRET_REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
+def check_characters(value: str, refused=frozenset(_REFUSED_CATEGORIES), allowed: str = "",
+                     secret: bool = False) -> Optional[str]:
+    """An error naming the first character of `value` that would break the line, file, URL or API
+    call it goes into (any line break, not only \\n), or None. `allowed` lists exceptions; for a
+    `secret` the error does not say where the character stands (nothing about the value leaks)."""
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category in refused and char not in allowed:
+            name = unicodedata.name(char, "") or {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "TAB"}.get(
+                char, f"U+{ord(char):04X}")
+            where = "" if secret else f" at position {position}"
+            return (f"contains a {_REFUSED_CATEGORIES[category]} ({name}, U+{ord(char):04X}){where}, "
+                    "which would break the line or URL it is written into; remove it")
+    return None
+
+
+def canonical_address(value: str) -> str:
+    """One spelling per address, to tell whether two nodes are one machine: IP addresses in
+    ipaddress's compressed form (FD00::A and fd00:0::a are one), host names lower-cased."""
+    address = ip(value)
+    return address.compressed if address is not None else value.lower().rstrip(".")
+
+
 def ip(value: Any) -> Optional[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """The address `value` is, or None. Scoped IPv6 addresses (fe80::1%eth0) are not addresses
     a remote node can be told about, so they are None too."""
@@ -43,14 +77,26 @@ def ip(value: Any) -> Optional[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     return address
 
 
+# A name whose last label is a number (or 0x-hex) is an address to resolvers (inet_aton reads
+# 010.020.000.021 as octal, 1.2.3 as 1.2.0.3), not a host name (RFC 1123 2.1).
+_NUMERIC_LABEL_RE = re.compile(r"(0x[0-9a-f]*|[0-9]+)", re.IGNORECASE)
+
+
 def is_host(value: Any) -> bool:
     """A host name or an IP address (not a URL, not host:port, no scope id)."""
-    return ip(value) is not None or (isinstance(value, str) and bool(HOSTNAME_RE.fullmatch(value)))
+    if ip(value) is not None:
+        return True
+    return (isinstance(value, str) and bool(HOSTNAME_RE.fullmatch(value))
+            and not _NUMERIC_LABEL_RE.fullmatch(value.rsplit(".", 1)[-1]))
 
 
 def check_host(value: Any) -> Optional[str]:
     if isinstance(value, str) and "%" in value and ":" in value:
         return f"{value!r} is a scoped IPv6 address; use the node's global address or a host name"
+    if isinstance(value, str) and HOSTNAME_RE.fullmatch(value) and not is_host(value):
+        return (f"{value!r} looks like an IPv4 address but is not one in canonical form (leading zeros, "
+                "hex or missing parts, which resolvers read differently); write it as four decimal numbers, "
+                "e.g. 10.20.0.21")
     if not is_host(value):
         return f"{value!r} is not a host name or IP address; use e.g. db-node.example.org or 10.0.0.5"
     return None
@@ -62,6 +108,43 @@ def check_ip(value: Any) -> Optional[str]:
     if ip(value) is None:
         return f"{value!r} is not an IP address; nova's my_ip must be the node's management IP, e.g. 10.0.0.6"
     return None
+
+
+def check_url(value: Any, example: str = "http://controller:8774/v2.1") -> Optional[str]:
+    """An http(s) URL a node, a client or keystone's catalog can use: parsed, not pattern-matched:
+    scheme, host (a host name, an IPv4 address, or an IPv6 address in brackets), port in range,
+    no credentials (a URL is shown and logged everywhere: passwords are secret settings)."""
+    if not isinstance(value, str) or not URL_RE.fullmatch(value):
+        return f"{value!r} is not an http(s) URL; use e.g. {example}"
+    netloc = _netloc(value)
+    if "@" in netloc:
+        return ("holds credentials (user:password@host): a URL is shown in plans, logs and keystone's catalog; "
+                "remove them (passwords are secret settings set with `pulumi config set --secret`)")
+    if netloc.startswith("["):
+        host, _, rest = netloc[1:].partition("]")
+        if not isinstance(ip(host), ipaddress.IPv6Address):
+            return f"{value!r}: [{host}] is not an IPv6 address; only IPv6 addresses go in brackets"
+        if rest and not rest.startswith(":"):
+            return f"{value!r}: after the bracketed address comes a port (:8774) or the path"
+        port = rest[1:] if rest else None
+    elif netloc.count(":") > 1:
+        return f"{value!r}: an IPv6 address in a URL goes in brackets, e.g. http://[fd00::5]:8774/"
+    else:
+        host, colon, port = netloc.partition(":")
+        port = port if colon else None
+        if (problem := check_host(host)):
+            return f"{value!r}: the host {problem}"
+    if port is not None and (not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535):
+        return f"{value!r}: the port {port!r} is not a number from 1 to 65535"
+    return None
+
+
+def _netloc(url: str) -> str:
+    """The authority of an http(s) URL: what stands between :// and the next / ? or #."""
+    rest = url.split("://", 1)[1]
+    for end in "/?#":
+        rest = rest.split(end, 1)[0]
+    return rest
 
 
 def url_host(host: str) -> str:

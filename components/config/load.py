@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 
 from components import releases, validate
 from components.config.reader import _Reader, _strip_namespace
-from components.config.schema import SEED_DEFAULT_PASSWORD, ConfigError
+from components.config.schema import SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
 from components.config.sections import (
     _dashboard, _db_user, _hypervisors, _identity, _memcached, _node, _node_problems, _overrides, _placement,
 )
@@ -95,8 +95,8 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     public_default = f"http://{validate.url_host(keystone_host)}:5000" if keystone_host else None
     keystone = KeystoneSettings(
         host=keystone_host,
-        public_url=r.url("keystonePublicUrl", r.get("keystonePublicUrl", public_default)),
-        auth_url=r.url("keystoneAuthUrl", r.get("keystoneAuthUrl", public_default)),
+        public_url=r.url("keystonePublicUrl", r.get("keystonePublicUrl", public_default), KEYSTONE_CREDENTIALS),
+        auth_url=r.url("keystoneAuthUrl", r.get("keystoneAuthUrl", public_default), KEYSTONE_CREDENTIALS),
         admin_user=r.name("keystoneAdminUser", r.get("keystoneAdminUser")),
         admin_project=r.name("keystoneAdminProject", r.get("keystoneAdminProject")),
         admin_password=r.secret("keystoneAdminPassword"),
@@ -106,7 +106,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         insecure=r.get("keystoneInsecure"),
         region=r.get("region"),
     )
-    if keystone.region is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", keystone.region):
+    if keystone.region is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", keystone.region):
         r.problem("region", f"{keystone.region!r} is not a region name; use e.g. RegionOne (it must not be empty)")
 
     controller = _node(r, "controller", r.get("controller"), name_default="controller")
@@ -151,16 +151,83 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         workers=_workers(r, r.get("workers")),
     )
 
+    warnings: list[str] = []
     if production:
-        for key in ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
-                    "neutronPassword", "placementPassword", "placementDbPassword", "metadataSecret"):
+        for key in SECRET_KEYS:
             value = r.raw.get(key)
             if isinstance(value, str) and value == SEED_DEFAULT_PASSWORD:
                 r.problem(key, f"is the tutorial's default password; a production stack needs its own (`pulumi config set --secret {key} <value>`)")
+        warnings = _production_rules(r, keystone, database, settings_kwargs["identity"])
 
+    if not r.problems:
+        settings = Settings(**settings_kwargs, warnings=tuple(warnings))
+        _secret_override_problems(r, settings)
     if r.problems:
-        raise ConfigError(r.problems)
-    return Settings(**settings_kwargs)
+        raise ConfigError(list(dict.fromkeys(r.problems)))  # a key read twice reports once
+    return settings
+
+
+# What a user who put a password into a keystone URL is told.
+KEYSTONE_CREDENTIALS = "the admin's password is the secret setting keystoneAdminPassword"
+
+
+def _production_rules(r: _Reader, keystone: KeystoneSettings, database: DatabaseSettings,
+                      identity) -> list[str]:
+    """What a production stack refuses (TLS off where passwords and tokens travel), and what it
+    only warns about (returned), each with the reason. README lists them."""
+    for key, url in (("keystonePublicUrl", keystone.public_url), ("keystoneAuthUrl", keystone.auth_url)):
+        if url is not None and not url.startswith("https://"):
+            r.problem(key, f"{url!r} is plain http, which a production stack refuses: every service's password "
+                      "and token crosses it in clear; use an https URL (and keystoneCaFile for a private CA)")
+    if keystone.insecure:
+        r.problem("keystoneInsecure", "is true, which a production stack refuses: keystone's certificate would not "
+                  "be verified; set keystoneCaFile to the CA that signed it instead")
+    if database.ca_file is None:
+        r.problem("dbCaFile", "is not set, which a production stack refuses: nova's database password and data "
+                  "would cross the network unencrypted; set it to the CA of the database server's certificate")
+    warnings = []
+    if "%" in database.allowed_hosts:
+        warnings.append("dbAllowedHosts: '%' lets nova's database account log in from any host; a production "
+                        "stack should list its nodes' network instead, e.g. 10.0.10.%")
+    for interface, url in identity.endpoints:
+        if interface == "public" and isinstance(url, str) and url.startswith("http://"):
+            warnings.append(f"endpointUrls.public: {url!r} is plain http: clients send their tokens to it in "
+                            "clear; publish an https URL")
+    return warnings
+
+
+def _secret_override_problems(r: _Reader, settings: Settings) -> None:
+    """novaConf and novaConfSecret must not set what the program fills from a secret setting
+    (the list is derived from the renderers): the password would sit in clear in the stack, the
+    plan and the state, and a later rotation of the setting would never reach nova.conf. A plain
+    novaConf value that looks like a credential belongs in novaConfSecret."""
+    from components.nova_conf import secret_filled_options  # renders; imports this package
+
+    def normal(section: str, option: str) -> tuple[str, str]:
+        return section.lower(), option.lower().replace("-", "_")  # how oslo.config finds them
+
+    filled = {normal(*where): key for where, key in secret_filled_options(settings).items()}
+    for layer, tree in (("novaConf", settings.nova_conf_overrides), ("novaConfSecret", settings.nova_conf_secret_overrides)):
+        for section, options in tree.items():
+            for option, value in options.items():
+                where = f"{layer}.{section}.{option}"
+                key = filled.get(normal(section, option))
+                if key is not None:
+                    r.problem(where, f"is filled by the program from the secret setting {key}; set that instead "
+                              f"(`pulumi config set --secret {key} <value>`): an override would keep the password "
+                              f"out of {key}'s rotation")
+                elif layer == "novaConf" and _looks_secret(option, value):
+                    r.problem(where, "looks like a credential (a password, secret or URL with user:password@), "
+                              "which novaConf would keep in clear in the stack file, plan and state; set it in "
+                              "novaConfSecret instead (`pulumi config set --secret novaConfSecret '<json>'`)")
+
+
+_SECRET_OPTION_RE = re.compile(r"password|secret|passwd|private_key|token|credential", re.IGNORECASE)
+_URL_CREDENTIALS_RE = re.compile(r"://[^/\s?#]*@")
+
+
+def _looks_secret(option: str, value: str) -> bool:
+    return bool(_SECRET_OPTION_RE.search(option) or _URL_CREDENTIALS_RE.search(value))
 
 
 MAX_WORKERS = 64

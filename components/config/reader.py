@@ -25,6 +25,31 @@ class _Reader:
         self.problems.append(f"{key}: {text}")
 
     def _value(self, key: str) -> Any:
+        value = self._typed(key)
+        if value is not None and not SCHEMA[key].secret:  # secrets: checked in `secret`
+            self._check_strings(key, value)
+        return value
+
+    def _check_strings(self, where: str, value: Any) -> None:
+        """Every string inside a setting (map keys too): no line break or control character of
+        any kind, no null entry in a list: what reaches a file, a URL or an API is one line."""
+        if isinstance(value, str):
+            if (problem := validate.check_characters(value)):
+                self.problem(where, problem)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if item is None:
+                    self.problem(f"{where}[{i}]", "is empty (null); remove the entry or give it a value")
+                else:
+                    self._check_strings(f"{where}[{i}]", item)
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if (problem := validate.check_characters(str(name))):
+                    self.problem(f"{where}.{name!r}", f"the name {problem}")
+                    continue
+                self._check_strings(f"{where}.{name}", item)
+
+    def _typed(self, key: str) -> Any:
         spec = SCHEMA[key]
         value = self.raw.get(key)
         if value == "" and spec.kind == "string" and project_defaults().get(key) == "":
@@ -82,10 +107,10 @@ class _Reader:
             self.problem(key, f"holds a password in plain text; store it encrypted with `pulumi config set --secret {key} <value>`")
         if value == "":
             self.problem(key, f"is empty; set a real value with `pulumi config set --secret {key} <value>`")
-        elif isinstance(value, str) and "\x00" in value:
-            self.problem(key, "must not contain NUL characters")
-        elif isinstance(value, str) and not multiline and ("\n" in value or "\r" in value):
-            self.problem(key, "must not contain newlines")
+        elif isinstance(value, str) and (problem := validate.check_characters(
+                value, validate.SECRET_REFUSED_CATEGORIES, allowed="\n\r" if multiline else "", secret=True)):
+            # Never the value itself: the problem names the character and where it stands.
+            self.problem(key, problem)
         return Secret(value) if isinstance(value, str) else Secret(json.dumps(value))
 
     # -- typed checks ------------------------------------------------------------------------
@@ -108,9 +133,11 @@ class _Reader:
             return None
         return value
 
-    def url(self, key: str, value: Optional[str]) -> Optional[str]:
-        if value is not None and not validate.URL_RE.fullmatch(value):
-            self.problem(key, f"{value!r} is not an http(s) URL; use e.g. http://controller:8774/v2.1")
+    def url(self, key: str, value: Optional[str], credentials_hint: str = "") -> Optional[str]:
+        if value is not None and (problem := validate.check_url(value)):
+            if credentials_hint and problem.startswith("holds credentials"):
+                problem += f"; {credentials_hint}"
+            self.problem(key, problem)
             return None
         return value
 

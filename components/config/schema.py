@@ -89,6 +89,8 @@ def _schema() -> dict[str, Key]:
 
 
 SCHEMA: dict[str, Key] = _schema()
+# Every secret setting that holds one value (a password, a key), in schema order.
+SECRET_KEYS: tuple[str, ...] = tuple(key for key, spec in SCHEMA.items() if spec.secret and spec.kind == "string")
 
 INTERFACES = ("public", "internal", "admin")
 KNOWN_SERVICE_TYPES = ("compute",)

@@ -37,7 +37,7 @@ def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = Fals
     if "myIp" not in value:
         r.problem(f"{key}.myIp", "is required: the node's management IP (nova's my_ip)")
     name = value.get("name", name_default)
-    if not isinstance(name, str) or not _NODE_NAME_RE.match(name):
+    if not isinstance(name, str) or not _NODE_NAME_RE.fullmatch(name):
         r.problem(f"{key}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
     host = value.get("host")
     if host is not None and validate.check_host(host):
@@ -73,22 +73,26 @@ def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = Fals
 
 def _node_problems(r: _Reader, production: bool, nodes: list[tuple[str, NodeSettings]]) -> None:
     """Across nodes: one machine per node (two nodes on one host would both write
-    /etc/nova/nova.conf, with different content), and pinned host keys in production."""
+    /etc/nova/nova.conf, with different content), addresses compared in canonical form (FD00::A
+    is fd00:0::a), and pinned host keys in production, for each node and its jump host."""
     seen: dict[str, str] = {}
     for where, node in nodes:
-        for address in {node.host and node.host.lower(), node.my_ip}:
-            if address is None:
-                continue
+        for address in {validate.canonical_address(a) for a in (node.host, node.my_ip) if isinstance(a, str)}:
             if address in seen and seen[address] != node.name:
                 r.problem(f"{where}.host", f"{node.name!r} is on {address}, as {seen[address]!r} is: each node needs a "
                           "machine of its own (both would write /etc/nova/nova.conf); an all-in-one node is not supported")
             seen.setdefault(address, node.name)
-        if production and node.host_key is None:
-            r.problem(f"{where}.hostKey", f"node {node.name!r} has no pinned SSH host key, which a production stack requires; "
-                      f"set it to the output of `ssh-keyscan -t ed25519 {node.host}`")
-        if production and node.jump_host and node.jump_host_key is None:
-            r.problem(f"{where}.jumpHostKey", f"node {node.name!r} goes through {node.jump_host} without a pinned host key; "
-                      f"set it to the output of `ssh-keyscan -t ed25519 {node.jump_host}`")
+        if production:
+            _production_host_keys(r, where, node)
+
+
+def _production_host_keys(r: _Reader, where: str, node: NodeSettings) -> None:
+    if node.host_key is None:
+        r.problem(f"{where}.hostKey", f"node {node.name!r} has no pinned SSH host key, which a production stack requires; "
+                  f"set it to the output of `ssh-keyscan -t ed25519 {node.host}`")
+    if node.jump_host and node.jump_host_key is None:
+        r.problem(f"{where}.jumpHostKey", f"node {node.name!r} goes through {node.jump_host} without a pinned host key, "
+                  f"which a production stack requires; set it to the output of `ssh-keyscan -t ed25519 {node.jump_host}`")
 
 
 def _hypervisors(r: _Reader, value: Any) -> tuple[NodeSettings, ...]:
@@ -127,6 +131,8 @@ def _dashboard(r: _Reader, value: Any, controller: Optional[NodeSettings]) -> Da
         enabled = False
     node_value = value.get("node")
     node = controller if node_value in (None, "controller") else _node(r, "dashboard.node", node_value, name_default="dashboard")
+    if enabled and node is not None and node is not controller and r.get("production"):
+        _production_host_keys(r, "dashboard.node", node)
     return DashboardSettings(enabled=enabled, node=node if enabled else None, multidomain=multidomain,
                              time_zone=time_zone)
 
@@ -146,7 +152,7 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
     default_url = r.get("endpointUrl")
     if default_url is None and profile is not None and controller is not None and controller.host:
         default_url = profile.release.endpoint_url.format(host=validate.url_host(controller.host))
-    r.url("endpointUrl", default_url)
+    r.url("endpointUrl", default_url, ENDPOINT_CREDENTIALS)
     per_interface = r.get("endpointUrls", {})
     for iface in per_interface:
         if iface not in INTERFACES:
@@ -156,14 +162,14 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
         elif not isinstance(per_interface[iface], str):
             r.problem(f"endpointUrls.{iface}", "must be a URL string")
         else:
-            r.url(f"endpointUrls.{iface}", per_interface[iface])
+            r.url(f"endpointUrls.{iface}", per_interface[iface], ENDPOINT_CREDENTIALS)
     endpoints = tuple((iface, per_interface.get(iface, default_url)) for iface in interfaces if iface in INTERFACES)
 
     service_type = r.get("serviceType")
     if service_type not in KNOWN_SERVICE_TYPES and not r.get("allowCustomServiceType"):
         r.problem("serviceType", f"{service_type!r} is not a known service type ({', '.join(KNOWN_SERVICE_TYPES)}); "
                   "set allowCustomServiceType to true if it is intended")
-    elif isinstance(service_type, str) and not re.match(r"^[a-z][a-z0-9-]*$", service_type):
+    elif isinstance(service_type, str) and not re.fullmatch(r"[a-z][a-z0-9-]*", service_type):
         r.problem("serviceType", f"{service_type!r} is not a service type; use lower-case letters, digits and '-'")
 
     adopt = r.get("adoptIds", {})
@@ -204,6 +210,11 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
         adopt_service_id=adopt.get("service"),
         adopt_endpoint_ids=tuple(sorted(adopt_endpoints.items())),
     )
+
+
+# What a user who put a password into an endpoint URL is told.
+ENDPOINT_CREDENTIALS = ("an endpoint URL is published in keystone's catalog to every client, and nova's own "
+                        "password is the secret setting novaPassword")
 
 
 def _placement(r: _Reader, value: Any, profile: Optional[releases.ReleaseProfile],
@@ -259,7 +270,7 @@ def _overrides(r: _Reader) -> tuple[dict, dict]:
             result.append(out)
             continue
         for section, options in tree.items():
-            if not _OPTION_RE.match(section):
+            if not _OPTION_RE.fullmatch(section):
                 r.problem(f"{key}.{section}", "is not an INI section name; use letters, digits and '_'")
                 continue
             if not isinstance(options, dict):
@@ -267,7 +278,7 @@ def _overrides(r: _Reader) -> tuple[dict, dict]:
                 continue
             for option, value in options.items():
                 where = f"{key}.{section}.{option}"
-                if not _OPTION_RE.match(option):
+                if not _OPTION_RE.fullmatch(option):
                     r.problem(where, "is not an option name; use letters, digits and '_'")
                     continue
                 if isinstance(value, bool):
@@ -279,8 +290,11 @@ def _overrides(r: _Reader) -> tuple[dict, dict]:
                 if not isinstance(value, str):
                     r.problem(where, "must be a string, number, boolean or list of strings")
                     continue
-                if "\n" in value or "\r" in value:
-                    r.problem(where, "must not contain a newline (it would inject INI lines)")
+                # novaConf's strings were checked as it was read (the reader checks every plain
+                # setting's strings); novaConfSecret's are checked here, the value never shown.
+                if key == "novaConfSecret" and (problem := validate.check_characters(
+                        value, validate.SECRET_REFUSED_CATEGORIES, secret=True)):
+                    r.problem(where, problem)
                     continue
                 out.setdefault(section, {})[option] = wrap(value)
         result.append(out)
@@ -293,14 +307,18 @@ def _overrides(r: _Reader) -> tuple[dict, dict]:
 
 
 def _memcached(r: _Reader, value: Optional[str]) -> Optional[str]:
+    """host:port,host:port. The checked items are what is rendered (stripped, joined by ','),
+    never the raw text: a line break between items would otherwise reach the file."""
     if value is None or value == "":
         return None
-    for i, item in enumerate(value.split(",")):
-        host, _, port = item.strip().rpartition(":")
-        if not host or not validate.is_host(host) or not port.isdigit():
+    items = [item.strip() for item in value.split(",")]
+    for item in items:
+        host, _, port = item.rpartition(":")
+        if not host or not validate.is_host(host) or not port.isascii() or not port.isdigit() or validate.check_port(int(port)):
             r.problem("memcachedServers", f"{item!r} is not host:port; use e.g. controller:11211")
         elif validate.ip(host) and validate.ip(host).version == 6:
             r.problem("memcachedServers", f"{item!r}: use a host name for an IPv6 memcached server (oslo.cache "
                       "needs the inet6:[address]:port form, which this program does not write)")
-    return value
-
+    if len(set(items)) != len(items):
+        r.problem("memcachedServers", "lists a server twice; list each once")
+    return ",".join(items)

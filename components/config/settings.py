@@ -120,5 +120,6 @@ class Settings:
     nova_conf_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     nova_conf_secret_overrides: Mapping[str, Mapping[str, Secret]] = field(default_factory=dict)
     workers: Optional[int] = None  # None: the distribution's defaults
+    warnings: tuple[str, ...] = ()  # what the stack does that it should not, said at each run
 
 

@@ -130,7 +130,10 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], pr
     if failure:
         exc = failure[0]
         if isinstance(exc, pulumi.RunError) and isinstance(exc.__cause__, ConfigError):
-            raise exc.__cause__
+            exc = exc.__cause__
+        # What the program had registered before it failed (the stack itself aside): under the
+        # real engine each of these would already be a step under way.
+        exc.registered = sorted(r.urn for r in monitor.registrations.values() if r.type != STACK_TYPE)
         raise exc
     stack_urn = next((r.urn for r in monitor.registrations.values() if r.type == STACK_TYPE), None)
     outputs = monitor.registrations[stack_urn].outputs if stack_urn else {}

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -63,13 +64,50 @@ def known_stacks() -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
 
 
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without YAML 1.1's silent surprises in a stack file: a key given twice
+    (the last one would win without a word) and integers that are not plain decimals (`022` is
+    octal 18, `1:30` is base 60 = 90, `1_000` drops its `_`) are errors that say where they are."""
+
+
+_PLAIN_INT_RE = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+
+
+def _strict_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *anchor`: a merge, whose keys a map may override
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, (list, dict)):
+            break  # not hashable: the base constructor reports it
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} is given twice (first at line {seen[key] + 1}); keep one", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+def _strict_int(loader: StrictLoader, node: yaml.ScalarNode) -> int:
+    text = node.value
+    if not _PLAIN_INT_RE.fullmatch(text):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a plain decimal number (YAML 1.1 reads it as octal, hex, binary or base 60); "
+            "write it without leading zeros, e.g. 22, or quote it if it is text", node.start_mark)
+    return int(text)
+
+
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+StrictLoader.add_constructor("tag:yaml.org,2002:int", _strict_int)
+
+
 def read_stack_file(stack: str, path: Optional[Path] = None) -> dict[str, Any]:
     """The stack file as a map, or a StackConfigError saying what is wrong with it."""
     path = path or stack_path(stack)
     if not path.exists():
         raise StackConfigError(f"no stack {stack!r}: {path} does not exist (stacks: {', '.join(known_stacks())})")
     try:
-        document = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        document = yaml.load(path.read_bytes().decode("utf-8"), Loader=StrictLoader)  # noqa: S506 (a SafeLoader)
     except UnicodeDecodeError as err:
         raise StackConfigError(f"{path}: is not UTF-8 text (byte {err.start}); save it as UTF-8") from None
     except yaml.YAMLError as err:
