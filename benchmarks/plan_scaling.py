@@ -22,8 +22,10 @@ DEFAULT_SIZES = (1, 10, 100, 500)
 
 
 def hypervisors(count: int) -> list[dict]:
+    # Addresses in 10.100.0.0/14, away from the dev stack's own nodes (10.20.0.x): each node needs
+    # a machine of its own, and the config refuses a hypervisor on the controller's address.
     return [{"name": f"cmp{i:04d}", "host": f"cmp{i:04d}.lab.example.org",
-             "myIp": f"10.{20 + i // 65000}.{(i // 250) % 256}.{i % 250 + 1}", "virtType": "kvm"}
+             "myIp": f"10.{100 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}", "virtType": "kvm"}
             for i in range(count)]
 
 
