@@ -1,4 +1,14 @@
-"""Writing files: atomically, from stdin (secrets never in a command line), and the admin openrc."""
+"""Writing files: atomically, from stdin (secrets never in a command line), and the admin openrc.
+
+Every write here survives a SIGKILL at any point: the new content goes to a temp file in the
+target's directory and is renamed over the target (a reader, or a rerun, sees the old file or
+the new one, never a part). A kill skips the EXIT trap that removes the temp file, so the temp
+files have a name of their own, `.<name>.openstack-nova-tmp.XXXXXX` (hidden, and ending in
+mktemp's random suffix, so no `*.conf`/`*.py`/`*.ini` include glob ever loads one), and each
+run first removes that target's leftovers: they may hold secrets (nova.conf). Only names of
+exactly that shape are removed, so an admin's `nova.conf.backup` is never touched; the new temp
+file is still created by mktemp (O_EXCL, a random name: nothing planted there is followed).
+"""
 from __future__ import annotations
 
 import re
@@ -7,17 +17,34 @@ from typing import Sequence
 from components import validate
 from components.scripts.base import _ENV_NAME_RE, HEADER, _checked, checked_path, q
 
+TEMP_TAG = "openstack-nova-tmp"
+
+
+def temp_prefix(path: str) -> str:
+    """The temp files of `path`: `<dir>/.<name>.openstack-nova-tmp.` plus mktemp's 6 characters."""
+    directory, name = checked_path(path).rsplit("/", 1)
+    return f"{directory}/.{name}.{TEMP_TAG}."
+
+
+def remove_leftovers(path: str) -> str:
+    """Shell line: remove the temp files earlier, killed runs left for `path` (the glob, outside
+    the quotes, matches mktemp's 6-character suffix only)."""
+    return f"rm -f -- {q(temp_prefix(path))}??????\n"
+
+
 def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
     """Write stdin to `path` atomically (temp file in the same directory, then rename), with
     owner, group and mode set before the content becomes visible. Prints whether it changed:
-    "unchanged" only when content, owner, group and mode all already match."""
+    "unchanged" only when content, owner, group and mode all already match. A rerun after a kill
+    removes the temp file the killed run left (see the module's docstring)."""
     if not validate.PATH_RE.fullmatch(path) or not re.fullmatch(r"[0-7]{4}", mode):
         raise ValueError(f"refusing path {path!r} / mode {mode!r}")
     directory = path.rsplit("/", 1)[0] or "/"
     return (
         HEADER + "umask 077\n"
         f"mkdir -p {q(directory)}\n"
-        f"tmp=$(mktemp {q(path + '.XXXXXX')})\n"
+        + remove_leftovers(path) +
+        f"tmp=$(mktemp {q(temp_prefix(path) + 'XXXXXX')})\n"
         "trap 'rm -f \"$tmp\"' EXIT\n"
         "cat > \"$tmp\"\n"
         f"chown {q(owner)}:{q(group)} \"$tmp\"\n"
