@@ -68,7 +68,12 @@ def set_uwsgi_processes(paths: Sequence[str], processes: int) -> str:
     """Set `processes = N` in uwsgi .ini files the packages installed (Debian serves nova's and
     placement's APIs under uwsgi with 16 and 8 processes: too many for a small controller). The
     file keeps its owner, mode and every other line; prints whether each one changed. A file
-    missing, or setting no `processes`, is an error: the packaging is not the one expected."""
+    missing, or setting no `processes`, is an error: the packaging is not the one expected.
+
+    Each file is replaced atomically (temp file beside it, owner, group and mode copied from it,
+    then renamed; a symlink is followed, as the package's file is what uwsgi reads), never
+    rewritten in place: a kill in the middle of an in-place write left a truncated file that
+    every rerun then refused."""
     if not 1 <= int(processes) <= 256:
         raise ValueError(f"refusing a uwsgi process count of {processes!r}")
     body = ""
@@ -76,9 +81,13 @@ def set_uwsgi_processes(paths: Sequence[str], processes: int) -> str:
         body += (
             f"f={q(checked_path(path))}\n"
             "[ -f \"$f\" ] || { echo \"$f is missing: not the packaging this release expects\" >&2; exit 1; }\n"
-            "grep -Eq '^[[:space:]]*processes[[:space:]]*=' \"$f\" || { echo \"$f sets no processes\" >&2; exit 1; }\n"
-            f"sed -E 's/^([[:space:]]*processes[[:space:]]*=).*/\\1 {int(processes)}/' \"$f\" > \"$tmp\"\n"
-            "if cmp -s \"$tmp\" \"$f\"; then echo \"unchanged: $f\"; else cat \"$tmp\" > \"$f\"; "
-            f"echo \"written: $f (processes = {int(processes)})\"; fi\n"
+            "real=$(readlink -f -- \"$f\")\n"
+            f"rm -f -- \"${{real%/*}}/.${{real##*/}}.{TEMP_TAG}.\"??????\n"
+            "grep -Eq '^[[:space:]]*processes[[:space:]]*=' \"$real\" || { echo \"$f sets no processes\" >&2; exit 1; }\n"
+            f"tmp=$(mktemp \"${{real%/*}}/.${{real##*/}}.{TEMP_TAG}.XXXXXX\")\n"
+            f"sed -E 's/^([[:space:]]*processes[[:space:]]*=).*/\\1 {int(processes)}/' \"$real\" > \"$tmp\"\n"
+            "if cmp -s \"$tmp\" \"$real\"; then rm -f \"$tmp\"; echo \"unchanged: $f\"; else\n"
+            "  chown --reference=\"$real\" \"$tmp\"; chmod --reference=\"$real\" \"$tmp\"; mv -fT \"$tmp\" \"$real\"\n"
+            f"  echo \"written: $f (processes = {int(processes)})\"; fi\n"
         )
-    return HEADER + "tmp=$(mktemp)\ntrap 'rm -f \"$tmp\"' EXIT\n" + body
+    return HEADER + "tmp=''\ntrap 'rm -f \"$tmp\"' EXIT\n" + body
