@@ -8,13 +8,14 @@ by tests/conftest.py.
 """
 from __future__ import annotations
 
+import os
 import shlex
 
 import pytest
 
 from components import scripts
 from components.releases import LIBERTY, RELEASE_2025_1
-from tests.sandbox import assert_no_markers
+from tests.sandbox import KILL_SCRIPT, SIGKILLED, assert_no_markers
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,6 +275,29 @@ def test_mask_urls_masks_every_password_and_nothing_else(box, line, shown):
             if secret in line:
                 assert secret not in r.out
     assert_no_markers(box)
+
+
+def test_masked_keeps_the_status_and_both_streams_and_makes_no_temp_file(box):
+    box.shim("mktemp", "exit 1")  # the old `masked` kept stderr in a temp file
+    box.shim("tool", 'echo "out rabbit://u:o1@mq/"; echo "err mysql://n:e1@db/x" >&2; exit 3')
+    r = box.run(scripts.MASKED_FUNCTION + "\nrc=0; masked tool || rc=$?\necho \"rc=$rc\"")
+    assert (r.out, r.err) == ("out rabbit://u:****@mq/\nrc=3\n", "err mysql://n:****@db/x\n")
+    assert box.calls("mktemp") == []
+
+
+def test_a_sync_killed_while_nova_manage_prints_a_password_leaves_it_nowhere(nova_box):
+    """A kill skips the EXIT trap and every `rm`: no file may hold what nova-manage printed."""
+    (nova_box.root / "tmp").mkdir()
+    nova_box.shim("nova-manage", 'echo "ERROR: cannot connect to mysql+pymysql://nova:Leak3d-Sentinel@db/nova" >&2\n'
+                                 'echo "cell mysql+pymysql://nova:Leak3d-Sentinel@db/nova"\n' + KILL_SCRIPT)
+    script = f"export TMPDIR={nova_box.root}/tmp\n" + scripts.db_sync(RELEASE_2025_1.db_sync, CELLS)
+    r = nova_box.run(script, killable=True)
+    assert r.rc == SIGKILLED
+    assert "Leak3d-Sentinel" not in r.out + r.err
+    assert os.listdir(nova_box.root / "tmp") == []
+    for path in nova_box.root.rglob("*"):
+        if path.is_file() and path.parent != nova_box.bin:  # (the shim holds it, as nova's database does)
+            assert b"Leak3d-Sentinel" not in path.read_bytes(), path
 
 
 # --------------------------------------------------------------------------------------------

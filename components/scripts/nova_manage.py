@@ -30,16 +30,14 @@ MASK_URLS_PERL = (
     r" s{(://|,)([^\s:/\@,|]*):((?:(?!://|\s\|\s|\@$h,).)*)\@(?=$h)}{$1$2:****\@}g;"
 )
 
-# `masked CMD...` runs CMD and prints its stdout and stderr (each to its own stream) with the
-# password of every URL replaced by ****; it keeps CMD's exit status.
+# `masked CMD...` runs CMD with its stdout and stderr (each to its own stream) passed through
+# mask_urls as they come; it keeps CMD's exit status. No temp file: one a kill left behind held
+# CMD's unmasked stderr (passwords) for good.
 MASKED_FUNCTION = (
     f"mask_urls() {{ perl -pe {q(MASK_URLS_PERL)}; }}\n"
     "masked() {\n"
-    "  err=$(mktemp)\n"
-    "  out=$(\"$@\" 2>\"$err\") && rc=0 || rc=$?\n"
-    "  [ -z \"$out\" ] || printf '%s\\n' \"$out\" | mask_urls\n"
-    "  mask_urls < \"$err\" >&2; rm -f \"$err\"\n"
-    "  return \"$rc\"\n"
+    "  { \"$@\" 2>&1 1>&3 3>&- | mask_urls >&2; exit \"${PIPESTATUS[0]}\"; } 3>&1 | mask_urls\n"
+    "  return \"${PIPESTATUS[0]}\"\n"
     "}"
 )
 
