@@ -17,6 +17,7 @@ from components import scripts
 from components.config import NodeSettings, Settings
 from components.node import NodeSteps, content_hash
 from components.scripts import checked_path
+from components.scripts.files import remove_leftovers, temp_prefix
 from components.validate import url_host
 
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
@@ -49,32 +50,50 @@ def set_openstack_host(text: str, host: str) -> str:
 
 
 def settings_script(path: str, host: str) -> str:
-    """Apply `set_openstack_host` on the node; reload the web server only when the file changed."""
-    scripts.checked_path(path)
+    """Apply `set_openstack_host` on the node; reload the web server when the file changed, or
+    when an earlier run changed it and was killed before its reload went through.
+
+    Kill-safe: the new text goes to a temp file beside the settings (its leftovers from a
+    killed run removed first, as in scripts.files), which takes the file's owner, group and mode,
+    then is renamed over it. Before that rename a marker, `.<name>.reload-pending` (empty: it
+    exists or not, no partial state), is created; it is removed only after the reload
+    succeeded. A rerun that finds the file already right but the marker present reloads: without
+    it a run killed between the rename and the reload left the server on the old settings while
+    every later run said `unchanged`."""
+    checked_path(path)
+    directory, name = path.rsplit("/", 1)
+    pending = f"{directory}/.{name}.reload-pending"
     source = inspect.getsource(set_openstack_host)
+    # writes the new text to argv[3]; exits 0 when it is the file's text, 3 when it differs
     program = (
-        "import os, sys, tempfile\n" + source +
-        "path, host = sys.argv[1], sys.argv[2]\n"
+        "import sys\n" + source +
+        "path, host, tmp = sys.argv[1], sys.argv[2], sys.argv[3]\n"
         "old = open(path).read()\n"
         "new = set_openstack_host(old, host)\n"
-        "if new == old:\n"
-        "    print('unchanged: ' + path); sys.exit(0)\n"
-        "st = os.stat(path)\n"
-        "fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))\n"
-        "with os.fdopen(fd, 'w') as f:\n"
+        "with open(tmp, 'w') as f:\n"
         "    f.write(new)\n"
-        "os.chown(tmp, st.st_uid, st.st_gid); os.chmod(tmp, st.st_mode & 0o7777)\n"
-        "os.replace(tmp, path)\n"
-        "print('changed: ' + path)\n"
-        "sys.exit(3)\n"
+        "sys.exit(0 if new == old else 3)\n"
     )
+    p, m = scripts.q(path), scripts.q(pending)
     return (
         scripts.HEADER
-        + f"rc=0; python3 -c {scripts.q(program)} {scripts.q(path)} {scripts.q(host)} || rc=$?\n"
+        + remove_leftovers(path)
+        + f"tmp=$(mktemp {scripts.q(temp_prefix(path) + 'XXXXXX')})\n"
+        + "trap 'rm -f \"$tmp\"' EXIT\n"
+        + f"rc=0; python3 -c {scripts.q(program)} {p} {scripts.q(host)} \"$tmp\" || rc=$?\n"
         + "if [ \"$rc\" -eq 3 ]; then\n"
+        + f"  chown --reference={p} \"$tmp\"; chmod --reference={p} \"$tmp\"\n"
+        + f"  : > {m}\n"
+        + f"  mv -fT \"$tmp\" {p}\n"
+        + f"  echo {scripts.q('changed: ' + path)}\n"
+        + "elif [ \"$rc\" -ne 0 ]; then exit \"$rc\"\n"
+        + f"else echo {scripts.q('unchanged: ' + path)}; fi\n"
+        + f"if [ -e {m} ]; then\n"
+        + f"  [ \"$rc\" -eq 3 ] || echo {scripts.q('an earlier run changed ' + path + ' but did not reload apache2')}\n"
         + f"  {scripts.service_action('reload', 'apache2')}\n"
+        + f"  rm -f {m}\n"
         + "  echo 'apache2 reloaded'\n"
-        + "elif [ \"$rc\" -ne 0 ]; then exit \"$rc\"; fi\n"
+        + "fi\n"
     )
 
 

@@ -1,6 +1,7 @@
 """Dashboard settings edit and the admin openrc: pure functions, and the scripts run for real."""
 from __future__ import annotations
 
+import grp
 import os
 import stat
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 from components.controller import render_openrc
 from components.horizon import set_openstack_host, settings_script
 from components import scripts
+from tests.sandbox import KILL_SCRIPT, SIGKILLED, Sandbox, assert_kill_safe, sandbox, tree
 from tests.support import problems_for, settings_for
 
 DEBIAN_SNIPPET = '''import os
@@ -81,7 +83,7 @@ def test_script_edits_and_reloads_only_on_change(node):
     second = run("auth-node.example.org")
     assert second.returncode == 0 and second.stdout == f"unchanged: {settings}\n"
     assert log.read_text() == "apache2 reload\n"  # no second reload
-    assert not [p for p in settings.parent.iterdir() if p.name.startswith("tmp")]
+    assert sorted(p.name for p in settings.parent.iterdir()) == ["bin", "local_settings.py", "service.log"]
 
 
 def test_script_fails_when_the_file_is_missing(node, tmp_path):
@@ -91,6 +93,84 @@ def test_script_fails_when_the_file_is_missing(node, tmp_path):
     assert done.returncode != 0
     assert "No such file" in done.stderr
     assert not log.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# the settings step killed at any point: the reload is never lost
+# --------------------------------------------------------------------------------------------
+
+# The web server: a reload (systemctl's or the init script's, whichever the node uses) makes it
+# serve the settings file as it is now (state/served), and counts.
+SERVER = 'cp "$STATE/../etc/local_settings.py" "$STATE/served"; echo reload >> "$STATE/reloads"'
+
+
+def dashboard_box(box: Sandbox) -> str:
+    etc = box.root / "etc"
+    etc.mkdir()
+    (etc / "local_settings.py").write_text(DEBIAN_SNIPPET)
+    (etc / "local_settings.py").chmod(0o640)
+    os.chown(etc / "local_settings.py", 0, grp.getgrnam("daemon").gr_gid)
+    (box.state / "served").write_text(DEBIAN_SNIPPET)  # apache runs the packaged settings
+    box.shim("service", SERVER)
+    box.shim("systemctl", SERVER)
+    return settings_script(str(etc / "local_settings.py"), "auth-node.example.org")
+
+
+def served_state(box: Sandbox):
+    settings = box.root / "etc" / "local_settings.py"
+    return tree(box.root / "etc"), (box.state / "served").read_text() == settings.read_text()
+
+
+def test_settings_killed_at_any_point_the_rerun_leaves_apache_on_the_new_settings():
+    """Whatever the kill point, the rerun ends with the new file (owner, mode kept, no temp file,
+    no marker) and a web server that has loaded it."""
+    points = assert_kill_safe(dashboard_box, served_state)
+    assert points >= 10
+    wanted = set_openstack_host(DEBIAN_SNIPPET, "auth-node.example.org").encode()
+    assert served_state_of_one_run() == ({"local_settings.py": (wanted, 0o640, 0, grp.getgrnam("daemon").gr_gid)}, True)
+
+
+def served_state_of_one_run():
+    with sandbox() as box:
+        assert box.run(dashboard_box(box)).rc == 0
+        return served_state(box)
+
+
+def test_a_kill_between_the_write_and_the_reload_is_reloaded_by_the_rerun(box):
+    script = dashboard_box(box)
+    settings = box.root / "etc" / "local_settings.py"
+    box.shim("service", KILL_SCRIPT)  # killed as the reload starts
+    box.shim("systemctl", KILL_SCRIPT)
+    killed = box.run(script, killable=True)
+    assert killed.rc == SIGKILLED
+    assert settings.read_text() == set_openstack_host(DEBIAN_SNIPPET, "auth-node.example.org")
+    assert (box.state / "served").read_text() == DEBIAN_SNIPPET  # apache still on the old settings
+    assert (box.root / "etc" / ".local_settings.py.reload-pending").exists()
+
+    box.shim("service", SERVER)
+    box.shim("systemctl", SERVER)
+    r = box.run(script)
+
+    assert (r.rc, r.out) == (0, f"unchanged: {settings}\nan earlier run changed {settings} but did not reload apache2\n"
+                                "apache2 reloaded\n"), r.err
+    assert (box.state / "served").read_text() == settings.read_text()
+    assert sorted(os.listdir(settings.parent)) == ["local_settings.py"]  # the marker is gone
+    again = box.run(script)
+    assert (again.rc, again.out) == (0, f"unchanged: {settings}\n")
+    assert (box.state / "reloads").read_text() == "reload\n"  # one reload, not one per rerun
+
+
+def test_a_failed_reload_keeps_the_marker_so_the_next_run_reloads(box):
+    script = dashboard_box(box)
+    box.shim("service", "echo 'apache2: config error' >&2; exit 1")
+    box.shim("systemctl", "echo 'apache2: config error' >&2; exit 1")
+    assert box.run(script).rc == 1
+    assert (box.root / "etc" / ".local_settings.py.reload-pending").exists()
+    box.shim("service", SERVER)
+    box.shim("systemctl", SERVER)
+    r = box.run(script)
+    assert r.rc == 0 and r.out.endswith("apache2 reloaded\n")
+    assert not (box.root / "etc" / ".local_settings.py.reload-pending").exists()
 
 
 def test_tutorial_openrc_is_the_seeds_exports():

@@ -8,12 +8,14 @@ by tests/conftest.py.
 """
 from __future__ import annotations
 
+import os
 import shlex
 
 import pytest
 
 from components import scripts
 from components.releases import LIBERTY, RELEASE_2025_1
+from tests.sandbox import KILL_SCRIPT, SIGKILLED, assert_no_markers
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,6 +236,68 @@ def test_db_sync_masks_database_passwords_nova_manage_prints(nova_box):
     assert "| cell0 | 0000 | none:/ | mysql+pymysql://nova:****@127.0.0.1/nova_cell0 | False |" in r.out
     assert "rabbit://openstack:****@mq:5672/" in r.out
     assert "warning: mysql+pymysql://nova:****@db/nova" in r.err
+
+
+MASK_CASES = [
+    # (line nova-manage prints, what the step shows)
+    ("rabbit://u1:p1@h1:5672,u2:p2@h2:5672/", "rabbit://u1:****@h1:5672,u2:****@h2:5672/"),
+    ("rabbit://a:x1@h1,b:x2@h2:5671,c:x3@[fd00::3]:5672/nova?ssl=1",
+     "rabbit://a:****@h1,b:****@h2:5671,c:****@[fd00::3]:5672/nova?ssl=1"),
+    ("rabbit://openstack:p@ss@mq:5672/", "rabbit://openstack:****@mq:5672/"),
+    ("mysql+pymysql://nova:a:b/c#d e@f@db.example.org/nova?charset=utf8",
+     "mysql+pymysql://nova:****@db.example.org/nova?charset=utf8"),
+    ("rabbit://u1:p,1@h1,u2:p@2@h2:5672/vhost", "rabbit://u1:****@h1,u2:****@h2:5672/vhost"),
+    ("mysql://nova:pw@[fd00::1]:3306/nova", "mysql://nova:****@[fd00::1]:3306/nova"),
+    ("rabbit://:onlypass@mq//", "rabbit://:****@mq//"),
+    ("(mysql://nova:pw@db)", "(mysql://nova:****@db)"),
+    ("transport rabbit://u:a b@mq/ database mysql://n:c d@db/nova",
+     "transport rabbit://u:****@mq/ database mysql://n:****@db/nova"),
+    # a table: a URL without credentials, then one with (the first must not swallow the second)
+    ("| cell1 | f690 | rabbit://mq:5672/ | mysql+pymysql://nova:pw@db/nova | False |",
+     "| cell1 | f690 | rabbit://mq:5672/ | mysql+pymysql://nova:****@db/nova | False |"),
+    ("mysql://nova:$(touch pwned1)`touch pwned2`'\"; touch pwned3 \\@db/nova", "mysql://nova:****@db/nova"),
+    # nothing to mask: left exactly as printed
+    ("mysql+pymysql://{username}:{password}@{hostname}/nova", None),
+    ("none:///", None), ("rabbit://guest@mq:5672/", None), ("rabbit://mq1:5672,mq2:5672/", None),
+    ("contact admin@example.org, at 10:30 | ok", None), ("mysql+pymysql://nova:****@db/nova", None),
+    ("", None),
+]
+SECRETS = ("p1", "p2", "x1", "x2", "x3", "p@ss", "a:b", "c#d", "e@f", "p,1", "p@2", "pw", "onlypass", "a b", "c d", "pwned")
+
+
+@pytest.mark.parametrize("line, shown", MASK_CASES)
+def test_mask_urls_masks_every_password_and_nothing_else(box, line, shown):
+    r = box.run(scripts.MASKED_FUNCTION + "\nmask_urls", stdin=(line + "\n").encode())
+    assert (r.rc, r.err) == (0, "")
+    assert r.out == (line if shown is None else shown) + "\n"
+    if shown is not None:
+        for secret in SECRETS:
+            if secret in line:
+                assert secret not in r.out
+    assert_no_markers(box)
+
+
+def test_masked_keeps_the_status_and_both_streams_and_makes_no_temp_file(box):
+    box.shim("mktemp", "exit 1")  # the old `masked` kept stderr in a temp file
+    box.shim("tool", 'echo "out rabbit://u:o1@mq/"; echo "err mysql://n:e1@db/x" >&2; exit 3')
+    r = box.run(scripts.MASKED_FUNCTION + "\nrc=0; masked tool || rc=$?\necho \"rc=$rc\"")
+    assert (r.out, r.err) == ("out rabbit://u:****@mq/\nrc=3\n", "err mysql://n:****@db/x\n")
+    assert box.calls("mktemp") == []
+
+
+def test_a_sync_killed_while_nova_manage_prints_a_password_leaves_it_nowhere(nova_box):
+    """A kill skips the EXIT trap and every `rm`: no file may hold what nova-manage printed."""
+    (nova_box.root / "tmp").mkdir()
+    nova_box.shim("nova-manage", 'echo "ERROR: cannot connect to mysql+pymysql://nova:Leak3d-Sentinel@db/nova" >&2\n'
+                                 'echo "cell mysql+pymysql://nova:Leak3d-Sentinel@db/nova"\n' + KILL_SCRIPT)
+    script = f"export TMPDIR={nova_box.root}/tmp\n" + scripts.db_sync(RELEASE_2025_1.db_sync, CELLS)
+    r = nova_box.run(script, killable=True)
+    assert r.rc == SIGKILLED
+    assert "Leak3d-Sentinel" not in r.out + r.err
+    assert os.listdir(nova_box.root / "tmp") == []
+    for path in nova_box.root.rglob("*"):
+        if path.is_file() and path.parent != nova_box.bin:  # (the shim holds it, as nova's database does)
+            assert b"Leak3d-Sentinel" not in path.read_bytes(), path
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from components import scripts
-from tests.sandbox import HOSTILE_TEXT, Result, Sandbox, assert_no_markers
+from tests.sandbox import HOSTILE_TEXT, KILL_SCRIPT, SIGKILLED, Result, Sandbox, assert_kill_safe, assert_no_markers, sandbox, tree
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_write_file_failure_leaves_no_temp_file_and_keeps_old_file(box):
     assert r.rc != 0
     assert "no-such-user-here" in r.err
     assert target.read_bytes() == b"old\n"
-    assert sorted(p.name for p in box.root.glob("nova.conf*")) == ["nova.conf"]
+    assert sorted(os.listdir(box.root)) == ["bin", "calls.log", "nova.conf", "state"]
 
 
 def test_write_file_refuses_to_drop_the_file_into_a_directory(box):
@@ -138,6 +138,73 @@ def test_write_file_refuses_to_drop_the_file_into_a_directory(box):
     r = write(box, target, b"x\n")
     assert r.rc != 0
     assert os.listdir(target) == []
+
+
+# --------------------------------------------------------------------------------------------
+# write_file_from_stdin killed at any point (SIGKILL skips the EXIT trap), then run again
+# --------------------------------------------------------------------------------------------
+
+SECRET_CONF = b"[database]\nconnection = mysql+pymysql://nova:s3cret-Sentinel@db/nova\n" * 200
+
+
+@pytest.mark.parametrize("before", [None, b"[database]\nconnection = old\n"])
+def test_write_file_killed_at_any_point_then_rerun_leaves_exactly_the_file(before):
+    def prepare(box: Sandbox):
+        etc = box.root / "etc" / "nova"
+        if before is not None:
+            etc.mkdir(parents=True)
+            (etc / "nova.conf").write_bytes(before)
+            (etc / "nova.conf").chmod(0o644)
+        return scripts.write_file_from_stdin(str(etc / "nova.conf"), "root", "daemon", "0640"), SECRET_CONF
+
+    # the whole directory: the file, its owner, group and mode, and no temp file left beside it
+    points = assert_kill_safe(prepare, lambda box: tree(box.root / "etc"))
+    assert points >= 10  # every line of the script, the mv and the trap included
+    # ...and that state is the right one
+    daemon = grp.getgrnam("daemon").gr_gid
+    with sandbox() as box:
+        script, stdin = prepare(box)
+        assert box.run(script, stdin).rc == 0
+        assert tree(box.root / "etc") == {"nova/nova.conf": (SECRET_CONF, 0o640, 0, daemon)}
+
+
+def test_a_kill_in_the_middle_of_the_content_leaves_the_old_file_and_the_rerun_removes_the_partial_copy(box):
+    """The partial temp file holds secrets: the rerun removes it, not only its own."""
+    target = box.root / "nova.conf"
+    write(box, target, b"old\n")
+    # `cat` writes the first 100 bytes, then the step is killed (as by a dropped SSH session)
+    box.shim("cat", f"head -c 100\n{KILL_SCRIPT}")
+    killed = box.run(scripts.write_file_from_stdin(str(target), "root", "root", "0640"), stdin=SECRET_CONF, killable=True)
+    assert killed.rc == SIGKILLED
+    leftovers = sorted(p.name for p in box.root.glob(".nova.conf.openstack-nova-tmp.*"))
+    assert len(leftovers) == 1
+    partial = box.root / leftovers[0]
+    assert partial.read_bytes() == SECRET_CONF[:100] and stat.S_IMODE(partial.stat().st_mode) == 0o600
+    assert target.read_bytes() == b"old\n"  # never truncated
+
+    (box.bin / "cat").unlink()
+    r = write(box, target, SECRET_CONF)
+
+    assert (r.rc, r.out) == (0, f"written: {target}\n"), r.err
+    assert target.read_bytes() == SECRET_CONF
+    assert sorted(os.listdir(box.root)) == ["bin", "calls.log", "nova.conf", "script.pgid", "state"]
+
+
+def test_the_rerun_removes_only_this_target_s_leftovers(box):
+    target = box.root / "nova.conf"
+    mine = [".nova.conf.openstack-nova-tmp.Ab3dE9", ".nova.conf.openstack-nova-tmp.000000"]
+    others = ["nova.conf.backup",  # an admin's copy (the shape of mktemp's old `nova.conf.XXXXXX`)
+              ".nova.conf.openstack-nova-tmp.keep-me",  # not mktemp's 6 characters
+              ".placement.conf.openstack-nova-tmp.Ab3dE9",  # another target's, maybe in use
+              "nova.conf.d"]
+    for name in mine + others:
+        (box.root / name).write_text("password = s3cret\n")
+
+    r = write(box, target, b"new\n")
+
+    assert r.rc == 0, r.err
+    assert sorted(os.listdir(box.root)) == sorted(["bin", "calls.log", "state", "nova.conf", *others])
+    assert target.read_bytes() == b"new\n"
 
 
 @pytest.mark.parametrize("path", [

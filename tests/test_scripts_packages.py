@@ -15,6 +15,7 @@ from components import scripts
 from components.scripts import packages
 from components.node import nova_version
 from components.releases import PROFILES, RELEASES
+from tests.sandbox import KILL_SCRIPT, SIGKILLED, assert_kill_safe, tree
 
 
 # --------------------------------------------------------------------------------------------
@@ -36,7 +37,31 @@ def apt_box(box, monkeypatch):
                       '[ "$n" -le "$held" ] && { echo "/var/lib/dpkg/lock-frontend: 4242"; exit 0; }\n'
                       "exit 1")
     box.shim("sleep")
+    dpkg_shims(box, monkeypatch)
     return box
+
+
+# dpkg's state, as apt and dpkg see it: state/updates is dpkg's journal directory (a file named
+# by digits there: dpkg was interrupted, and apt refuses to run), state/half-configured the
+# packages `dpkg --audit` reports. `dpkg --configure -a` finishes the work and clears both.
+APT_REFUSES = ("E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem.")
+DPKG = r"""
+case "$*" in
+  --audit) [ ! -s "$STATE/half-configured" ] || { echo 'The following packages are only half configured, probably due to problems'; cat "$STATE/half-configured"; } ;;
+  "--force-confold --configure -a") echo "${DEBIAN_FRONTEND-unset}" >> "$STATE/configure-env"; rm -f "$STATE"/updates/[0-9]* "$STATE/half-configured" ;;
+  *) echo "dpkg shim: unexpected use: $*" >&2; exit 125 ;;
+esac
+"""
+
+
+def dpkg_shims(box, monkeypatch):
+    (box.state / "updates").mkdir()
+    monkeypatch.setattr(packages, "DPKG_UPDATES", str(box.state / "updates"))
+    box.shim("dpkg", DPKG)
+    # apt-get refuses while dpkg's journal holds a digits-only file, as apt-pkg does
+    (box.bin / "apt-get").write_text((box.bin / "apt-get").read_text().replace(
+        f"STATE={box.state}\n", f"STATE={box.state}\n"
+        f'for f in "$STATE"/updates/*; do case "${{f##*/}}" in *[!0-9]*) ;; *) echo {APT_REFUSES!r} >&2; exit 100 ;; esac; done\n', 1))
 
 
 def test_install_packages_updates_then_installs_noninteractively(apt_box):
@@ -50,6 +75,7 @@ def test_install_packages_updates_then_installs_noninteractively(apt_box):
     assert (apt_box.state / "apt-env").read_text() == "noninteractive\nnoninteractive\n"
     assert apt_box.calls("fuser") == ["/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock"]
     assert apt_box.calls("sleep") == []
+    assert apt_box.calls("dpkg") == ["--audit"]  # a healthy dpkg: no `dpkg --configure -a`
 
 
 def test_install_packages_waits_for_the_dpkg_lock(apt_box):
@@ -60,7 +86,7 @@ def test_install_packages_waits_for_the_dpkg_lock(apt_box):
     assert r.rc == 0, r.err
     assert r.out == "waiting for the dpkg lock\n" * 2
     names = [line.split()[0] for line in apt_box.calls()]
-    assert names == ["fuser", "sleep", "fuser", "sleep", "fuser", "apt-get", "apt-get"]
+    assert names == ["fuser", "sleep", "fuser", "sleep", "fuser", "dpkg", "apt-get", "apt-get"]
     assert apt_box.calls("sleep") == ["5", "5"]
 
 
@@ -82,6 +108,9 @@ def test_package_steps_on_one_node_run_one_at_a_time(apt_box):
 def test_the_package_lock_is_held_before_debconf_and_apt():
     script = scripts.install_packages(["nova-api"], ["nova-common nova/configure_db boolean false"])
     assert script.index("flock -w 1800 9") < script.index("debconf-set-selections") < script.index("apt-get")
+    # the recovery runs under the step's lock, after the wait for dpkg's, before any apt-get
+    assert script.index("flock -w 1800 9") < script.index("fuser") < script.index("dpkg --force-confold --configure -a") \
+        < script.index("apt-get")
     assert "exec 9>>/run/lock/openstack-nova-packages.lock\n" in script
     with pytest.raises(ValueError, match="refusing path"):
         scripts.install_packages(["nova-api"], lock="/run/lock/x;reboot")
@@ -92,6 +121,98 @@ def test_install_packages_fails_when_apt_fails(apt_box):
     r = apt_box.run(scripts.install_packages(["nova-api"]))
     assert r.rc == 100
     assert apt_box.calls("apt-get") == [f"{APT_OPTS} update -q"]  # install never attempted
+
+
+# --------------------------------------------------------------------------------------------
+# an install killed mid-way: dpkg interrupted, and the rerun recovers
+# --------------------------------------------------------------------------------------------
+
+def test_an_interrupted_dpkg_is_configured_before_apt_runs(apt_box):
+    (apt_box.state / "updates" / "0007").write_text("Status: install ok half-configured\n")
+    (apt_box.state / "updates" / "tmp.i").touch()
+
+    r = apt_box.run(scripts.install_packages(["nova-api"]))
+
+    assert r.rc == 0, r.err
+    assert r.out == "dpkg was interrupted (an earlier install was killed): dpkg --configure -a\n"
+    assert [c.split()[0] for c in apt_box.calls()] == ["fuser", "dpkg", "apt-get", "apt-get"]
+    assert apt_box.calls("dpkg") == ["--force-confold --configure -a"]
+    assert (apt_box.state / "configure-env").read_text() == "noninteractive\n"
+    assert apt_box.calls("apt-get")[-1] == f"{APT_OPTS} install -y -q --no-install-recommends nova-api"
+
+
+def test_packages_left_half_configured_are_configured_too(apt_box):
+    """apt does not refuse once dpkg folded its journal, but the packages are still broken:
+    `dpkg --audit` lists them."""
+    (apt_box.state / "half-configured").write_text(" nova-common   OpenStack Compute - common files\n")
+    r = apt_box.run(scripts.install_packages(["nova-api"]))
+    assert r.rc == 0, r.err
+    assert apt_box.calls("dpkg") == ["--audit", "--force-confold --configure -a"]
+    assert not (apt_box.state / "half-configured").exists()
+
+
+def test_files_apt_ignores_in_the_journal_do_not_trigger_a_configure(apt_box):
+    (apt_box.state / "updates" / "tmp.i").touch()  # dpkg's own temp file: apt ignores it too
+    (apt_box.state / "updates" / "0007.new").touch()
+    r = apt_box.run(scripts.install_packages(["nova-api"]))
+    assert (r.rc, r.out) == (0, ""), r.err
+    assert apt_box.calls("dpkg") == ["--audit"]
+
+
+def test_the_shimmed_apt_refuses_an_interrupted_dpkg_as_apt_does(apt_box):
+    """The shims above model the failure this recovery exists for (a guard on the test itself)."""
+    (apt_box.state / "updates" / "0007").touch()
+    r = apt_box.run(f"apt-get {APT_OPTS} update -q")
+    assert (r.rc, r.err) == (100, APT_REFUSES + "\n")
+
+
+def package_node(box, monkeypatch):
+    """A node for the whole 2025.1 step on Ubuntu: apt installs (state/installed), dpkg-query
+    reports nova once installed, the cloud archive's files go to etc-apt/."""
+    box.shim("fuser", "exit 1")
+    box.shim("sleep")
+    box.shim("debconf-set-selections", 'cat >> "$STATE/selections"')
+    box.shim("apt-get", 'case "$*" in *" install "*) echo "${@: -1}" >> "$STATE/installed" ;; esac')
+    box.shim("dpkg-query", 'grep -qx nova-api "$STATE/installed" 2>/dev/null || exit 1; printf 3:31.0.0-0ubuntu1')
+    dpkg_shims(box, monkeypatch)
+    monkeypatch.setattr(packages, "PACKAGE_LOCK", str(box.state / "lock" / "packages.lock"))
+    apt_dir = box.root / "etc-apt"
+    (apt_dir / "sources.list.d").mkdir(parents=True)
+    (apt_dir / "preferences.d").mkdir()
+    ubuntu = PROFILES[("2025.1", "ubuntu-24.04")].packaging
+    return scripts.install_packages(["nova-api"], ["nova-common nova/configure_db boolean false"], ubuntu.source,
+                                    nova=NOVA_2025_1).replace("/etc/apt/", f"{apt_dir}/")
+
+
+def package_state(box):
+    installed = (box.state / "installed").read_text().split()
+    return (sorted(set(installed)), sorted(p.name for p in (box.state / "updates").iterdir()),
+            (box.state / "half-configured").exists(), tree(box.root / "etc-apt"))
+
+
+def test_the_package_step_killed_at_any_point_then_rerun_installs(monkeypatch):
+    points = assert_kill_safe(lambda box: package_node(box, monkeypatch), package_state)
+    assert points >= 20
+
+
+def test_an_install_killed_inside_dpkg_is_finished_by_the_rerun(box, monkeypatch):
+    script = package_node(box, monkeypatch)
+    # the first `install nova-api` is killed while dpkg configures: its journal is left behind
+    (box.bin / "apt-get").write_text((box.bin / "apt-get").read_text().replace("\ncase ", (
+        '\nif [ "${@: -1}" = nova-api ] && [ ! -f "$STATE/killed" ]; then\n'
+        '  touch "$STATE/killed"; echo nova-api > "$STATE/half-configured"; echo x > "$STATE/updates/0001"\n'
+        f"  {KILL_SCRIPT}\n"
+        "fi\ncase "), 1))
+    assert box.run(script, killable=True).rc == SIGKILLED
+    assert box.run(f"apt-get {APT_OPTS} install nova-api").err == APT_REFUSES + "\n"  # as apt would
+
+    r = box.run(script)
+
+    assert r.rc == 0, r.err
+    assert r.out == ("dpkg was interrupted (an earlier install was killed): dpkg --configure -a\n"
+                     "nova 31.0.0-0ubuntu1 installed\n")
+    assert box.calls("dpkg")[-1] == "--force-confold --configure -a"
+    assert package_state(box)[:3] == (["nova-api", "ubuntu-cloud-keyring"], [], False)
 
 
 @pytest.mark.parametrize("release, distro", sorted(PROFILES))
@@ -113,15 +234,16 @@ def test_install_packages_rejects_hostile_names(pkg):
 # debconf preseeding
 # --------------------------------------------------------------------------------------------
 
-def test_install_preseeds_debconf_before_apt(box):
+def test_install_preseeds_debconf_before_apt(box, monkeypatch):
     box.shim("fuser", "exit 1")
     box.shim("apt-get")
+    dpkg_shims(box, monkeypatch)
     box.shim("debconf-set-selections", 'cat >> "$STATE/selections"')
     lines = ["nova-consoleproxy nova-consoleproxy/daemon_type select novnc", "nova-common nova/configure_db boolean false"]
     r = box.run(scripts.install_packages(["nova-api"], lines))
     assert r.rc == 0, r.err
     assert (box.state / "selections").read_text() == "".join(line + "\n" for line in lines)
-    assert [c.split()[0] for c in box.calls()] == ["fuser", "debconf-set-selections", "apt-get", "apt-get"]
+    assert [c.split()[0] for c in box.calls()] == ["fuser", "debconf-set-selections", "dpkg", "apt-get", "apt-get"]
 
 
 @pytest.mark.parametrize("line", ["nova-common nova/configure_db boolean false; reboot",

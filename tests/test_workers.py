@@ -4,6 +4,7 @@ nova.conf carries it for the services that read it; for the APIs uwsgi serves, a
 `processes` in their .ini files, and their restart waits for it."""
 from __future__ import annotations
 
+import grp
 import os
 import stat
 
@@ -11,6 +12,7 @@ import pytest
 
 from components import scripts
 from components.nova_conf import CONTROLLER, render_masked
+from tests.sandbox import KILL_SCRIPT, SIGKILLED, assert_kill_safe, sandbox, tree
 from tests.support import problems_for, record, sentinel_secrets, settings_for
 
 DEBIAN_13 = {"release": "2025.1", "distro": "debian-13"}
@@ -106,3 +108,64 @@ def test_the_script_refuses_a_packaging_it_does_not_know(box):
 def test_the_script_refuses_hostile_paths_and_counts(path, count):
     with pytest.raises(ValueError):
         scripts.set_uwsgi_processes([path], count)
+
+
+# --------------------------------------------------------------------------------------------
+# killed at any point, then run again: never a truncated .ini (every rerun refused one)
+# --------------------------------------------------------------------------------------------
+
+def _two_inis(box) -> str:
+    etc = box.root / "etc"
+    etc.mkdir()
+    for name, mode in (("nova-api-uwsgi.ini", 0o640), ("nova-api-metadata-uwsgi.ini", 0o604)):
+        ini = etc / name
+        ini.write_text(INI)
+        os.chown(ini, 0, grp.getgrnam("daemon").gr_gid)
+        ini.chmod(mode)
+    return scripts.set_uwsgi_processes([str(etc / "nova-api-uwsgi.ini"), str(etc / "nova-api-metadata-uwsgi.ini")], 2)
+
+
+def test_killed_at_any_point_the_rerun_sets_both_files_and_keeps_owner_and_mode():
+    points = assert_kill_safe(_two_inis, lambda box: tree(box.root / "etc"))
+    assert points >= 20  # each file's lines, the mv of each included
+    with sandbox() as box:
+        assert box.run(_two_inis(box)).rc == 0
+        daemon = grp.getgrnam("daemon").gr_gid
+        want = INI.replace("processes = 4", "processes = 2").replace("  processes = 16", "  processes = 2").encode()
+        assert tree(box.root / "etc") == {"nova-api-uwsgi.ini": (want, 0o640, 0, daemon),
+                                          "nova-api-metadata-uwsgi.ini": (want, 0o604, 0, daemon)}
+
+
+def test_a_kill_while_the_new_text_is_written_leaves_the_file_whole(box):
+    script = _two_inis(box)
+    ini = box.root / "etc" / "nova-api-uwsgi.ini"
+    # sed writes part of the new text, then the step is killed
+    box.shim("sed", f'/bin/sed "$@" | head -c 30\n{KILL_SCRIPT}')
+    assert box.run(script, killable=True).rc == SIGKILLED
+    assert ini.read_text() == INI  # not truncated: the partial text went to a temp file
+    assert [p.name for p in ini.parent.glob(".nova-api-uwsgi.ini.openstack-nova-tmp.??????")] != []
+
+    (box.bin / "sed").unlink()
+    r = box.run(script)
+
+    assert r.rc == 0, r.err
+    assert r.out == f"written: {ini} (processes = 2)\nwritten: {ini.parent}/nova-api-metadata-uwsgi.ini (processes = 2)\n"
+    assert sorted(os.listdir(ini.parent)) == ["nova-api-metadata-uwsgi.ini", "nova-api-uwsgi.ini"]
+    assert "processes = 2\n" in ini.read_text() and "processes = 4" not in ini.read_text()
+    assert (stat.S_IMODE(ini.stat().st_mode), ini.stat().st_gid) == (0o640, grp.getgrnam("daemon").gr_gid)
+
+
+def test_a_symlinked_ini_is_written_through(box):
+    real = box.root / "pkg" / "nova-api-uwsgi.ini"
+    real.parent.mkdir()
+    real.write_text(INI)
+    real.chmod(0o640)
+    link = box.root / "nova-api-uwsgi.ini"
+    link.symlink_to(real)
+
+    r = box.run(scripts.set_uwsgi_processes([str(link)], 3))
+
+    assert r.rc == 0, r.err
+    assert link.is_symlink() and "processes = 3\n" in real.read_text()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert os.listdir(real.parent) == ["nova-api-uwsgi.ini"]

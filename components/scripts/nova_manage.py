@@ -16,16 +16,28 @@ def nova_manage(args: str) -> str:
     return NOVA_MANAGE_AS_NOVA.format(cmd=q(f"nova-manage {args}"))
 
 
-# `masked CMD...` runs CMD and prints its stdout and stderr (each to its own stream) with the
-# password of every scheme://user:password@ URL replaced by ****; it keeps CMD's exit status.
+# The password of every user:password@host in a URL, masked: nova-manage prints URLs with their
+# passwords decoded, so a password may hold ':', '@', '/', '#', ',' or spaces. What is masked
+# runs from the ':' after the user (right after `scheme://`, or after the ',' of another host
+# of a multi-host URL such as rabbit://u1:p1@h1:5672,u2:p2@h2:5672/) to the LAST '@' that is
+# followed by a host (name, address or [IPv6], optional :port) and then neither more host
+# characters nor another '@' (so `u:p@ss@host` masks all of `p@ss`). That span never crosses
+# another URL's `://`, a table's ` | ` column separator, or a `@host(:port),` boundary between
+# the hosts of a multi-host URL: nothing but passwords is replaced. (Limits: a password holding
+# `://`, ` | `, or `@` then a host name then `,` is cut there, and what follows it shows.)
+MASK_URLS_PERL = (
+    r"my $h = qr/(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]+)?(?![A-Za-z0-9._\@\[-])/;"
+    r" s{(://|,)([^\s:/\@,|]*):((?:(?!://|\s\|\s|\@$h,).)*)\@(?=$h)}{$1$2:****\@}g;"
+)
+
+# `masked CMD...` runs CMD with its stdout and stderr (each to its own stream) passed through
+# mask_urls as they come; it keeps CMD's exit status. No temp file: one a kill left behind held
+# CMD's unmasked stderr (passwords) for good.
 MASKED_FUNCTION = (
-    "mask_urls() { sed -E 's#(://[^:/@[:space:]]*:)[^@]*@#\\1****@#g'; }\n"
+    f"mask_urls() {{ perl -pe {q(MASK_URLS_PERL)}; }}\n"
     "masked() {\n"
-    "  err=$(mktemp)\n"
-    "  out=$(\"$@\" 2>\"$err\") && rc=0 || rc=$?\n"
-    "  [ -z \"$out\" ] || printf '%s\\n' \"$out\" | mask_urls\n"
-    "  mask_urls < \"$err\" >&2; rm -f \"$err\"\n"
-    "  return \"$rc\"\n"
+    "  { \"$@\" 2>&1 1>&3 3>&- | mask_urls >&2; exit \"${PIPESTATUS[0]}\"; } 3>&1 | mask_urls\n"
+    "  return \"${PIPESTATUS[0]}\"\n"
     "}"
 )
 

@@ -27,6 +27,17 @@ class NovaVersion:
 PACKAGE_LOCK = "/run/lock/openstack-nova-packages.lock"
 PACKAGE_LOCK_WAIT = 1800  # seconds: longer than any install we run
 
+# An install killed mid-way (the step's SSH session dropped, the node rebooted) leaves dpkg
+# "interrupted", and every later apt-get refuses: "dpkg was interrupted, you must manually run
+# 'dpkg --configure -a' to correct the problem". apt decides that from dpkg's journal: a file
+# named only by digits in /var/lib/dpkg/updates (apt-pkg's debSystem::CheckUpdates), so the
+# step tests exactly that. It also asks `dpkg --audit`, which lists packages a killed apt left
+# unpacked or half-configured once dpkg had folded its journal into the status file (apt does
+# not refuse then, but leaves them broken). Only then does it run `dpkg --configure -a`, under
+# the step's lock, after the dpkg lock wait, non-interactively, keeping changed conffiles as
+# apt-get is told to; a healthy node never runs it.
+DPKG_UPDATES = "/var/lib/dpkg/updates"
+
 
 def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), source=None,
                      nova: Optional[NovaVersion] = None, lock: Optional[str] = None) -> str:
@@ -83,11 +94,20 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), sourc
         "  echo 'waiting for the dpkg lock'; sleep 5\n"
         "done"
     )
+    recover = (
+        "journal=''\n"
+        f"for f in {q(checked_path(DPKG_UPDATES))}/*; do case \"${{f##*/}}\" in ''|*[!0-9]*) ;; *) journal=pending ;; esac; done\n"
+        "if [ -n \"$journal\" ] || [ -n \"$(dpkg --audit 2>/dev/null || true)\" ]; then\n"
+        "  echo 'dpkg was interrupted (an earlier install was killed): dpkg --configure -a'\n"
+        "  dpkg --force-confold --configure -a\n"
+        "fi\n"
+    )
     apt = "apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
     return (
         HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + hold + wait + "\n"
         + (f"printf '%s\\n' {' '.join(q(line) for line in preseed)} | debconf-set-selections\n" if preseed else "")
         + guard
+        + recover
         + (f"{apt} update -q\n" + add_source.format(apt=apt) if add_source else "")
         + f"{apt} update -q\n"
         f"{apt} install -y -q --no-install-recommends {pkgs}\n"

@@ -12,7 +12,8 @@ def placement_db_sync() -> str:
 
 def verify_placement(openrc: str, url: str, attempts: int = 30, delay: int = 5) -> str:
     """Placement answers (bounded wait), refuses an anonymous request, serves an authenticated
-    one (the token travels in a 0600 header file, never in a command line), and
+    one (the token reaches curl on its stdin, `-H @-`: never in a command line, nor in a file,
+    which a kill, skipping the EXIT trap, would leave behind), and
     `placement-status upgrade check` passes (0, or 1 for warnings)."""
     if not validate.PLAIN_URL_RE.fullmatch(url):
         raise ValueError(f"{url!r} is not a plain http(s) URL")
@@ -30,9 +31,8 @@ def verify_placement(openrc: str, url: str, attempts: int = 30, delay: int = 5) 
         f"[ \"$code\" = 200 ] || {{ echo \"placement at $url did not answer after {int(attempts) * int(delay)}s (last status $code)\" >&2; exit 1; }}\n"
         f"anonymous=$({get} \"$url/resource_providers\" || true)\n"
         "[ \"$anonymous\" = 401 ] || { echo \"placement answered $anonymous to an anonymous request, not 401\" >&2; exit 1; }\n"
-        "umask 077; header=$(mktemp); trap 'rm -f \"$header\"' EXIT\n"
-        "printf 'X-Auth-Token: %s\\n' \"$(openstack token issue -f value -c id)\" > \"$header\"\n"
-        f"authenticated=$({get} -H @\"$header\" \"$url/resource_providers\" || true)\n"
+        "token=$(openstack token issue -f value -c id)\n"
+        f"authenticated=$(printf 'X-Auth-Token: %s\\n' \"$token\" | {get} -H @- \"$url/resource_providers\" || true)\n"
         "[ \"$authenticated\" = 200 ] || { echo \"placement answered $authenticated to an authenticated request\" >&2; exit 1; }\n"
         f"rc=0; report=$({status} 2>&1) || rc=$?\n"
         "if [ \"$rc\" -gt 1 ]; then printf '%s\\n' \"$report\" >&2; echo \"placement-status upgrade check failed (exit $rc)\" >&2; exit 1; fi\n"
