@@ -3,7 +3,7 @@ would do, without the Pulumi CLI, credentials or network.
 
     python -m tools.plan tutorial        # writes out/tutorial/{plan.txt,plan.json,graph.dot[,graph.svg]}
 
-Modules: `stack` (a stack's config under the CLI's rules), `monitor` (the run under mocks),
+Modules: `stack` (a stack's config under the CLI's rules, `cli_rules`), `monitor` (the run under mocks),
 `recording` (what it registered, graph queries), `wire` (secrets on the wire), `render` (text,
 JSON, DOT) and `__main__` (the command line).
 """
