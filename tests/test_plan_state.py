@@ -18,8 +18,9 @@ import tools.plan.__main__ as plan_command
 import tools.plan.stack as plan_stack
 from tests.stack_files import encrypt_value, new_encryption_salt
 from tools.plan import run_program, stack_config
-from tools.plan.diff import comparison_note, review, snapshot
+from tools.plan.diff import review
 from tools.plan.files import private_dir, write_private
+from tools.plan.state import comparison_note, snapshot
 
 PASSPHRASE = "openstack"  # the tutorial's, and its password for everything (README)
 TOKEN = "Qx7vZ"  # in every secret below, and nowhere else
