@@ -22,7 +22,8 @@ from typing import Any, Mapping, Optional
 import pytest
 
 from components.config import ConfigError, load_settings
-from tools.plan import run_program, stack_config
+from tests.stack_files import stack_config  # with `cli_rules`
+from tools.plan import run_program
 
 
 def _program_config(stack: str, secrets: Optional[Mapping[str, str]] = None, cli_rules: bool = False, *,

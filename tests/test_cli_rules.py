@@ -9,10 +9,10 @@ import sys
 import pytest
 import yaml
 
-from tools.plan import PROJECT_ROOT, StackConfigError, stack_config
-from tools.plan.stack import (
-    cli_rule_errors, decrypt_value, encrypt_value, known_stacks, new_encryption_salt, passphrase_key, read_stack_file,
-)
+from tests.stack_files import encrypt_value, new_encryption_salt, stack_config
+from tools.plan import PROJECT_ROOT, StackConfigError
+from tools.plan.cli_rules import cli_rule_errors
+from tools.plan.stack import decrypt_value, known_stacks, passphrase_key, read_stack_file
 
 REQUIRED_SECRETS = ("dbAdminPassword", "dbPassword", "keystoneAdminPassword", "neutronPassword", "novaPassword",
                     "rabbitPassword")

@@ -13,7 +13,8 @@ import pytest
 from components.config import ConfigError, SCHEMA
 from components.nova_conf import secret_filled_options
 from tests.support import problems_for, settings_for
-from tools.plan import PROJECT_ROOT, run_program, stack_config
+from tests.stack_files import stack_config  # with `cli_rules`
+from tools.plan import PROJECT_ROOT, run_program
 from tools.plan.stack import StackConfigError, read_stack_file
 
 # Every kind of line break and control character a parser may split a line on, and the

@@ -10,7 +10,8 @@ import pytest
 
 from tests.support import sentinel_secrets
 from tools.plan import PROJECT_ROOT, plan_json, plan_text, run_program, stack_config
-from tools.plan.diff import review, snapshot
+from tools.plan.diff import review
+from tools.plan.state import snapshot
 
 NOVA_CONF_CHANGE = {"novaConf": {"DEFAULT": {"debug": True}}}
 

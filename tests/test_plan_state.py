@@ -16,9 +16,11 @@ import yaml
 
 import tools.plan.__main__ as plan_command
 import tools.plan.stack as plan_stack
+from tests.stack_files import encrypt_value, new_encryption_salt
 from tools.plan import run_program, stack_config
-from tools.plan.diff import comparison_note, review, snapshot
+from tools.plan.diff import review
 from tools.plan.files import private_dir, write_private
+from tools.plan.state import comparison_note, snapshot
 
 PASSPHRASE = "openstack"  # the tutorial's, and its password for everything (README)
 TOKEN = "Qx7vZ"  # in every secret below, and nowhere else
@@ -48,10 +50,10 @@ def project(tmp_path, monkeypatch, loose_umask):
     """`./dev plan` with the project's out/ at tmp_path/out and a stack `tutorial` like the real
     one, whose secrets (SECRETS) are encrypted as the CLI would under PASSPHRASE."""
     document = yaml.safe_load(plan_stack.stack_path("tutorial").read_text())
-    document["encryptionsalt"], key = plan_stack.new_encryption_salt(PASSPHRASE)
+    document["encryptionsalt"], key = new_encryption_salt(PASSPHRASE)
     for name, value in SECRETS.items():
         assert {"secure"} == set(document["config"][f"openstack-nova:{name}"])
-        document["config"][f"openstack-nova:{name}"] = {"secure": plan_stack.encrypt_value(key, value)}
+        document["config"][f"openstack-nova:{name}"] = {"secure": encrypt_value(key, value)}
     stacks = tmp_path / "stacks"
     stacks.mkdir()
     (stacks / "Pulumi.tutorial.yaml").write_text(yaml.safe_dump(document))

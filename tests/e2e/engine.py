@@ -12,7 +12,7 @@ comes from (pulumi/pulumi pkg/resource/deploy/: step_generator.go, step_executor
   state with the new inputs key by key (diffResource), "__" keys left out (pulumi-go-provider
   infer diff). A change of a key in tools.plan.diff's REPLACE_KEYS for the type, or in the
   registration's replace_on_changes (applyReplaceOnChanges), or a replace the provider reports,
-  replaces; any other change updates. The offline plan uses the very same rules (`_replace_keys`).
+  replaces; any other change updates. The offline plan uses the very same rules (`replace_keys`).
 - `import`: the object is read by its id and becomes the old state, then diffed as above
   (isImport, ImportStep, continueStepsFromImport);
 - a replace creates the new resource first; the old one is deleted after every create and
@@ -48,7 +48,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 from engine_kinds import DATABASE, Kinds
 from timing import table
 from tools.plan import Recording, Registration, unwrap
-from tools.plan.diff import COMMAND, _replace_keys, engine_order
+from tools.plan.diff import COMMAND, engine_order, replace_keys
 from tools.plan.monitor import PlanMocks
 
 PARALLEL = int(os.environ.get("PULUMI_PARALLEL") or 0) or 4 * (os.cpu_count() or 1)
@@ -232,7 +232,7 @@ class Engine:
             old = self.state.get(r.urn)
         new = State(r.urn, r.type, r.name, r.custom, news, dependencies=tuple(_waits_for(r)),
                     provider=r.provider.rsplit("::", 1)[0] if r.provider else "", import_id=r.import_id,
-                    replace_keys=_replace_keys(r))
+                    replace_keys=replace_keys(r))
         if not r.custom:  # a component or the stack: nothing to do but keep its state
             with lock:
                 self.state[r.urn] = copy(new, outputs=news)

@@ -3,9 +3,10 @@ would do, without the Pulumi CLI, credentials or network.
 
     python -m tools.plan tutorial        # writes out/tutorial/{plan.txt,plan.json,graph.dot[,graph.svg]}
 
-Modules: `stack` (a stack's config under the CLI's rules), `monitor` (the run under mocks),
-`recording` (what it registered, graph queries), `wire` (secrets on the wire), `render` (text,
-JSON, DOT) and `__main__` (the command line).
+Modules: `stack` (a stack's config under the CLI's rules, `cli_rules`), `monitor` (the run under mocks),
+`recording` (what it registered, graph queries), `wire` (secrets on the wire), `state` (the plan
+kept for the next one), `diff` (the changes against it), `render` (text, JSON, DOT), `files`
+(private output files) and `__main__` (the command line).
 """
 from tools.plan.paths import PROJECT_ROOT
 from tools.plan.monitor import PlanMocks, RecordingMonitor, keystone_id, run_program

@@ -11,11 +11,11 @@ from typing import Optional
 
 from tools.plan.paths import PROJECT_ROOT
 from components.config import ConfigError
-from tools.plan.diff import STATE_FORMAT, comparison_note, load_state, save_state, snapshot
 from tools.plan.files import private_dir
 from tools.plan.monitor import run_program
 from tools.plan.render import write_plan
 from tools.plan.stack import StackConfigError, stack_config
+from tools.plan.state import STATE_FORMAT, comparison_note, load_state, save_state, snapshot
 
 STATE_FILE = "state.json"  # the last plan, what the next plan is reviewed against
 
@@ -73,7 +73,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.set:  # a what-if: the kept state stays the last real plan's
         print(f"note: a what-if (--set): {kept.name} in {out} left as it was", file=sys.stderr)
     else:
-        # secret digests keyed with the passphrase's key (none with placeholder secrets: tools/plan/diff.py)
+        # secret digests keyed with the passphrase's key (none with placeholder secrets: tools/plan/state.py)
         save_state(out / STATE_FILE, snapshot(rec, config.secrets_key))
         written.append(out / STATE_FILE)
     text = (out / "plan.txt").read_text()

@@ -9,7 +9,6 @@ import threading
 from typing import Mapping
 
 import pulumi
-import pulumi.runtime.settings
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import stack as pulumi_stack
@@ -109,7 +108,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], pr
     """Run __main__.py for `stack` under mocks; raises ConfigError for bad config. With
     preview=False every value computed from inputs is resolved (what an apply would send), the
     commands' output taken from `apply_stdout` (step name suffix -> stdout)."""
-    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=preview)  # no root stack resource yet
     monitor = RecordingMonitor(PlanMocks(preview, apply_stdout))
     pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
@@ -121,7 +120,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], pr
             runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
             # What the CLI's language host does when the program returns: register the
             # stack's exports as its outputs (the mock runtime's test wrapper does not).
-            root = pulumi.runtime.settings.get_root_resource()
+            root = pulumi.runtime.get_root_resource()
             root.register_outputs(pulumi_stack.massage(root.outputs, []))
         except BaseException as exc:  # surfaced after the runtime settles
             failure.append(exc)

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Optional
 import yaml
 
 from components.config import PROJECT, SCHEMA, project_declarations
+from tools.plan.cli_rules import cli_rule_errors
 from tools.plan.paths import PROJECT_ROOT
 
 STACKS_DIR = PROJECT_ROOT / "stacks"
@@ -130,38 +131,25 @@ def read_stack_file(stack: str, path: Optional[Path] = None) -> dict[str, Any]:
 # The passphrase secrets provider
 # ---------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
-def _key(passphrase: str, salt: bytes) -> bytes:
+def derive_key(passphrase: str, salt: bytes) -> bytes:
+    """The passphrase secrets provider's key: PBKDF2-SHA256 of the passphrase and the stack file's
+    `encryptionsalt` (cached: a million rounds take a while)."""
     return hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, PBKDF2_ROUNDS, 32)
 
 
-def _aesgcm(key: bytes):
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when a secret is read
-    return AESGCM(key)
-
-
-def encrypt_value(key: bytes, plaintext: str, nonce: Optional[bytes] = None) -> str:
-    nonce = nonce or os.urandom(12)
-    sealed = _aesgcm(key).encrypt(nonce, plaintext.encode(), None)
-    return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(sealed).decode()}"
-
-
 def decrypt_value(key: bytes, ciphertext: str) -> str:
+    """A `secure:` value (`v1:<nonce>:<AES-256-GCM ciphertext>`, base64) decrypted; ValueError when
+    it is not one or the key is not its key."""
     from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when a secret is read
 
     parts = ciphertext.split(":")
     if len(parts) != 3 or parts[0] != "v1":
         raise ValueError("bad value")
     try:
-        return _aesgcm(key).decrypt(base64.b64decode(parts[1]), base64.b64decode(parts[2]), None).decode()
+        return AESGCM(key).decrypt(base64.b64decode(parts[1]), base64.b64decode(parts[2]), None).decode()
     except (InvalidTag, ValueError):
         raise ValueError("bad value") from None
-
-
-def new_encryption_salt(passphrase: str) -> tuple[str, bytes]:
-    """(`encryptionsalt` for a new stack file, the key it yields), as `pulumi stack init` makes."""
-    salt = os.urandom(8)
-    key = _key(passphrase, salt)
-    return f"v1:{base64.b64encode(salt).decode()}:{encrypt_value(key, 'pulumi')}", key
 
 
 def passphrase_key(stack: str, document: Mapping[str, Any], passphrase: Optional[str]) -> bytes:
@@ -181,7 +169,7 @@ def passphrase_key(stack: str, document: Mapping[str, Any], passphrase: Optional
             f"stack {stack!r} has secure values: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE "
             "to its passphrase (or plan with --placeholder-secrets)")
     _, salt_b64, check = salt_text.split(":", 2)
-    key = _key(passphrase, base64.b64decode(salt_b64))
+    key = derive_key(passphrase, base64.b64decode(salt_b64))
     try:
         if decrypt_value(key, check) != "pulumi":
             raise ValueError
@@ -190,75 +178,40 @@ def passphrase_key(stack: str, document: Mapping[str, Any], passphrase: Optional
     return key
 
 
-# ---------------------------------------------------------------------------------------------
-# The CLI's rules
-# ---------------------------------------------------------------------------------------------
-def _type_ok(kind: str, items: Optional[Mapping[str, Any]], value: Any) -> bool:
-    """`ValidateConfigValue` of the CLI: primitives in a stack file are strings by then."""
-    if kind == "string":
-        return isinstance(value, str) or isinstance(value, (int, float, bool))
-    if kind == "integer":
-        if isinstance(value, bool):
-            return False
-        if isinstance(value, int):
-            return True
-        # A stack file's scalars reach the CLI as their text: "22.9" and "22.0" fail strconv.Atoi.
-        text = value.removeprefix("-").removeprefix("+") if isinstance(value, str) else ""
-        return text.isascii() and text.isdigit()
-    if kind == "boolean":
-        return isinstance(value, bool) or value in ("true", "false")
-    if kind == "array":
-        return isinstance(value, list) and items is not None and all(
-            _type_ok(items.get("type"), items.get("items"), item) for item in value)
-    return False
+@dataclass
+class StackValues:
+    """A stack's config as given, before the CLI's rules and decryption: full key -> the stack
+    file's value, a secret as `{"secure": ciphertext}` or, given in the clear (`secrets`,
+    overrides of secrets, placeholders), `{"secure": value, "plain": True}`."""
+    stack: str
+    document: dict[str, Any]  # the stack file (its `encryptionsalt` decrypts the secure values)
+    raw: dict[str, Any]
+    placeholders: list[str] = field(default_factory=list)  # keys given a placeholder
 
-
-def _type_name(declaration: Mapping[str, Any]) -> str:
-    items = declaration.get("items")
-    if items is not None:
-        return f"array<{_type_name(items)}>"
-    return declaration.get("type")
-
-
-def _join_keys(keys: list[str]) -> str:
-    keys = sorted(keys)
-    if len(keys) == 1:
-        return f"'{keys[0]}'"
-    return ", ".join(f"'{k}'" for k in keys[:-1]) + f" and '{keys[-1]}'"
-
-
-def cli_rule_errors(stack: str, config: Mapping[str, Any]) -> list[str]:
-    """What `pulumi preview` would refuse the stack for (empty when it would run). `config`
-    maps stack-file keys to their values (`{"secure": ...}` for encrypted ones)."""
-    missing = []
-    for key, declaration in sorted(project_declarations().items()):
-        full = f"{PROJECT}:{key}"
-        if full not in config and key not in config:
-            if "default" not in declaration:
-                missing.append(key)
-            continue
-        value = config.get(full, config.get(key))
-        secure = isinstance(value, dict) and set(value) == {"secure"}
-        if declaration.get("secret") and not secure:
-            return [f"Stack '{stack}' with configuration key '{key}' must be encrypted as it's secret"]
-        if not secure and not _type_ok(declaration["type"], declaration.get("items"), value):
-            return [f"Stack '{stack}' with configuration key '{key}' must be of type '{_type_name(declaration)}'"]
-    if missing:
-        how = [f"    pulumi config set{' --secret' if project_declarations()[k].get('secret') else ''} {k} <value>"
-               for k in sorted(missing)]
-        return [f"Stack '{stack}' is missing configuration value{'s' if len(missing) > 1 else ''} {_join_keys(missing)}",
-                f"  set {'each' if len(missing) > 1 else 'it'} with:", *how]
-    return []
+    def as_the_cli_sees(self) -> dict[str, Any]:
+        """What cli_rule_errors checks: secure values as `{"secure": ...}`, never decrypted."""
+        return {k: ({"secure": ""} if isinstance(v, dict) and "secure" in v else v) for k, v in self.raw.items()}
 
 
 def stack_config(stack: str, secrets: Optional[Mapping[str, str]] = None,
                  overrides: Optional[Mapping[str, Any]] = None, *, placeholder_secrets: bool = False,
-                 passphrase: Optional[str] = None, path: Optional[Path] = None, cli_rules: bool = True) -> StackConfig:
+                 passphrase: Optional[str] = None, path: Optional[Path] = None) -> StackConfig:
     """The config the CLI would hand the program for `stack`: Pulumi.yaml's defaults under the
     stack file's values, `secure:` values decrypted. `secrets` are set as secrets, as
-    `pulumi config set --secret` would; `overrides` (None removes a key) plan a what-if.
-    `cli_rules=False` (tests of the program's own checks) hands over what the CLI would refuse,
-    as config reaching the program another way (PULUMI_CONFIG, the Automation API) can."""
+    `pulumi config set --secret` would; `overrides` (None removes a key) plan a what-if. A stack
+    the CLI would refuse (tools/plan/cli_rules.py) raises StackConfigError with its messages."""
+    values = stack_values(stack, secrets, overrides, placeholder_secrets=placeholder_secrets, path=path)
+    errors = cli_rule_errors(stack, values.as_the_cli_sees())
+    if errors:
+        raise StackConfigError("\n".join(errors))
+    return program_config(values, passphrase)
+
+
+def stack_values(stack: str, secrets: Optional[Mapping[str, str]] = None,
+                 overrides: Optional[Mapping[str, Any]] = None, *, placeholder_secrets: bool = False,
+                 path: Optional[Path] = None) -> StackValues:
+    """The stack file's config with `secrets`, `overrides` and (with `placeholder_secrets`) a
+    placeholder for each secret not at hand: what stack_config checks and hands over."""
     document = read_stack_file(stack, path)
     raw: dict[str, Any] = {}
     for key, value in (document.get("config") or {}).items():
@@ -285,29 +238,30 @@ def stack_config(stack: str, secrets: Optional[Mapping[str, str]] = None,
             if spec.secret and key not in UNSET_IS_MEANINGFUL and full not in removed and (value is None or stored):
                 raw[full] = {"secure": PLACEHOLDER.format(key=key), "plain": True}
                 placeholders.append(key)
+    return StackValues(stack, document, raw, sorted(placeholders))
 
-    errors = cli_rules and cli_rule_errors(stack, {k: ({"secure": ""} if isinstance(v, dict) and "secure" in v else v)
-                                                   for k, v in raw.items()})
-    if errors:
-        raise StackConfigError("\n".join(errors))
 
+def program_config(given: StackValues, passphrase: Optional[str] = None) -> StackConfig:
+    """What the program receives for `given`: Pulumi.yaml's defaults under it, `secure:` values
+    decrypted (with `passphrase`, else PULUMI_CONFIG_PASSPHRASE[_FILE]), every value a string."""
     values: dict[str, Any] = {f"{PROJECT}:{k}": v for k, v in _defaults().items()}
     secret_keys: set[str] = set()
     key: Optional[bytes] = None
-    for full, value in raw.items():
+    for full, value in given.raw.items():
         if isinstance(value, dict) and "secure" in value:
             if not value.get("plain"):
-                key = key or passphrase_key(stack, document, passphrase)
+                key = key or passphrase_key(given.stack, given.document, passphrase)
                 try:
                     value = decrypt_value(key, value["secure"])
                 except ValueError:
-                    raise StackConfigError(f"stack {stack!r}: {full} cannot be decrypted with this passphrase") from None
+                    raise StackConfigError(
+                        f"stack {given.stack!r}: {full} cannot be decrypted with this passphrase") from None
             else:
                 value = value["secure"]
             secret_keys.add(full)
         values[full] = value
     as_strings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-    return StackConfig(as_strings, secret_keys, sorted(placeholders), key)
+    return StackConfig(as_strings, secret_keys, given.placeholders, key)
 
 
 def _is_secret(full_key: str) -> bool:
