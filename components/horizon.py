@@ -9,6 +9,7 @@ applied rule.
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -147,11 +148,17 @@ class DashboardArgs:
     endpoints: Sequence[pulumi.Resource]  # Horizon is useless before the catalog exists
 
 
-def render_wsgi_conf(wsgi_dir: str) -> str:
-    """Apache: Horizon's WSGI app in the main Python interpreter (see DashboardPackaging.wsgi_conf)."""
+def render_wsgi_conf(wsgi_dir: str, process_group: Optional[str] = None) -> str:
+    """Apache: Horizon's WSGI app in the main Python interpreter (see DashboardPackaging.wsgi_conf)
+    of the package's daemon process, when it defines one (DashboardPackaging.wsgi_process_group)."""
+    if process_group is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", process_group):
+        raise ValueError(f"refusing WSGI process group {process_group!r}")
+    group = ("# In the package's daemon process: Horizon's sessions live in its memory.\n"
+             f"    WSGIProcessGroup {process_group}\n") if process_group else ""
     return ("# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n"
             "# Horizon in the main interpreter: cryptography's PyO3 module cannot load in a sub-interpreter.\n"
-            f"<Directory {checked_path(wsgi_dir)}>\n    WSGIApplicationGroup %{{GLOBAL}}\n</Directory>\n")
+            f"<Directory {checked_path(wsgi_dir)}>\n    WSGIApplicationGroup %{{GLOBAL}}\n"
+            + (f"    {group}" if group else "") + "</Directory>\n")
 
 
 class Dashboard(pulumi.ComponentResource):
@@ -175,7 +182,7 @@ class Dashboard(pulumi.ComponentResource):
             reload_after, triggers, enable = [self.settings], [content_hash(text)], ""
             self.wsgi_conf = None
             if packaging.wsgi_conf:
-                conf = render_wsgi_conf(packaging.wsgi_dir)
+                conf = render_wsgi_conf(packaging.wsgi_dir, packaging.wsgi_process_group)
                 self.wsgi_conf = steps.write_file("wsgi-conf", f"/etc/apache2/conf-available/{packaging.wsgi_conf}.conf",
                                                   conf, mode="0644", secret=False, depends_on=[self.packages])
                 reload_after.append(self.wsgi_conf)

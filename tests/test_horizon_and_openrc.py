@@ -265,18 +265,24 @@ def test_the_login_page_check_needs_the_form_not_just_an_answer(box):
 
 def test_debian_s_dashboard_runs_in_the_main_interpreter_and_the_reload_enables_it():
     """Debian 13's vhost runs Horizon in a mod_wsgi sub-interpreter, where cryptography's PyO3
-    module fails and every page is a 500 (found by the e2e test): an Apache conf of ours runs it
-    in the main interpreter; the reload enables it and runs again when it changes."""
+    module fails and every page is a 500, and in every Apache child, where the sessions Debian
+    keeps in process memory are lost between requests (both found by the e2e test): an Apache conf
+    of ours runs it in the main interpreter of the package's one daemon process; the reload
+    enables it and runs again when it changes."""
     from components.horizon import render_wsgi_conf
     from tests.support import record, sentinel_secrets
 
     rec = record("dev", secrets=sentinel_secrets(), distro="debian-13")
     conf = rec.by_name("dashboard-wsgi-conf")
     assert "/etc/apache2/conf-available/openstack-nova-dashboard.conf" in conf.inputs["create"]
-    assert conf.inputs["stdin"] == render_wsgi_conf("/usr/share/openstack-dashboard") == (
+    assert conf.inputs["stdin"] == render_wsgi_conf("/usr/share/openstack-dashboard", "horizon") == (
         "# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n"
         "# Horizon in the main interpreter: cryptography's PyO3 module cannot load in a sub-interpreter.\n"
-        "<Directory /usr/share/openstack-dashboard>\n    WSGIApplicationGroup %{GLOBAL}\n</Directory>\n")
+        "<Directory /usr/share/openstack-dashboard>\n    WSGIApplicationGroup %{GLOBAL}\n"
+        "    # In the package's daemon process: Horizon's sessions live in its memory.\n"
+        "    WSGIProcessGroup horizon\n</Directory>\n")
+    with pytest.raises(ValueError):
+        render_wsgi_conf("/usr/share/openstack-dashboard", "horizon\nWSGIApplicationGroup x")
     reload = rec.by_name("dashboard-reload")
     assert rec.depends("dashboard-reload", "dashboard-wsgi-conf") and rec.depends("dashboard-wsgi-conf", "dashboard-packages")
     assert reload.inputs["create"].startswith("set -eu\na2enconf -q openstack-nova-dashboard\nif command -v systemctl")

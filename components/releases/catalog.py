@@ -162,6 +162,7 @@ _DEBIAN_DASHBOARD = DashboardPackaging(
     preseed=("openstack-dashboard-apache horizon/activate_vhost boolean true",
              "openstack-dashboard-apache horizon/use_ssl boolean false"),
     wsgi_conf="openstack-nova-dashboard",
+    wsgi_process_group="horizon",  # WSGIDaemonProcess horizon, in the package's vhost
 )
 _DEBIAN = Packaging(
     distro="debian",  # replaced per release below

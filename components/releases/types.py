@@ -74,6 +74,11 @@ class DashboardPackaging:
     # and every page is a 500 (measured on Debian 13). None: the package's own setup works.
     wsgi_conf: Optional[str] = None
     wsgi_dir: str = "/usr/share/openstack-dashboard"
+    # The mod_wsgi daemon process the package's vhost defines but leaves unused (Debian comments
+    # out its WSGIProcessGroup): unused, Horizon runs in every Apache child, and its sessions,
+    # which Debian keeps in each process's own memory (LocMemCache), are lost whenever a request
+    # lands on another child: a login bounces back to the login page (found by the e2e test).
+    wsgi_process_group: Optional[str] = None
 
 
 @dataclass(frozen=True)

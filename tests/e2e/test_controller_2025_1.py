@@ -326,6 +326,9 @@ def test_the_dashboard_logs_in_and_shows_the_hypervisor(deployment, browser, env
 
     log_in(browser, url, "admin", env.admin_password)
     WebDriverWait(browser, 120).until(lambda d: "/auth/login/" not in d.current_url)
+    for _ in range(8):  # the session holds from page to page (Apache spreads them over its children)
+        browser.get(url + "admin/")
+        assert "/auth/login/" not in browser.current_url, "logged out between pages: the session was lost"
     def listed(driver) -> bool:  # (re)loaded until the table lists it: one slow API answer is no verdict
         driver.get(url + "admin/hypervisors/")
         return hypervisor.name in driver.page_source
