@@ -4,8 +4,8 @@
 """
 from components.config.load import load_settings
 from components.config.schema import (
-    PROJECT, PULUMI_YAML, SCHEMA, SEED_DEFAULT_PASSWORD, UNDECLARED, ConfigError, Key, Secret, project_declarations,
-    project_defaults,
+    PROJECT, PULUMI_YAML, SCHEMA, SECRET_KEYS, SEED_DEFAULT_PASSWORD, UNDECLARED, ConfigError, Key, Secret,
+    project_declarations, project_defaults,
 )
 from components.config.sections import NODE_KEYS
 from components.config.settings import (
@@ -13,7 +13,7 @@ from components.config.settings import (
 )
 
 __all__ = [
-    "load_settings", "PROJECT", "PULUMI_YAML", "SCHEMA", "SEED_DEFAULT_PASSWORD", "UNDECLARED", "ConfigError", "Key",
-    "Secret", "project_declarations", "project_defaults", "NODE_KEYS", "DashboardSettings", "DatabaseSettings",
-    "IdentitySettings", "KeystoneSettings", "MessagingSettings", "NodeSettings", "Settings",
+    "load_settings", "PROJECT", "PULUMI_YAML", "SCHEMA", "SECRET_KEYS", "SEED_DEFAULT_PASSWORD", "UNDECLARED",
+    "ConfigError", "Key", "Secret", "project_declarations", "project_defaults", "NODE_KEYS", "DashboardSettings",
+    "DatabaseSettings", "IdentitySettings", "KeystoneSettings", "MessagingSettings", "NodeSettings", "Settings",
 ]
