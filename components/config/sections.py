@@ -10,6 +10,7 @@ from components import releases, validate
 from components.config.reader import _Reader
 from components.config.schema import _NODE_NAME_RE, _OPTION_RE, INTERFACES, KNOWN_SERVICE_TYPES, Secret
 from components.config.settings import DashboardSettings, IdentitySettings, NodeSettings, PlacementSettings
+from components.virt_types import VIRT_TYPES
 
 
 def _db_user(r: _Reader, user: Optional[str]) -> Optional[str]:
@@ -65,8 +66,9 @@ def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = Fals
     if "jumpHostKey" in value and jump is None:
         r.problem(f"{key}.jumpHostKey", "is set but jumpHost is not; set jumpHost or remove jumpHostKey")
     virt_type = value.get("virtType") if virt else None
-    if virt_type is not None and virt_type not in ("kvm", "qemu"):
-        r.problem(f"{key}.virtType", f"{virt_type!r} is not supported; use kvm or qemu, or leave it out to detect (kvm when /dev/kvm is usable)")
+    if virt_type is not None and virt_type not in VIRT_TYPES:
+        r.problem(f"{key}.virtType", f"{virt_type!r} is not supported; use {' or '.join(VIRT_TYPES)}, or leave it out "
+                  "to detect (kvm when /dev/kvm is usable)")
     return NodeSettings(name=name, host=host, port=int(port), user=user, my_ip=my_ip, jump_host=jump, virt_type=virt_type,
                         host_key=keys.get("hostKey"), jump_host_key=keys.get("jumpHostKey"))
 

@@ -74,7 +74,7 @@ class NodeSettings:
     user: str
     my_ip: str
     jump_host: Optional[str]
-    virt_type: Optional[str] = None  # hypervisors only: kvm, qemu or None (detect)
+    virt_type: Optional[str] = None  # hypervisors only: one of virt_types.VIRT_TYPES, or None (detect)
     host_key: Optional[str] = None  # "keytype base64": the SSH host key the node must present
     jump_host_key: Optional[str] = None  # the same for the jump host
 
