@@ -265,3 +265,14 @@ def test_loading_a_stack_imports_neither_pymysql_nor_pulumi():
     """)
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_node_that_is_not_a_map_is_told_every_key_it_may_set():
+    """The keys come from NodeSettings' fields; virtType is a hypervisor's only."""
+    problems = problems_for("dev", dashboard={"enabled": True, "node": "web"}, hypervisors=["cmp1"])
+    assert ("dashboard.node: must be a map with host, myIp and optional name, port, user, jumpHost, hostKey, "
+            "jumpHostKey") in problems
+    assert ("hypervisors[0]: must be a map with host, myIp and optional name, port, user, jumpHost, virtType, "
+            "hostKey, jumpHostKey") in problems
+    assert "controller.virtType: is not a node setting; use host, hostKey, jumpHost, jumpHostKey, myIp, name, " \
+           "port, user" in problems_for("dev", controller={"host": "ctl", "myIp": "10.20.0.10", "virtType": "kvm"})

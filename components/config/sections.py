@@ -1,6 +1,7 @@
 """Checks of the structured settings: nodes, the dashboard, nova's identity, nova.conf overrides."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
@@ -20,57 +21,63 @@ def _db_user(r: _Reader, user: Optional[str]) -> Optional[str]:
     return user
 
 
-NODE_KEYS = ("name", "host", "port", "user", "myIp", "jumpHost", "hostKey", "jumpHostKey")
+# A node map's keys, from NodeSettings' fields (the one declaration): stack key -> field.
+NODE_SETTINGS = {f.metadata["key"]: f for f in dataclasses.fields(NodeSettings)}
+NODE_KEYS = tuple(key for key, f in NODE_SETTINGS.items() if not f.metadata["hypervisors_only"])
+HYPERVISOR_KEYS = tuple(NODE_SETTINGS)
 
 
 def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = False) -> Optional[NodeSettings]:
     if value is None:
         return None
+    allowed = HYPERVISOR_KEYS if virt else NODE_KEYS
+    required = [k for k in allowed if NODE_SETTINGS[k].metadata["required"]]
     if not isinstance(value, dict):
-        r.problem(key, "must be a map with host, myIp and optional port, user, jumpHost, hostKey")
+        optional = [k for k in allowed if k not in required]
+        r.problem(key, f"must be a map with {', '.join(required)} and optional {', '.join(optional)}")
         return None
-    allowed = set(NODE_KEYS) | ({"virtType"} if virt else set())
-    for extra in sorted(set(value) - allowed):
+    for extra in sorted(set(value) - set(allowed)):
         close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
         r.problem(f"{key}.{extra}", "is not a node setting" + (f"; did you mean `{close[0]}`?" if close else f"; use {', '.join(sorted(allowed))}"))
-    if "host" not in value:
-        r.problem(f"{key}.host", "is required: the address the program reaches the node at over SSH")
-    if "myIp" not in value:
-        r.problem(f"{key}.myIp", "is required: the node's management IP (nova's my_ip)")
-    name = value.get("name", name_default)
+    for setting in required:
+        if setting not in value:
+            r.problem(f"{key}.{setting}", f"is required: {NODE_SETTINGS[setting].metadata['required']}")
+    checked: dict[str, Any] = {}  # stack key -> value
+    checked["name"] = name = value.get("name", name_default)
     if not isinstance(name, str) or not _NODE_NAME_RE.fullmatch(name):
         r.problem(f"{key}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
-    host = value.get("host")
+    checked["host"] = host = value.get("host")
     if host is not None and validate.check_host(host):
         r.problem(f"{key}.host", validate.check_host(host))
     port = value.get("port", 22)
     if validate.check_port(port):
         r.problem(f"{key}.port", validate.check_port(port))
         port = 22
-    user = value.get("user", r.raw.get("sshUser"))
+    checked["port"] = int(port)
+    checked["user"] = user = value.get("user", r.raw.get("sshUser"))
     if not isinstance(user, str) or not validate.UNIX_USER_RE.fullmatch(user):
         r.problem(f"{key}.user", f"{user!r} is not a Unix user name; use lower-case letters, digits, '_' and '-'")
     my_ip = value.get("myIp")
     if my_ip is not None and validate.check_ip(my_ip):
         r.problem(f"{key}.myIp", validate.check_ip(my_ip))
         my_ip = None
-    jump = value.get("jumpHost")
+    checked["myIp"] = my_ip
+    checked["jumpHost"] = jump = value.get("jumpHost")
     if jump is not None and validate.check_host(jump):
         r.problem(f"{key}.jumpHost", validate.check_host(jump))
-    keys = {}
     for setting in ("hostKey", "jumpHostKey"):
+        checked[setting] = None
         if value.get(setting) is not None:
-            keys[setting], error = validate.ssh_host_key(value[setting])
+            checked[setting], error = validate.ssh_host_key(value[setting])
             if error:
                 r.problem(f"{key}.{setting}", error)
     if "jumpHostKey" in value and jump is None:
         r.problem(f"{key}.jumpHostKey", "is set but jumpHost is not; set jumpHost or remove jumpHostKey")
-    virt_type = value.get("virtType") if virt else None
+    checked["virtType"] = virt_type = value.get("virtType") if "virtType" in allowed else None
     if virt_type is not None and virt_type not in VIRT_TYPES:
         r.problem(f"{key}.virtType", f"{virt_type!r} is not supported; use {' or '.join(VIRT_TYPES)}, or leave it out "
                   "to detect (kvm when /dev/kvm is usable)")
-    return NodeSettings(name=name, host=host, port=int(port), user=user, my_ip=my_ip, jump_host=jump, virt_type=virt_type,
-                        host_key=keys.get("hostKey"), jump_host_key=keys.get("jumpHostKey"))
+    return NodeSettings(**{NODE_SETTINGS[setting].name: v for setting, v in checked.items()})
 
 
 def _node_problems(r: _Reader, production: bool, nodes: list[tuple[str, NodeSettings]]) -> None:
