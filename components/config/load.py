@@ -11,19 +11,17 @@ import re
 from typing import Any, Mapping, Optional
 
 from components import releases, validate
-from components.config.reader import _Reader, _strip_namespace
+from components.config import nodes, sections
+from components.config.reader import Reader, strip_namespace
 from components.config.schema import SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
-from components.config.sections import (
-    _dashboard, _db_user, _hypervisors, _identity, _memcached, _node, _node_problems, _overrides, _placement,
-)
 from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
 from components.validate import validate_host_pattern
 
 
 def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str], stack: str) -> Settings:
-    ours, unknown = _strip_namespace(raw)
+    ours, unknown = strip_namespace(raw)
     secret_names = {k.rpartition(":")[2] for k in secret_keys}
-    r = _Reader(ours, secret_names)
+    r = Reader(ours, secret_names)
     r.problems.extend(unknown)
 
     release_name, distro = r.get("release"), r.get("distro")
@@ -66,7 +64,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         main_name=db_name,
         api_name=(profile.release.databases.get("api", "").format(name=db_name) or None) if profile and db_name else None,
         cell0_name=(profile.release.databases.get("cell0", "").format(name=db_name) or None) if profile and db_name else None,
-        user=_db_user(r, r.identifier("dbUser", r.get("dbUser"))),
+        user=sections.db_user(r, r.identifier("dbUser", r.get("dbUser"))),
         password=r.secret("dbPassword"),
         allowed_hosts=tuple(allowed_hosts) if isinstance(allowed_hosts, list) else (),
         drop_on_delete=r.get("dbDropOnDelete"),
@@ -109,17 +107,17 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     if keystone.region is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", keystone.region):
         r.problem("region", f"{keystone.region!r} is not a region name; use e.g. RegionOne (it must not be empty)")
 
-    controller = _node(r, "controller", r.get("controller"), name_default="controller")
-    hypervisors = _hypervisors(r, r.get("hypervisors", []))
-    _node_problems(r, bool(production), ([("controller", controller)] if controller else [])
+    controller = nodes.node(r, "controller", r.get("controller"), name_default="controller")
+    hypervisors = nodes.hypervisors(r, r.get("hypervisors", []))
+    nodes.node_problems(r, bool(production), ([("controller", controller)] if controller else [])
                    + [(f"hypervisors[{i}]", node) for i, node in enumerate(hypervisors)])
-    dashboard = _dashboard(r, r.get("dashboard", {}), controller)
+    dashboard = nodes.dashboard(r, r.get("dashboard", {}), controller)
 
-    identity = _identity(r, profile, controller)
+    identity = sections.identity(r, profile, controller)
 
     ssh_key = r.secret("sshPrivateKey", multiline=True)  # a PEM/OpenSSH key spans lines
 
-    overrides, secret_overrides = _overrides(r)
+    overrides, secret_overrides = sections.overrides(r)
 
     placement_password = r.secret("placementPassword")
     metadata_secret = r.secret("metadataSecret")
@@ -144,8 +142,8 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         metadata_secret=metadata_secret,
         placement_user=r.name("placementUser", r.get("placementUser")),
         placement_password=placement_password,
-        placement=_placement(r, r.get("placement", {}), profile, controller),
-        memcached_servers=_memcached(r, r.get("memcachedServers")),
+        placement=sections.placement(r, r.get("placement", {}), profile, controller),
+        memcached_servers=sections.memcached(r, r.get("memcachedServers")),
         nova_conf_overrides=overrides,
         nova_conf_secret_overrides=secret_overrides,
         workers=_workers(r, r.get("workers")),
@@ -171,7 +169,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
 KEYSTONE_CREDENTIALS = "the admin's password is the secret setting keystoneAdminPassword"
 
 
-def _production_rules(r: _Reader, keystone: KeystoneSettings, database: DatabaseSettings,
+def _production_rules(r: Reader, keystone: KeystoneSettings, database: DatabaseSettings,
                       identity) -> list[str]:
     """What a production stack refuses (TLS off where passwords and tokens travel), and what it
     only warns about (returned), each with the reason. README lists them."""
@@ -196,7 +194,7 @@ def _production_rules(r: _Reader, keystone: KeystoneSettings, database: Database
     return warnings
 
 
-def _secret_override_problems(r: _Reader, settings: Settings) -> None:
+def _secret_override_problems(r: Reader, settings: Settings) -> None:
     """novaConf and novaConfSecret must not set what the program fills from a secret setting
     (the list is derived from the renderers): the password would sit in clear in the stack, the
     plan and the state, and a later rotation of the setting would never reach nova.conf. A plain

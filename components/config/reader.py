@@ -12,7 +12,7 @@ from components.config.schema import (
 from components.validate import validate_identifier
 
 
-class _Reader:
+class Reader:
     """Reads raw config values by key (Pulumi.yaml's defaults under them), collecting problems
     instead of raising."""
 
@@ -160,7 +160,7 @@ def _shown(key: str, value: Any, spec: Key) -> str:
     return "[secret]" if spec.secret else repr(value)
 
 
-def _strip_namespace(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def strip_namespace(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Keep this project's keys; provider keys (openstack:...) are not ours to check."""
     ours: dict[str, Any] = {}
     for full_key, value in raw.items():
