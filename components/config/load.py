@@ -36,13 +36,13 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     production = r.get("production")
 
     # -- database ----------------------------------------------------------------------------
-    db_name = r.identifier("dbName", r.get("dbName"))
+    db_name = r.identifier("dbName")
     db_names: tuple[str, ...] = ()
     if profile is not None and db_name is not None:
         db_names = tuple(template.format(name=db_name) for template in profile.release.databases.values())
         for derived in db_names:
             if derived != db_name:
-                r.identifier("dbName", derived)
+                r.check_identifier("dbName", derived)
     allowed_hosts = r.get("dbAllowedHosts")
     if isinstance(allowed_hosts, list):
         if not allowed_hosts:
@@ -55,16 +55,16 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         if len(set(map(str, allowed_hosts))) != len(allowed_hosts):
             r.problem("dbAllowedHosts", "lists a host pattern twice; list each once")
     database = DatabaseSettings(
-        host=r.host("dbHost", r.get("dbHost")),
-        port=r.port("dbPort", r.get("dbPort")),
-        admin_user=r.name("dbAdminUser", r.get("dbAdminUser")),
+        host=r.host("dbHost"),
+        port=r.port("dbPort"),
+        admin_user=r.name("dbAdminUser"),
         admin_password=r.secret("dbAdminPassword"),
-        ca_file=r.path("dbCaFile", r.get("dbCaFile")),
+        ca_file=r.path("dbCaFile"),
         names=db_names,
         main_name=db_name,
         api_name=(profile.release.databases.get("api", "").format(name=db_name) or None) if profile and db_name else None,
         cell0_name=(profile.release.databases.get("cell0", "").format(name=db_name) or None) if profile and db_name else None,
-        user=sections.db_user(r, r.identifier("dbUser", r.get("dbUser"))),
+        user=sections.db_user(r),
         password=r.secret("dbPassword"),
         allowed_hosts=tuple(allowed_hosts) if isinstance(allowed_hosts, list) else (),
         drop_on_delete=r.get("dbDropOnDelete"),
@@ -83,35 +83,35 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
                   "cannot carry (nova-manage percent-decodes the database URL); use other characters")
 
     messaging = MessagingSettings(
-        host=r.host("rabbitHost", r.get("rabbitHost", database.host)),
-        port=r.port("rabbitPort", r.get("rabbitPort")),
-        user=r.name("rabbitUser", r.get("rabbitUser")),
+        host=r.host("rabbitHost", default=database.host),
+        port=r.port("rabbitPort"),
+        user=r.name("rabbitUser"),
         password=r.secret("rabbitPassword"),
     )
 
-    keystone_host = r.host("keystoneHost", r.get("keystoneHost"))
+    keystone_host = r.host("keystoneHost")
     public_default = f"http://{validate.url_host(keystone_host)}:5000" if keystone_host else None
     keystone = KeystoneSettings(
         host=keystone_host,
-        public_url=r.url("keystonePublicUrl", r.get("keystonePublicUrl", public_default), KEYSTONE_CREDENTIALS),
-        auth_url=r.url("keystoneAuthUrl", r.get("keystoneAuthUrl", public_default), KEYSTONE_CREDENTIALS),
-        admin_user=r.name("keystoneAdminUser", r.get("keystoneAdminUser")),
-        admin_project=r.name("keystoneAdminProject", r.get("keystoneAdminProject")),
+        public_url=r.url("keystonePublicUrl", default=public_default, credentials_hint=KEYSTONE_CREDENTIALS),
+        auth_url=r.url("keystoneAuthUrl", default=public_default, credentials_hint=KEYSTONE_CREDENTIALS),
+        admin_user=r.name("keystoneAdminUser"),
+        admin_project=r.name("keystoneAdminProject"),
         admin_password=r.secret("keystoneAdminPassword"),
-        user_domain=r.name("keystoneUserDomain", r.get("keystoneUserDomain")),
-        project_domain=r.name("keystoneProjectDomain", r.get("keystoneProjectDomain")),
-        ca_file=r.path("keystoneCaFile", r.get("keystoneCaFile")),
+        user_domain=r.name("keystoneUserDomain"),
+        project_domain=r.name("keystoneProjectDomain"),
+        ca_file=r.path("keystoneCaFile"),
         insecure=r.get("keystoneInsecure"),
         region=r.get("region"),
     )
     if keystone.region is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", keystone.region):
         r.problem("region", f"{keystone.region!r} is not a region name; use e.g. RegionOne (it must not be empty)")
 
-    controller = nodes.node(r, "controller", r.get("controller"), name_default="controller")
-    hypervisors = nodes.hypervisors(r, r.get("hypervisors", []))
+    controller = nodes.controller(r)
+    hypervisors = nodes.hypervisors(r)
     nodes.node_problems(r, bool(production), ([("controller", controller)] if controller else [])
-                   + [(f"hypervisors[{i}]", node) for i, node in enumerate(hypervisors)])
-    dashboard = nodes.dashboard(r, r.get("dashboard", {}), controller)
+                        + [(f"hypervisors[{i}]", node) for i, node in enumerate(hypervisors)])
+    dashboard = nodes.dashboard(r, controller)
 
     identity = sections.identity(r, profile, controller)
 
@@ -136,17 +136,17 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         ssh_private_key=ssh_key,
         hypervisors=hypervisors,
         dashboard=dashboard,
-        glance_host=r.host("glanceHost", r.get("glanceHost")),
-        neutron_user=r.name("neutronUser", r.get("neutronUser")),
+        glance_host=r.host("glanceHost"),
+        neutron_user=r.name("neutronUser"),
         neutron_password=r.secret("neutronPassword"),
         metadata_secret=metadata_secret,
-        placement_user=r.name("placementUser", r.get("placementUser")),
+        placement_user=r.name("placementUser"),
         placement_password=placement_password,
-        placement=sections.placement(r, r.get("placement", {}), profile, controller),
-        memcached_servers=sections.memcached(r, r.get("memcachedServers")),
+        placement=sections.placement(r, profile, controller),
+        memcached_servers=sections.memcached(r),
         nova_conf_overrides=overrides,
         nova_conf_secret_overrides=secret_overrides,
-        workers=_workers(r, r.get("workers")),
+        workers=_workers(r),
     )
 
     warnings: list[str] = []
@@ -231,7 +231,8 @@ def _looks_secret(option: str, value: str) -> bool:
 MAX_WORKERS = 64
 
 
-def _workers(r, value: Optional[int]) -> Optional[int]:
+def _workers(r: Reader) -> Optional[int]:
+    value = r.get("workers")
     if value is None or value == 0:
         return None
     if not 1 <= value <= MAX_WORKERS:

@@ -20,55 +20,57 @@ NODE_KEYS = tuple(key for key, f in NODE_SETTINGS.items() if not f.metadata["hyp
 HYPERVISOR_KEYS = tuple(NODE_SETTINGS)
 
 
-def node(r: Reader, key: str, value: Any, name_default: str, virt: bool = False) -> Optional[NodeSettings]:
+def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool = False) -> Optional[NodeSettings]:
+    """The node map at `where` (a setting, or a place inside one), checked."""
     if value is None:
         return None
-    allowed = HYPERVISOR_KEYS if virt else NODE_KEYS
+    allowed = HYPERVISOR_KEYS if hypervisor else NODE_KEYS
     required = [k for k in allowed if NODE_SETTINGS[k].metadata["required"]]
     if not isinstance(value, dict):
         optional = [k for k in allowed if k not in required]
-        r.problem(key, f"must be a map with {', '.join(required)} and optional {', '.join(optional)}")
+        r.problem(where, f"must be a map with {', '.join(required)} and optional {', '.join(optional)}")
         return None
     for extra in sorted(set(value) - set(allowed)):
         close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
-        r.problem(f"{key}.{extra}", "is not a node setting" + (f"; did you mean `{close[0]}`?" if close else f"; use {', '.join(sorted(allowed))}"))
+        r.problem(f"{where}.{extra}", "is not a node setting" + (
+            f"; did you mean `{close[0]}`?" if close else f"; use {', '.join(sorted(allowed))}"))
     for setting in required:
         if setting not in value:
-            r.problem(f"{key}.{setting}", f"is required: {NODE_SETTINGS[setting].metadata['required']}")
+            r.problem(f"{where}.{setting}", f"is required: {NODE_SETTINGS[setting].metadata['required']}")
     checked: dict[str, Any] = {}  # stack key -> value
     checked["name"] = name = value.get("name", name_default)
     if not isinstance(name, str) or not _NODE_NAME_RE.fullmatch(name):
-        r.problem(f"{key}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
+        r.problem(f"{where}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
     checked["host"] = host = value.get("host")
     if host is not None and validate.check_host(host):
-        r.problem(f"{key}.host", validate.check_host(host))
+        r.problem(f"{where}.host", validate.check_host(host))
     port = value.get("port", 22)
     if validate.check_port(port):
-        r.problem(f"{key}.port", validate.check_port(port))
+        r.problem(f"{where}.port", validate.check_port(port))
         port = 22
     checked["port"] = int(port)
     checked["user"] = user = value.get("user", r.raw.get("sshUser"))
     if not isinstance(user, str) or not validate.UNIX_USER_RE.fullmatch(user):
-        r.problem(f"{key}.user", f"{user!r} is not a Unix user name; use lower-case letters, digits, '_' and '-'")
+        r.problem(f"{where}.user", f"{user!r} is not a Unix user name; use lower-case letters, digits, '_' and '-'")
     my_ip = value.get("myIp")
     if my_ip is not None and validate.check_ip(my_ip):
-        r.problem(f"{key}.myIp", validate.check_ip(my_ip))
+        r.problem(f"{where}.myIp", validate.check_ip(my_ip))
         my_ip = None
     checked["myIp"] = my_ip
     checked["jumpHost"] = jump = value.get("jumpHost")
     if jump is not None and validate.check_host(jump):
-        r.problem(f"{key}.jumpHost", validate.check_host(jump))
+        r.problem(f"{where}.jumpHost", validate.check_host(jump))
     for setting in ("hostKey", "jumpHostKey"):
         checked[setting] = None
         if value.get(setting) is not None:
             checked[setting], error = validate.ssh_host_key(value[setting])
             if error:
-                r.problem(f"{key}.{setting}", error)
+                r.problem(f"{where}.{setting}", error)
     if "jumpHostKey" in value and jump is None:
-        r.problem(f"{key}.jumpHostKey", "is set but jumpHost is not; set jumpHost or remove jumpHostKey")
+        r.problem(f"{where}.jumpHostKey", "is set but jumpHost is not; set jumpHost or remove jumpHostKey")
     checked["virtType"] = virt_type = value.get("virtType") if "virtType" in allowed else None
     if virt_type is not None and virt_type not in VIRT_TYPES:
-        r.problem(f"{key}.virtType", f"{virt_type!r} is not supported; use {' or '.join(VIRT_TYPES)}, or leave it out "
+        r.problem(f"{where}.virtType", f"{virt_type!r} is not supported; use {' or '.join(VIRT_TYPES)}, or leave it out "
                   "to detect (kvm when /dev/kvm is usable)")
     return NodeSettings(**{NODE_SETTINGS[setting].name: v for setting, v in checked.items()})
 
@@ -97,14 +99,19 @@ def _production_host_keys(r: Reader, where: str, node: NodeSettings) -> None:
                   f"which a production stack requires; set it to the output of `ssh-keyscan -t ed25519 {node.jump_host}`")
 
 
-def hypervisors(r: Reader, value: Any) -> tuple[NodeSettings, ...]:
+def controller(r: Reader) -> Optional[NodeSettings]:
+    return node(r, "controller", r.get("controller"), name_default="controller")
+
+
+def hypervisors(r: Reader) -> tuple[NodeSettings, ...]:
+    value = r.get("hypervisors", [])
     if not isinstance(value, list):
         if value not in (None, {}):
             r.problem("hypervisors", "must be a list of nodes")
         return ()
     nodes = []
     for i, item in enumerate(value):
-        checked = node(r, f"hypervisors[{i}]", item, name_default=f"compute{i + 1}", virt=True)
+        checked = node(r, f"hypervisors[{i}]", item, name_default=f"compute{i + 1}", hypervisor=True)
         if checked is not None:
             nodes.append(checked)
     names = [n.name for n in nodes]
@@ -113,7 +120,8 @@ def hypervisors(r: Reader, value: Any) -> tuple[NodeSettings, ...]:
     return tuple(nodes)
 
 
-def dashboard(r: Reader, value: Any, controller: Optional[NodeSettings]) -> DashboardSettings:
+def dashboard(r: Reader, controller: Optional[NodeSettings]) -> DashboardSettings:
+    value = r.get("dashboard", {})
     if not isinstance(value, dict):
         r.problem("dashboard", "must be a map: {enabled: true, node: <controller|node map>}")
         return DashboardSettings(False, None)

@@ -14,9 +14,11 @@ from components.config.settings import IdentitySettings, NodeSettings, Placement
 _OPTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
-def db_user(r: Reader, user: Optional[str]) -> Optional[str]:
-    if user is not None and len(user) > 32:
-        r.problem("dbUser", f"{user!r} is longer than 32 characters, the limit of MySQL 8 account names")
+def db_user(r: Reader) -> Optional[str]:
+    user = r.identifier("dbUser")
+    if user is not None and len(user) > validate.USER_NAME_MAX:
+        r.problem("dbUser", f"{user!r} is longer than {validate.USER_NAME_MAX} characters, the limit of MySQL 8 "
+                  "account names")
         return None
     return user
 
@@ -33,10 +35,10 @@ def identity(r: Reader, profile: Optional[releases.ReleaseProfile], controller: 
             r.problem("endpointInterfaces", "lists an interface twice; list each once")
     else:
         interfaces = []
-    default_url = r.get("endpointUrl")
-    if default_url is None and profile is not None and controller is not None and controller.host:
-        default_url = profile.release.endpoint_url.format(host=validate.url_host(controller.host))
-    r.url("endpointUrl", default_url, ENDPOINT_CREDENTIALS)
+    derived_url = None  # the release's endpoint on the controller
+    if profile is not None and controller is not None and controller.host:
+        derived_url = profile.release.endpoint_url.format(host=validate.url_host(controller.host))
+    default_url = r.url("endpointUrl", default=derived_url, credentials_hint=ENDPOINT_CREDENTIALS)
     per_interface = r.get("endpointUrls", {})
     for iface in per_interface:
         if iface not in INTERFACES:
@@ -46,7 +48,7 @@ def identity(r: Reader, profile: Optional[releases.ReleaseProfile], controller: 
         elif not isinstance(per_interface[iface], str):
             r.problem(f"endpointUrls.{iface}", "must be a URL string")
         else:
-            r.url(f"endpointUrls.{iface}", per_interface[iface], ENDPOINT_CREDENTIALS)
+            r.check_url(f"endpointUrls.{iface}", per_interface[iface], ENDPOINT_CREDENTIALS)
     endpoints = tuple((iface, per_interface.get(iface, default_url)) for iface in interfaces if iface in INTERFACES)
 
     service_type = r.get("serviceType")
@@ -79,14 +81,14 @@ def identity(r: Reader, profile: Optional[releases.ReleaseProfile], controller: 
             looked_up[key] = None
 
     return IdentitySettings(
-        user=r.name("novaUser", r.get("novaUser")),
+        user=r.name("novaUser"),
         password=r.secret("novaPassword"),
-        user_domain=r.name("novaUserDomain", r.get("novaUserDomain")),
-        project=r.name("serviceProject", r.get("serviceProject")),
-        role=r.name("serviceRole", r.get("serviceRole")),
+        user_domain=r.name("novaUserDomain"),
+        project=r.name("serviceProject"),
+        role=r.name("serviceRole"),
         project_id=looked_up["serviceProjectId"],
         role_id=looked_up["serviceRoleId"],
-        service_name=r.name("serviceName", r.get("serviceName")),
+        service_name=r.name("serviceName"),
         service_type=service_type,
         description=r.get("serviceDescription"),
         endpoints=endpoints,
@@ -101,9 +103,10 @@ ENDPOINT_CREDENTIALS = ("an endpoint URL is published in keystone's catalog to e
                         "password is the secret setting novaPassword")
 
 
-def placement(r: Reader, value: Any, profile: Optional[releases.ReleaseProfile],
-               controller: Optional[NodeSettings]) -> PlacementSettings:
+def placement(r: Reader, profile: Optional[releases.ReleaseProfile],
+              controller: Optional[NodeSettings]) -> PlacementSettings:
     """placement: {deploy, dbName, dbUser}; deploy defaults to whether the release has placement."""
+    value = r.get("placement", {})
     offered = profile is not None and profile.release.placement is not None
     if not isinstance(value, dict):
         r.problem("placement", "must be a map: {deploy: true, dbName: placement, dbUser: placement}")
@@ -190,9 +193,10 @@ def overrides(r: Reader) -> tuple[dict, dict]:
     return plain_out, secret_out
 
 
-def memcached(r: Reader, value: Optional[str]) -> Optional[str]:
-    """host:port,host:port. The checked items are what is rendered (stripped, joined by ','),
-    never the raw text: a line break between items would otherwise reach the file."""
+def memcached(r: Reader) -> Optional[str]:
+    """memcachedServers: host:port,host:port. The checked items are what is rendered (stripped,
+    joined by ','), never the raw text: a line break between items would otherwise reach the file."""
+    value = r.get("memcachedServers")
     if value is None or value == "":
         return None
     items = [item.strip() for item in value.split(",")]
