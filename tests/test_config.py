@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.config import PROJECT, SCHEMA, SECRET_KEYS, UNDECLARED, ConfigError, load_settings
+from components.config.nodes import HYPERVISOR_KEYS
 from tests.support import problems_for, settings_for
 from tools.plan import PROJECT_ROOT, stack_config
 
@@ -246,6 +247,7 @@ def test_the_docs_name_what_pulumi_yaml_cannot_declare():
     section = readme[readme.index("\n## Configuration\n"):]
     section = section[:section.index("\n## ", 1)]
     assert not [key for key in UNDECLARED if f"`{key}`" not in section]
+    assert not [key for key in HYPERVISOR_KEYS if key not in section]  # a node map's keys
     assert not [key for key in SECRET_KEYS if key not in readme]
     header = (PROJECT_ROOT / "Pulumi.yaml").read_text().split("\nconfig:")[0]
     assert "components/config/" in header and "components/config.py" not in header
