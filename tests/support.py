@@ -21,7 +21,7 @@ from typing import Any, Mapping, Optional
 
 import pytest
 
-from components.config import ConfigError, load_settings
+from components.config import SECRET_KEYS, ConfigError, load_settings
 from tests.stack_files import stack_config  # with `cli_rules`
 from tools.plan import run_program
 
@@ -56,14 +56,13 @@ def problems_for(stack: str, secrets: Optional[Mapping[str, str]] = None, **over
 # The whole program under the mock runtime, with hostile secrets
 # --------------------------------------------------------------------------------------------
 SENTINEL = "Sentinel-Pa55'\"$(id);%`\\"
-ALL_SECRETS = ("dbAdminPassword", "dbPassword", "rabbitPassword", "keystoneAdminPassword", "novaPassword",
-               "neutronPassword", "placementPassword", "placementDbPassword", "metadataSecret", "sshPrivateKey")
 
 
 def sentinel_secrets() -> dict[str, str]:
-    """Hostile values for every secret; non-ASCII too, except for the database password, whose
-    limits config enforces (ASCII, and no '@' or '%' where cells v2 maps cell0)."""
-    values = {k: f"{SENTINEL}-{k}-ünï" for k in ALL_SECRETS}
+    """Hostile values for every secret setting (the schema's SECRET_KEYS); non-ASCII too, except
+    for the database password, whose limits config enforces (ASCII, and no '@' or '%' where
+    cells v2 maps cell0)."""
+    values = {k: f"{SENTINEL}-{k}-ünï" for k in SECRET_KEYS}
     values["dbPassword"] = f"{SENTINEL}-dbPassword".replace("%", "")
     return values
 

@@ -2,10 +2,15 @@
 key, the problem and the fix."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import yaml
 
-from components.config import PROJECT, SCHEMA, ConfigError, load_settings
+from components.config import PROJECT, SCHEMA, SECRET_KEYS, UNDECLARED, ConfigError, load_settings
+from components.config.nodes import HYPERVISOR_KEYS
 from tests.support import problems_for, settings_for
 from tools.plan import PROJECT_ROOT, stack_config
 
@@ -233,3 +238,43 @@ def test_host_keys_are_checked_and_normalised():
     assert "controller.jumpHostKey: is set but jumpHost is not; set jumpHost or remove jumpHostKey" in problems
     assert any(p.startswith("controller.hostKey: 'rm -rf /' names no SSH key type") for p in problems_for(
         "dev", controller={"host": "ctl", "myIp": "10.20.0.10", "hostKey": "rm -rf /"}))
+
+
+def test_the_docs_name_what_pulumi_yaml_cannot_declare():
+    """Secrets and structured settings are declared once (components/config/schema.py); the
+    README's Configuration section documents each, and Pulumi.yaml's header points there."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Configuration\n"):]
+    section = section[:section.index("\n## ", 1)]
+    assert not [key for key in UNDECLARED if f"`{key}`" not in section]
+    assert not [key for key in HYPERVISOR_KEYS if key not in section]  # a node map's keys
+    assert not [key for key in SECRET_KEYS if key not in readme]
+    header = (PROJECT_ROOT / "Pulumi.yaml").read_text().split("\nconfig:")[0]
+    assert "components/config/" in header and "components/config.py" not in header
+
+
+def test_loading_a_stack_imports_neither_pymysql_nor_pulumi():
+    """load_settings (its nova.conf check included) runs where neither is installed."""
+    code = textwrap.dedent("""
+        import json, sys
+        from components.config import PROJECT, SECRET_KEYS, load_settings
+        secrets = {f"{PROJECT}:{key}": f"x-{key}" for key in SECRET_KEYS if key != "sshPrivateKey"}
+        raw = dict(secrets)
+        raw.update({f"{PROJECT}:dbHost": "db", f"{PROJECT}:keystoneHost": "keystone",
+                    f"{PROJECT}:controller": json.dumps({"host": "ctl", "myIp": "10.0.0.1"})})
+        load_settings(raw, frozenset(secrets), "check")
+        print(sorted({m.split('.')[0] for m in sys.modules} & {'pymysql', 'pulumi'}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_node_that_is_not_a_map_is_told_every_key_it_may_set():
+    """The keys come from NodeSettings' fields; virtType is a hypervisor's only."""
+    problems = problems_for("dev", dashboard={"enabled": True, "node": "web"}, hypervisors=["cmp1"])
+    assert ("dashboard.node: must be a map with host, myIp and optional name, port, user, jumpHost, hostKey, "
+            "jumpHostKey") in problems
+    assert ("hypervisors[0]: must be a map with host, myIp and optional name, port, user, jumpHost, virtType, "
+            "hostKey, jumpHostKey") in problems
+    assert "controller.virtType: is not a node setting; use host, hostKey, jumpHost, jumpHostKey, myIp, name, " \
+           "port, user" in problems_for("dev", controller={"host": "ctl", "myIp": "10.20.0.10", "virtType": "kvm"})

@@ -11,19 +11,17 @@ import re
 from typing import Any, Mapping, Optional
 
 from components import releases, validate
-from components.config.reader import _Reader, _strip_namespace
+from components.config import nodes, sections
+from components.config.reader import Reader, strip_namespace
 from components.config.schema import SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
-from components.config.sections import (
-    _dashboard, _db_user, _hypervisors, _identity, _memcached, _node, _node_problems, _overrides, _placement,
-)
 from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
 from components.validate import validate_host_pattern
 
 
 def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str], stack: str) -> Settings:
-    ours, unknown = _strip_namespace(raw)
+    ours, unknown = strip_namespace(raw)
     secret_names = {k.rpartition(":")[2] for k in secret_keys}
-    r = _Reader(ours, secret_names)
+    r = Reader(ours, secret_names)
     r.problems.extend(unknown)
 
     release_name, distro = r.get("release"), r.get("distro")
@@ -38,13 +36,13 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     production = r.get("production")
 
     # -- database ----------------------------------------------------------------------------
-    db_name = r.identifier("dbName", r.get("dbName"))
+    db_name = r.identifier("dbName")
     db_names: tuple[str, ...] = ()
     if profile is not None and db_name is not None:
         db_names = tuple(template.format(name=db_name) for template in profile.release.databases.values())
         for derived in db_names:
             if derived != db_name:
-                r.identifier("dbName", derived)
+                r.check_identifier("dbName", derived)
     allowed_hosts = r.get("dbAllowedHosts")
     if isinstance(allowed_hosts, list):
         if not allowed_hosts:
@@ -57,16 +55,16 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         if len(set(map(str, allowed_hosts))) != len(allowed_hosts):
             r.problem("dbAllowedHosts", "lists a host pattern twice; list each once")
     database = DatabaseSettings(
-        host=r.host("dbHost", r.get("dbHost")),
-        port=r.port("dbPort", r.get("dbPort")),
-        admin_user=r.name("dbAdminUser", r.get("dbAdminUser")),
+        host=r.host("dbHost"),
+        port=r.port("dbPort"),
+        admin_user=r.name("dbAdminUser"),
         admin_password=r.secret("dbAdminPassword"),
-        ca_file=r.path("dbCaFile", r.get("dbCaFile")),
+        ca_file=r.path("dbCaFile"),
         names=db_names,
         main_name=db_name,
         api_name=(profile.release.databases.get("api", "").format(name=db_name) or None) if profile and db_name else None,
         cell0_name=(profile.release.databases.get("cell0", "").format(name=db_name) or None) if profile and db_name else None,
-        user=_db_user(r, r.identifier("dbUser", r.get("dbUser"))),
+        user=sections.db_user(r),
         password=r.secret("dbPassword"),
         allowed_hosts=tuple(allowed_hosts) if isinstance(allowed_hosts, list) else (),
         drop_on_delete=r.get("dbDropOnDelete"),
@@ -85,41 +83,41 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
                   "cannot carry (nova-manage percent-decodes the database URL); use other characters")
 
     messaging = MessagingSettings(
-        host=r.host("rabbitHost", r.get("rabbitHost", database.host)),
-        port=r.port("rabbitPort", r.get("rabbitPort")),
-        user=r.name("rabbitUser", r.get("rabbitUser")),
+        host=r.host("rabbitHost", default=database.host),
+        port=r.port("rabbitPort"),
+        user=r.name("rabbitUser"),
         password=r.secret("rabbitPassword"),
     )
 
-    keystone_host = r.host("keystoneHost", r.get("keystoneHost"))
+    keystone_host = r.host("keystoneHost")
     public_default = f"http://{validate.url_host(keystone_host)}:5000" if keystone_host else None
     keystone = KeystoneSettings(
         host=keystone_host,
-        public_url=r.url("keystonePublicUrl", r.get("keystonePublicUrl", public_default), KEYSTONE_CREDENTIALS),
-        auth_url=r.url("keystoneAuthUrl", r.get("keystoneAuthUrl", public_default), KEYSTONE_CREDENTIALS),
-        admin_user=r.name("keystoneAdminUser", r.get("keystoneAdminUser")),
-        admin_project=r.name("keystoneAdminProject", r.get("keystoneAdminProject")),
+        public_url=r.url("keystonePublicUrl", default=public_default, credentials_hint=KEYSTONE_CREDENTIALS),
+        auth_url=r.url("keystoneAuthUrl", default=public_default, credentials_hint=KEYSTONE_CREDENTIALS),
+        admin_user=r.name("keystoneAdminUser"),
+        admin_project=r.name("keystoneAdminProject"),
         admin_password=r.secret("keystoneAdminPassword"),
-        user_domain=r.name("keystoneUserDomain", r.get("keystoneUserDomain")),
-        project_domain=r.name("keystoneProjectDomain", r.get("keystoneProjectDomain")),
-        ca_file=r.path("keystoneCaFile", r.get("keystoneCaFile")),
+        user_domain=r.name("keystoneUserDomain"),
+        project_domain=r.name("keystoneProjectDomain"),
+        ca_file=r.path("keystoneCaFile"),
         insecure=r.get("keystoneInsecure"),
         region=r.get("region"),
     )
     if keystone.region is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", keystone.region):
         r.problem("region", f"{keystone.region!r} is not a region name; use e.g. RegionOne (it must not be empty)")
 
-    controller = _node(r, "controller", r.get("controller"), name_default="controller")
-    hypervisors = _hypervisors(r, r.get("hypervisors", []))
-    _node_problems(r, bool(production), ([("controller", controller)] if controller else [])
-                   + [(f"hypervisors[{i}]", node) for i, node in enumerate(hypervisors)])
-    dashboard = _dashboard(r, r.get("dashboard", {}), controller)
+    controller = nodes.controller(r)
+    hypervisors = nodes.hypervisors(r)
+    nodes.node_problems(r, bool(production), ([("controller", controller)] if controller else [])
+                        + [(f"hypervisors[{i}]", node) for i, node in enumerate(hypervisors)])
+    dashboard = nodes.dashboard(r, controller)
 
-    identity = _identity(r, profile, controller)
+    identity = sections.identity(r, profile, controller)
 
     ssh_key = r.secret("sshPrivateKey", multiline=True)  # a PEM/OpenSSH key spans lines
 
-    overrides, secret_overrides = _overrides(r)
+    overrides, secret_overrides = sections.overrides(r)
 
     placement_password = r.secret("placementPassword")
     metadata_secret = r.secret("metadataSecret")
@@ -138,17 +136,17 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         ssh_private_key=ssh_key,
         hypervisors=hypervisors,
         dashboard=dashboard,
-        glance_host=r.host("glanceHost", r.get("glanceHost")),
-        neutron_user=r.name("neutronUser", r.get("neutronUser")),
+        glance_host=r.host("glanceHost"),
+        neutron_user=r.name("neutronUser"),
         neutron_password=r.secret("neutronPassword"),
         metadata_secret=metadata_secret,
-        placement_user=r.name("placementUser", r.get("placementUser")),
+        placement_user=r.name("placementUser"),
         placement_password=placement_password,
-        placement=_placement(r, r.get("placement", {}), profile, controller),
-        memcached_servers=_memcached(r, r.get("memcachedServers")),
+        placement=sections.placement(r, profile, controller),
+        memcached_servers=sections.memcached(r),
         nova_conf_overrides=overrides,
         nova_conf_secret_overrides=secret_overrides,
-        workers=_workers(r, r.get("workers")),
+        workers=_workers(r),
     )
 
     warnings: list[str] = []
@@ -171,7 +169,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
 KEYSTONE_CREDENTIALS = "the admin's password is the secret setting keystoneAdminPassword"
 
 
-def _production_rules(r: _Reader, keystone: KeystoneSettings, database: DatabaseSettings,
+def _production_rules(r: Reader, keystone: KeystoneSettings, database: DatabaseSettings,
                       identity) -> list[str]:
     """What a production stack refuses (TLS off where passwords and tokens travel), and what it
     only warns about (returned), each with the reason. README lists them."""
@@ -196,7 +194,7 @@ def _production_rules(r: _Reader, keystone: KeystoneSettings, database: Database
     return warnings
 
 
-def _secret_override_problems(r: _Reader, settings: Settings) -> None:
+def _secret_override_problems(r: Reader, settings: Settings) -> None:
     """novaConf and novaConfSecret must not set what the program fills from a secret setting
     (the list is derived from the renderers): the password would sit in clear in the stack, the
     plan and the state, and a later rotation of the setting would never reach nova.conf. A plain
@@ -233,7 +231,8 @@ def _looks_secret(option: str, value: str) -> bool:
 MAX_WORKERS = 64
 
 
-def _workers(r, value: Optional[int]) -> Optional[int]:
+def _workers(r: Reader) -> Optional[int]:
+    value = r.get("workers")
     if value is None or value == 0:
         return None
     if not 1 <= value <= MAX_WORKERS:

@@ -12,7 +12,7 @@ from components.config.schema import (
 from components.validate import validate_identifier
 
 
-class _Reader:
+class Reader:
     """Reads raw config values by key (Pulumi.yaml's defaults under them), collecting problems
     instead of raising."""
 
@@ -113,35 +113,30 @@ class _Reader:
             self.problem(key, problem)
         return Secret(value) if isinstance(value, str) else Secret(json.dumps(value))
 
-    # -- typed checks ------------------------------------------------------------------------
-    def host(self, key: str, value: Optional[str]) -> Optional[str]:
+    # -- typed getters: a setting read and checked, its key named once -----------------------
+    # Each returns None (the problem collected) when the value is set but not valid.
+    def host(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        value = self.get(key, default)
         if value is not None and validate.check_host(value):
             self.problem(key, validate.check_host(value))
             return None
         return value
 
-    def identifier(self, key: str, value: Optional[str]) -> Optional[str]:
-        if value is None:
-            return None
-        found = validate_identifier(value, key)
-        self.problems.extend(found)
-        return None if found else value
+    def identifier(self, key: str) -> Optional[str]:
+        return self.check_identifier(key, self.get(key))
 
-    def name(self, key: str, value: Optional[str]) -> Optional[str]:
+    def name(self, key: str) -> Optional[str]:
+        value = self.get(key)
         if value is not None and not validate.NAME_RE.fullmatch(value):
             self.problem(key, f"{value!r} is not a plain name; use letters, digits, '.', '_', '-' or '@'")
             return None
         return value
 
-    def url(self, key: str, value: Optional[str], credentials_hint: str = "") -> Optional[str]:
-        if value is not None and (problem := validate.check_url(value)):
-            if credentials_hint and problem.startswith("holds credentials"):
-                problem += f"; {credentials_hint}"
-            self.problem(key, problem)
-            return None
-        return value
+    def url(self, key: str, default: Optional[str] = None, credentials_hint: str = "") -> Optional[str]:
+        return self.check_url(key, self.get(key, default), credentials_hint)
 
-    def path(self, key: str, value: Optional[str]) -> Optional[str]:
+    def path(self, key: str) -> Optional[str]:
+        value = self.get(key)
         if value in (None, ""):
             return None
         if not validate.PATH_RE.fullmatch(value):
@@ -149,9 +144,26 @@ class _Reader:
             return None
         return value
 
-    def port(self, key: str, value: Optional[int]) -> Optional[int]:
+    def port(self, key: str) -> Optional[int]:
+        value = self.get(key)
         if value is not None and not 1 <= value <= 65535:
             self.problem(key, f"{value} is not a TCP port; use a number from 1 to 65535")
+            return None
+        return value
+
+    # -- checks of a value that is not a setting's own: derived, or inside a structured one ----
+    def check_identifier(self, where: str, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        found = validate_identifier(value, where)
+        self.problems.extend(found)
+        return None if found else value
+
+    def check_url(self, where: str, value: Optional[str], credentials_hint: str = "") -> Optional[str]:
+        if value is not None and (problem := validate.check_url(value)):
+            if credentials_hint and problem.startswith("holds credentials"):
+                problem += f"; {credentials_hint}"
+            self.problem(where, problem)
             return None
         return value
 
@@ -160,7 +172,7 @@ def _shown(key: str, value: Any, spec: Key) -> str:
     return "[secret]" if spec.secret else repr(value)
 
 
-def _strip_namespace(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def strip_namespace(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Keep this project's keys; provider keys (openstack:...) are not ours to check."""
     ours: dict[str, Any] = {}
     for full_key, value in raw.items():

@@ -3,7 +3,6 @@ place defaults live) plus what it cannot declare (structured values, optional se
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,8 +93,6 @@ SECRET_KEYS: tuple[str, ...] = tuple(key for key, spec in SCHEMA.items() if spec
 
 INTERFACES = ("public", "internal", "admin")
 KNOWN_SERVICE_TYPES = ("compute",)
-_NODE_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
-_OPTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 def project_defaults() -> dict[str, Any]:

@@ -1,143 +1,29 @@
-"""Checks of the structured settings: nodes, the dashboard, nova's identity, nova.conf overrides."""
+"""Checks of the other structured settings: nova's database account, nova's identity,
+placement, nova.conf overrides, memcached servers."""
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from typing import Any, Optional
 
 from components import releases, validate
-from components.config.reader import _Reader
-from components.config.schema import _NODE_NAME_RE, _OPTION_RE, INTERFACES, KNOWN_SERVICE_TYPES, Secret
-from components.config.settings import DashboardSettings, IdentitySettings, NodeSettings, PlacementSettings
+from components.config.reader import Reader
+from components.config.schema import INTERFACES, KNOWN_SERVICE_TYPES, Secret
+from components.config.settings import IdentitySettings, NodeSettings, PlacementSettings
+
+_OPTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
-def _db_user(r: _Reader, user: Optional[str]) -> Optional[str]:
-    if user is not None and len(user) > 32:
-        r.problem("dbUser", f"{user!r} is longer than 32 characters, the limit of MySQL 8 account names")
+def db_user(r: Reader) -> Optional[str]:
+    user = r.identifier("dbUser")
+    if user is not None and len(user) > validate.USER_NAME_MAX:
+        r.problem("dbUser", f"{user!r} is longer than {validate.USER_NAME_MAX} characters, the limit of MySQL 8 "
+                  "account names")
         return None
     return user
 
 
-NODE_KEYS = ("name", "host", "port", "user", "myIp", "jumpHost", "hostKey", "jumpHostKey")
-
-
-def _node(r: _Reader, key: str, value: Any, name_default: str, virt: bool = False) -> Optional[NodeSettings]:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        r.problem(key, "must be a map with host, myIp and optional port, user, jumpHost, hostKey")
-        return None
-    allowed = set(NODE_KEYS) | ({"virtType"} if virt else set())
-    for extra in sorted(set(value) - allowed):
-        close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
-        r.problem(f"{key}.{extra}", "is not a node setting" + (f"; did you mean `{close[0]}`?" if close else f"; use {', '.join(sorted(allowed))}"))
-    if "host" not in value:
-        r.problem(f"{key}.host", "is required: the address the program reaches the node at over SSH")
-    if "myIp" not in value:
-        r.problem(f"{key}.myIp", "is required: the node's management IP (nova's my_ip)")
-    name = value.get("name", name_default)
-    if not isinstance(name, str) or not _NODE_NAME_RE.fullmatch(name):
-        r.problem(f"{key}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
-    host = value.get("host")
-    if host is not None and validate.check_host(host):
-        r.problem(f"{key}.host", validate.check_host(host))
-    port = value.get("port", 22)
-    if validate.check_port(port):
-        r.problem(f"{key}.port", validate.check_port(port))
-        port = 22
-    user = value.get("user", r.raw.get("sshUser"))
-    if not isinstance(user, str) or not validate.UNIX_USER_RE.fullmatch(user):
-        r.problem(f"{key}.user", f"{user!r} is not a Unix user name; use lower-case letters, digits, '_' and '-'")
-    my_ip = value.get("myIp")
-    if my_ip is not None and validate.check_ip(my_ip):
-        r.problem(f"{key}.myIp", validate.check_ip(my_ip))
-        my_ip = None
-    jump = value.get("jumpHost")
-    if jump is not None and validate.check_host(jump):
-        r.problem(f"{key}.jumpHost", validate.check_host(jump))
-    keys = {}
-    for setting in ("hostKey", "jumpHostKey"):
-        if value.get(setting) is not None:
-            keys[setting], error = validate.ssh_host_key(value[setting])
-            if error:
-                r.problem(f"{key}.{setting}", error)
-    if "jumpHostKey" in value and jump is None:
-        r.problem(f"{key}.jumpHostKey", "is set but jumpHost is not; set jumpHost or remove jumpHostKey")
-    virt_type = value.get("virtType") if virt else None
-    if virt_type is not None and virt_type not in ("kvm", "qemu"):
-        r.problem(f"{key}.virtType", f"{virt_type!r} is not supported; use kvm or qemu, or leave it out to detect (kvm when /dev/kvm is usable)")
-    return NodeSettings(name=name, host=host, port=int(port), user=user, my_ip=my_ip, jump_host=jump, virt_type=virt_type,
-                        host_key=keys.get("hostKey"), jump_host_key=keys.get("jumpHostKey"))
-
-
-def _node_problems(r: _Reader, production: bool, nodes: list[tuple[str, NodeSettings]]) -> None:
-    """Across nodes: one machine per node (two nodes on one host would both write
-    /etc/nova/nova.conf, with different content), addresses compared in canonical form (FD00::A
-    is fd00:0::a), and pinned host keys in production, for each node and its jump host."""
-    seen: dict[str, str] = {}
-    for where, node in nodes:
-        for address in {validate.canonical_address(a) for a in (node.host, node.my_ip) if isinstance(a, str)}:
-            if address in seen and seen[address] != node.name:
-                r.problem(f"{where}.host", f"{node.name!r} is on {address}, as {seen[address]!r} is: each node needs a "
-                          "machine of its own (both would write /etc/nova/nova.conf); an all-in-one node is not supported")
-            seen.setdefault(address, node.name)
-        if production:
-            _production_host_keys(r, where, node)
-
-
-def _production_host_keys(r: _Reader, where: str, node: NodeSettings) -> None:
-    if node.host_key is None:
-        r.problem(f"{where}.hostKey", f"node {node.name!r} has no pinned SSH host key, which a production stack requires; "
-                  f"set it to the output of `ssh-keyscan -t ed25519 {node.host}`")
-    if node.jump_host and node.jump_host_key is None:
-        r.problem(f"{where}.jumpHostKey", f"node {node.name!r} goes through {node.jump_host} without a pinned host key, "
-                  f"which a production stack requires; set it to the output of `ssh-keyscan -t ed25519 {node.jump_host}`")
-
-
-def _hypervisors(r: _Reader, value: Any) -> tuple[NodeSettings, ...]:
-    if not isinstance(value, list):
-        if value not in (None, {}):
-            r.problem("hypervisors", "must be a list of nodes")
-        return ()
-    nodes = []
-    for i, item in enumerate(value):
-        node = _node(r, f"hypervisors[{i}]", item, name_default=f"compute{i + 1}", virt=True)
-        if node is not None:
-            nodes.append(node)
-    names = [n.name for n in nodes]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        r.problem("hypervisors", f"node name {dup!r} is used twice; give each hypervisor its own name")
-    return tuple(nodes)
-
-
-def _dashboard(r: _Reader, value: Any, controller: Optional[NodeSettings]) -> DashboardSettings:
-    if not isinstance(value, dict):
-        r.problem("dashboard", "must be a map: {enabled: true, node: <controller|node map>}")
-        return DashboardSettings(False, None)
-    for extra in sorted(set(value) - {"enabled", "node", "multidomain", "timeZone"}):
-        r.problem(f"dashboard.{extra}", "is not a dashboard setting; use enabled, node, multidomain and timeZone")
-    multidomain = value.get("multidomain", False)
-    if not isinstance(multidomain, bool):
-        r.problem("dashboard.multidomain", "must be true or false")
-        multidomain = False
-    time_zone = value.get("timeZone", "UTC")
-    if not isinstance(time_zone, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}", time_zone):
-        r.problem("dashboard.timeZone", f"{time_zone!r} is not a time zone name; use e.g. UTC or Europe/Paris")
-        time_zone = "UTC"
-    enabled = value.get("enabled", False)
-    if not isinstance(enabled, bool):
-        r.problem("dashboard.enabled", "must be true or false")
-        enabled = False
-    node_value = value.get("node")
-    node = controller if node_value in (None, "controller") else _node(r, "dashboard.node", node_value, name_default="dashboard")
-    if enabled and node is not None and node is not controller and r.get("production"):
-        _production_host_keys(r, "dashboard.node", node)
-    return DashboardSettings(enabled=enabled, node=node if enabled else None, multidomain=multidomain,
-                             time_zone=time_zone)
-
-
-def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller: Optional[NodeSettings]) -> IdentitySettings:
+def identity(r: Reader, profile: Optional[releases.ReleaseProfile], controller: Optional[NodeSettings]) -> IdentitySettings:
     interfaces = r.get("endpointInterfaces")
     if isinstance(interfaces, list):
         if not interfaces:
@@ -149,10 +35,10 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
             r.problem("endpointInterfaces", "lists an interface twice; list each once")
     else:
         interfaces = []
-    default_url = r.get("endpointUrl")
-    if default_url is None and profile is not None and controller is not None and controller.host:
-        default_url = profile.release.endpoint_url.format(host=validate.url_host(controller.host))
-    r.url("endpointUrl", default_url, ENDPOINT_CREDENTIALS)
+    derived_url = None  # the release's endpoint on the controller
+    if profile is not None and controller is not None and controller.host:
+        derived_url = profile.release.endpoint_url.format(host=validate.url_host(controller.host))
+    default_url = r.url("endpointUrl", default=derived_url, credentials_hint=ENDPOINT_CREDENTIALS)
     per_interface = r.get("endpointUrls", {})
     for iface in per_interface:
         if iface not in INTERFACES:
@@ -162,7 +48,7 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
         elif not isinstance(per_interface[iface], str):
             r.problem(f"endpointUrls.{iface}", "must be a URL string")
         else:
-            r.url(f"endpointUrls.{iface}", per_interface[iface], ENDPOINT_CREDENTIALS)
+            r.check_url(f"endpointUrls.{iface}", per_interface[iface], ENDPOINT_CREDENTIALS)
     endpoints = tuple((iface, per_interface.get(iface, default_url)) for iface in interfaces if iface in INTERFACES)
 
     service_type = r.get("serviceType")
@@ -195,14 +81,14 @@ def _identity(r: _Reader, profile: Optional[releases.ReleaseProfile], controller
             looked_up[key] = None
 
     return IdentitySettings(
-        user=r.name("novaUser", r.get("novaUser")),
+        user=r.name("novaUser"),
         password=r.secret("novaPassword"),
-        user_domain=r.name("novaUserDomain", r.get("novaUserDomain")),
-        project=r.name("serviceProject", r.get("serviceProject")),
-        role=r.name("serviceRole", r.get("serviceRole")),
+        user_domain=r.name("novaUserDomain"),
+        project=r.name("serviceProject"),
+        role=r.name("serviceRole"),
         project_id=looked_up["serviceProjectId"],
         role_id=looked_up["serviceRoleId"],
-        service_name=r.name("serviceName", r.get("serviceName")),
+        service_name=r.name("serviceName"),
         service_type=service_type,
         description=r.get("serviceDescription"),
         endpoints=endpoints,
@@ -217,9 +103,10 @@ ENDPOINT_CREDENTIALS = ("an endpoint URL is published in keystone's catalog to e
                         "password is the secret setting novaPassword")
 
 
-def _placement(r: _Reader, value: Any, profile: Optional[releases.ReleaseProfile],
-               controller: Optional[NodeSettings]) -> PlacementSettings:
+def placement(r: Reader, profile: Optional[releases.ReleaseProfile],
+              controller: Optional[NodeSettings]) -> PlacementSettings:
     """placement: {deploy, dbName, dbUser}; deploy defaults to whether the release has placement."""
+    value = r.get("placement", {})
     offered = profile is not None and profile.release.placement is not None
     if not isinstance(value, dict):
         r.problem("placement", "must be a map: {deploy: true, dbName: placement, dbUser: placement}")
@@ -253,7 +140,7 @@ def _is_keystone_id(value: Any) -> bool:
     return isinstance(value, str) and bool(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value))
 
 
-def _overrides(r: _Reader) -> tuple[dict, dict]:
+def overrides(r: Reader) -> tuple[dict, dict]:
     plain = r.get("novaConf", {})
     secret_value = r.secret("novaConfSecret", multiline=True)  # JSON; values are checked below
     secret: dict = {}
@@ -306,9 +193,10 @@ def _overrides(r: _Reader) -> tuple[dict, dict]:
     return plain_out, secret_out
 
 
-def _memcached(r: _Reader, value: Optional[str]) -> Optional[str]:
-    """host:port,host:port. The checked items are what is rendered (stripped, joined by ','),
-    never the raw text: a line break between items would otherwise reach the file."""
+def memcached(r: Reader) -> Optional[str]:
+    """memcachedServers: host:port,host:port. The checked items are what is rendered (stripped,
+    joined by ','), never the raw text: a line break between items would otherwise reach the file."""
+    value = r.get("memcachedServers")
     if value is None or value == "":
         return None
     items = [item.strip() for item in value.split(",")]

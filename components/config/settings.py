@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from components import releases
 from components.config.schema import Secret
@@ -66,17 +66,27 @@ class IdentitySettings:
     adopt_endpoint_ids: tuple[tuple[str, str], ...]
 
 
+def _node_setting(key: str, *, required: str = "", hypervisors_only: bool = False, **default: Any) -> Any:
+    """A NodeSettings field with the key that sets it in a node map of the stack; `required`
+    says why a node map must set it."""
+    return field(metadata={"key": key, "required": required, "hypervisors_only": hypervisors_only}, **default)
+
+
 @dataclass(frozen=True)
 class NodeSettings:
-    name: str
-    host: str
-    port: int
-    user: str
-    my_ip: str
-    jump_host: Optional[str]
-    virt_type: Optional[str] = None  # hypervisors only: kvm, qemu or None (detect)
-    host_key: Optional[str] = None  # "keytype base64": the SSH host key the node must present
-    jump_host_key: Optional[str] = None  # the same for the jump host
+    """A node (the controller, a hypervisor, the dashboard's own node). Its fields are the one
+    declaration of a node map's keys: config derives the keys it accepts from them."""
+    name: str = _node_setting("name")
+    host: str = _node_setting("host", required="the address the program reaches the node at over SSH")
+    port: int = _node_setting("port")
+    user: str = _node_setting("user")
+    my_ip: str = _node_setting("myIp", required="the node's management IP (nova's my_ip)")
+    jump_host: Optional[str] = _node_setting("jumpHost")
+    # hypervisors only: one of virt_types.VIRT_TYPES, or None (detect)
+    virt_type: Optional[str] = _node_setting("virtType", hypervisors_only=True, default=None)
+    # "keytype base64": the SSH host key the node must present
+    host_key: Optional[str] = _node_setting("hostKey", default=None)
+    jump_host_key: Optional[str] = _node_setting("jumpHostKey", default=None)  # the same for the jump host
 
 
 @dataclass(frozen=True)

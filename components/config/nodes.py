@@ -1,0 +1,148 @@
+"""Node maps (the controller, hypervisors, the dashboard's own node) and the dashboard setting."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from typing import Any, Optional
+
+from components import validate
+from components.config.reader import Reader
+from components.config.settings import DashboardSettings, NodeSettings
+from components.virt_types import VIRT_TYPES
+
+_NODE_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+
+
+# A node map's keys, from NodeSettings' fields (the one declaration): stack key -> field.
+NODE_SETTINGS = {f.metadata["key"]: f for f in dataclasses.fields(NodeSettings)}
+NODE_KEYS = tuple(key for key, f in NODE_SETTINGS.items() if not f.metadata["hypervisors_only"])
+HYPERVISOR_KEYS = tuple(NODE_SETTINGS)
+
+
+def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool = False) -> Optional[NodeSettings]:
+    """The node map at `where` (a setting, or a place inside one), checked."""
+    if value is None:
+        return None
+    allowed = HYPERVISOR_KEYS if hypervisor else NODE_KEYS
+    required = [k for k in allowed if NODE_SETTINGS[k].metadata["required"]]
+    if not isinstance(value, dict):
+        optional = [k for k in allowed if k not in required]
+        r.problem(where, f"must be a map with {', '.join(required)} and optional {', '.join(optional)}")
+        return None
+    for extra in sorted(set(value) - set(allowed)):
+        close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
+        r.problem(f"{where}.{extra}", "is not a node setting" + (
+            f"; did you mean `{close[0]}`?" if close else f"; use {', '.join(sorted(allowed))}"))
+    for setting in required:
+        if setting not in value:
+            r.problem(f"{where}.{setting}", f"is required: {NODE_SETTINGS[setting].metadata['required']}")
+    checked: dict[str, Any] = {}  # stack key -> value
+    checked["name"] = name = value.get("name", name_default)
+    if not isinstance(name, str) or not _NODE_NAME_RE.fullmatch(name):
+        r.problem(f"{where}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
+    checked["host"] = host = value.get("host")
+    if host is not None and validate.check_host(host):
+        r.problem(f"{where}.host", validate.check_host(host))
+    port = value.get("port", 22)
+    if validate.check_port(port):
+        r.problem(f"{where}.port", validate.check_port(port))
+        port = 22
+    checked["port"] = int(port)
+    checked["user"] = user = value.get("user", r.raw.get("sshUser"))
+    if not isinstance(user, str) or not validate.UNIX_USER_RE.fullmatch(user):
+        r.problem(f"{where}.user", f"{user!r} is not a Unix user name; use lower-case letters, digits, '_' and '-'")
+    my_ip = value.get("myIp")
+    if my_ip is not None and validate.check_ip(my_ip):
+        r.problem(f"{where}.myIp", validate.check_ip(my_ip))
+        my_ip = None
+    checked["myIp"] = my_ip
+    checked["jumpHost"] = jump = value.get("jumpHost")
+    if jump is not None and validate.check_host(jump):
+        r.problem(f"{where}.jumpHost", validate.check_host(jump))
+    for setting in ("hostKey", "jumpHostKey"):
+        checked[setting] = None
+        if value.get(setting) is not None:
+            checked[setting], error = validate.ssh_host_key(value[setting])
+            if error:
+                r.problem(f"{where}.{setting}", error)
+    if "jumpHostKey" in value and jump is None:
+        r.problem(f"{where}.jumpHostKey", "is set but jumpHost is not; set jumpHost or remove jumpHostKey")
+    checked["virtType"] = virt_type = value.get("virtType") if "virtType" in allowed else None
+    if virt_type is not None and virt_type not in VIRT_TYPES:
+        r.problem(f"{where}.virtType", f"{virt_type!r} is not supported; use {' or '.join(VIRT_TYPES)}, or leave it out "
+                  "to detect (kvm when /dev/kvm is usable)")
+    return NodeSettings(**{NODE_SETTINGS[setting].name: v for setting, v in checked.items()})
+
+
+def node_problems(r: Reader, production: bool, nodes: list[tuple[str, NodeSettings]]) -> None:
+    """Across nodes: one machine per node (two nodes on one host would both write
+    /etc/nova/nova.conf, with different content), addresses compared in canonical form (FD00::A
+    is fd00:0::a), and pinned host keys in production, for each node and its jump host."""
+    seen: dict[str, str] = {}
+    for where, node in nodes:
+        for address in {validate.canonical_address(a) for a in (node.host, node.my_ip) if isinstance(a, str)}:
+            if address in seen and seen[address] != node.name:
+                r.problem(f"{where}.host", f"{node.name!r} is on {address}, as {seen[address]!r} is: each node needs a "
+                          "machine of its own (both would write /etc/nova/nova.conf); an all-in-one node is not supported")
+            seen.setdefault(address, node.name)
+        if production:
+            _production_host_keys(r, where, node)
+
+
+def _production_host_keys(r: Reader, where: str, node: NodeSettings) -> None:
+    if node.host_key is None:
+        r.problem(f"{where}.hostKey", f"node {node.name!r} has no pinned SSH host key, which a production stack requires; "
+                  f"set it to the output of `ssh-keyscan -t ed25519 {node.host}`")
+    if node.jump_host and node.jump_host_key is None:
+        r.problem(f"{where}.jumpHostKey", f"node {node.name!r} goes through {node.jump_host} without a pinned host key, "
+                  f"which a production stack requires; set it to the output of `ssh-keyscan -t ed25519 {node.jump_host}`")
+
+
+def controller(r: Reader) -> Optional[NodeSettings]:
+    return node(r, "controller", r.get("controller"), name_default="controller")
+
+
+def hypervisors(r: Reader) -> tuple[NodeSettings, ...]:
+    value = r.get("hypervisors", [])
+    if not isinstance(value, list):
+        if value not in (None, {}):
+            r.problem("hypervisors", "must be a list of nodes")
+        return ()
+    nodes = []
+    for i, item in enumerate(value):
+        checked = node(r, f"hypervisors[{i}]", item, name_default=f"compute{i + 1}", hypervisor=True)
+        if checked is not None:
+            nodes.append(checked)
+    names = [n.name for n in nodes]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        r.problem("hypervisors", f"node name {dup!r} is used twice; give each hypervisor its own name")
+    return tuple(nodes)
+
+
+def dashboard(r: Reader, controller: Optional[NodeSettings]) -> DashboardSettings:
+    value = r.get("dashboard", {})
+    if not isinstance(value, dict):
+        r.problem("dashboard", "must be a map: {enabled: true, node: <controller|node map>}")
+        return DashboardSettings(False, None)
+    for extra in sorted(set(value) - {"enabled", "node", "multidomain", "timeZone"}):
+        r.problem(f"dashboard.{extra}", "is not a dashboard setting; use enabled, node, multidomain and timeZone")
+    multidomain = value.get("multidomain", False)
+    if not isinstance(multidomain, bool):
+        r.problem("dashboard.multidomain", "must be true or false")
+        multidomain = False
+    time_zone = value.get("timeZone", "UTC")
+    if not isinstance(time_zone, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}", time_zone):
+        r.problem("dashboard.timeZone", f"{time_zone!r} is not a time zone name; use e.g. UTC or Europe/Paris")
+        time_zone = "UTC"
+    enabled = value.get("enabled", False)
+    if not isinstance(enabled, bool):
+        r.problem("dashboard.enabled", "must be true or false")
+        enabled = False
+    node_value = value.get("node")
+    chosen = controller if node_value in (None, "controller") else node(r, "dashboard.node", node_value,
+                                                                        name_default="dashboard")
+    if enabled and chosen is not None and chosen is not controller and r.get("production"):
+        _production_host_keys(r, "dashboard.node", chosen)
+    return DashboardSettings(enabled=enabled, node=chosen if enabled else None, multidomain=multidomain,
+                             time_zone=time_zone)
