@@ -1,7 +1,7 @@
 """Shared helpers for tests that need a stack's typed settings.
 
 `settings_for` and `problems_for` build the config the CLI would hand the program for a stack
-(tools.plan.stack_config: the stack file, Pulumi.yaml's defaults, `secrets` set as
+(tests.stack_files.stack_config: the stack file, Pulumi.yaml's defaults, `secrets` set as
 `pulumi config set --secret` would, `overrides` as a what-if, None removing a key) and load it
 with components.config.load_settings, as the program does.
 
