@@ -11,16 +11,19 @@ hypervisors changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import pulumi
 
 from components import scripts
-from components.config import NodeSettings, Settings
-from components.node import NOVA_CONF, OPENRC, NodeSteps, content_hash, keystone_target, nova_version
+from components.config import NodeSettings, Secret, Settings
+from components.handles import ControllerHandle
+from components.node import NodeSteps, content_hash
 from components.nova_conf import (
     COMPUTE, plain_secret_overrides, render_compute_driver_conf, render_masked, render_nova_conf, secret_values,
 )
+from components.nova_node import NOVA_CONF, OPENRC, Target, hypervisor_targets, nova_version
+from components.releases import ReleaseProfile
 
 VIRT_TYPES = ("kvm", "qemu")
 
@@ -34,36 +37,43 @@ def checked_virt_type(detected: str) -> str:
 
 @dataclass
 class HypervisorArgs:
-    settings: Settings
+    release: ReleaseProfile
     node: NodeSettings
-    # The ControllerNode (its connection, openrc and restart): verification asks the controller,
-    # once its services run.
-    controller: pulumi.ComponentResource
+    private_key: Optional[Secret]
+    preflight_targets: Sequence[Target]
+    nova_conf: Callable[[str], str]  # the rendered file for a virt type (secret: sent on stdin)
+    nova_conf_masked: str  # as a plan shows it, every secret masked
+    # Verification asks the controller, once its services run.
+    controller: ControllerHandle
+
+    @classmethod
+    def from_settings(cls, s: Settings, node: NodeSettings, controller: ControllerHandle) -> "HypervisorArgs":
+        secrets, overrides = secret_values(s), plain_secret_overrides(s)
+        return cls(release=s.release, node=node, private_key=s.ssh_private_key, preflight_targets=hypervisor_targets(s),
+                   nova_conf=lambda virt: render_nova_conf(s, node, COMPUTE, secrets, overrides, virt_type=virt),
+                   nova_conf_masked=render_masked(s, node, COMPUTE, virt_type=node.virt_type or "(detected: kvm or qemu)"),
+                   controller=controller)
 
 
 class HypervisorNode(pulumi.ComponentResource):
     def __init__(self, name: str, args: HypervisorArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:HypervisorNode", name, None, opts)
-        s, node = args.settings, args.node
-        release, packaging = s.release.release, s.release.packaging
-        steps = NodeSteps(self, name, node, private_key=s.ssh_private_key)
+        node = args.node
+        release, packaging = args.release.release, args.release.packaging
+        steps = NodeSteps(self, name, node, private_key=args.private_key)
 
-        targets = [("rabbitmq", s.messaging.host, s.messaging.port), keystone_target(s)]
-        self.preflight = steps.run("preflight", scripts.preflight(targets))
+        self.preflight = steps.run("preflight", scripts.preflight(args.preflight_targets))
         self.packages = steps.run("packages", scripts.install_packages(
             packaging.compute_packages, packaging.preseed, packaging.source, nova_version(release)),
             depends_on=[self.preflight])
 
-        secrets, overrides = secret_values(s), plain_secret_overrides(s)
         if node.virt_type:
             virt_type: pulumi.Output[str] = pulumi.Output.from_input(node.virt_type)
             self.detect_virt = None
         else:
             self.detect_virt = steps.run("detect-virt", scripts.detect_virt_type(), depends_on=[self.preflight])
             virt_type = self.detect_virt.stdout.apply(checked_virt_type)
-        self.nova_conf_text = pulumi.Output.secret(
-            virt_type.apply(lambda virt: render_nova_conf(s, node, COMPUTE, secrets, overrides, virt_type=virt))
-        )
+        self.nova_conf_text = pulumi.Output.secret(virt_type.apply(args.nova_conf))
         conf_hash = content_hash(self.nova_conf_text)
         self.config = steps.write_file("nova-conf", NOVA_CONF, self.nova_conf_text, group="nova", mode="0640",
                                        depends_on=[self.packages])
@@ -80,7 +90,7 @@ class HypervisorNode(pulumi.ComponentResource):
             depends_on=[self.config, self.driver_config, ctl.restart],
             triggers=[conf_hash, content_hash(driver_conf)])
         # Verified from the controller, which asks the API for this host's services.
-        on_controller = NodeSteps(self, name, s.controller, conn=ctl.connection)
+        on_controller = NodeSteps(self, name, ctl.node, conn=ctl.connection)
         self.verify = on_controller.run(
             "verify", scripts.verify_services(OPENRC, release.services_via_api, release.compute_expected_up, (),
                                               host=node.name),
@@ -94,24 +104,25 @@ class HypervisorNode(pulumi.ComponentResource):
             "service-record", scripts.service_record(OPENRC, release.services_via_api, node.name),
             depends_on=[self.verify, ctl.verify],
             delete=scripts.remove_compute_service(OPENRC, release.services_via_api, node.name))
-        self.nova_conf_masked = render_masked(s, node, COMPUTE, virt_type=node.virt_type or "(detected: kvm or qemu)")
+        self.nova_conf_masked = args.nova_conf_masked
         self.register_outputs({"host": node.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})
 
 
 @dataclass
 class HostDiscoveryArgs:
-    settings: Settings
-    controller: pulumi.ComponentResource  # the ControllerNode: discovery runs there, after its db sync
+    controller: ControllerHandle  # discovery runs there, after its db sync
     hypervisors: Sequence[HypervisorNode]
+    names: Sequence[str]  # the hypervisors' node names
 
 
 class HostDiscovery(pulumi.ComponentResource):
     def __init__(self, name: str, args: HostDiscoveryArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:HostDiscovery", name, None, opts)
-        names = sorted(h.name for h in args.settings.hypervisors)
-        self.discover = NodeSteps(self, name, args.settings.controller, conn=args.controller.connection).run(
+        names = sorted(args.names)
+        ctl = args.controller
+        self.discover = NodeSteps(self, name, ctl.node, conn=ctl.connection).run(
             "discover-hosts", scripts.discover_hosts(),
-            depends_on=[args.controller.db_sync, *(h.verify for h in args.hypervisors)],
+            depends_on=[ctl.db_sync, *(h.verify for h in args.hypervisors)],
             triggers=names,  # re-run only when the set of hypervisors changes
         )
         self.register_outputs({"hypervisors": names})

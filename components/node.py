@@ -9,11 +9,7 @@ import pulumi
 from pulumi_command import remote
 
 from components import scripts
-from components.config import NodeSettings, Secret, Settings
-from components.releases import NOVA_SERIES, NovaRelease, upgrade_sources
-
-NOVA_CONF = "/etc/nova/nova.conf"
-OPENRC = "/root/admin-openrc"  # the admin credentials verification sources (0600)
+from components.config import NodeSettings, Secret
 
 
 def connection(node: NodeSettings, private_key: Optional[Secret]) -> remote.ConnectionArgs:
@@ -33,19 +29,6 @@ def content_hash(content: pulumi.Input[str]) -> pulumi.Output[str]:
     """sha256 of a rendered file: a restart/verify trigger that changes only when the content
     does. It stays secret when the content is (a hash of a file holding passwords)."""
     return pulumi.Output.from_input(content).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
-
-
-def nova_version(release: NovaRelease) -> scripts.NovaVersion:
-    """What a node's package step must install, and the installed novas it may upgrade."""
-    return scripts.NovaVersion(release.nova_major, upgrade_sources(release.nova_major), NOVA_SERIES)
-
-
-def keystone_target(settings: Settings) -> tuple[str, str, int]:
-    """(what, host, port) of keystone's public URL, for preflight checks."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(settings.keystone.public_url)
-    return "keystone", parts.hostname or "", parts.port or 5000
 
 
 class NodeSteps:

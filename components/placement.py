@@ -17,21 +17,36 @@ import pulumi_openstack as openstack
 
 from components import scripts
 from components.config import Settings
-from components.database import NovaDatabase, NovaDatabaseArgs
+from components.handles import ControllerAccess
+from components.database import Database, DatabaseArgs, service_database_args
 from components.identity import ServiceIdentity, ServiceIdentityArgs, nova_identity_args
-from components.node import OPENRC, NodeSteps, content_hash
-from components.nova_conf import render_placement_conf, render_placement_masked, secret_values
-
-PLACEMENT_CONF = "/etc/placement/placement.conf"
+from components.nova_node import OPENRC, PLACEMENT_CONF
+from components.node import NodeSteps, content_hash
+from components.placement_conf import render_placement_conf, render_placement_masked
+from components.releases import ReleaseProfile
+from components.template_context import secret_values
 
 
 @dataclass
 class PlacementArgs:
-    settings: Settings
-    provider: openstack.Provider  # keystone
-    nova_identity: Optional[ServiceIdentity] = None  # its project and role ids: no second lookup
-    openrc: Optional[pulumi.Resource] = None  # the admin credentials verify sources (set by the controller)
-    preflight: Optional[pulumi.Resource] = None  # the controller's preflight
+    release: ReleaseProfile
+    controller: ControllerAccess  # placement runs there: its connection, preflight and admin openrc
+    database: DatabaseArgs  # placement's database and account
+    identity: ServiceIdentityArgs  # placement's keystone user, service and endpoints
+    conf: str  # placement.conf as rendered (secret: sent as a Pulumi secret on stdin)
+    conf_masked: str  # the same with every secret masked, as a plan shows it
+    endpoint_url: str  # what verify asks
+    workers: Optional[int]  # uwsgi's process count
+
+    @classmethod
+    def from_settings(cls, s: Settings, controller: ControllerAccess, provider: openstack.Provider,
+                      nova_identity: Optional[ServiceIdentity] = None) -> "PlacementArgs":
+        p = s.placement
+        return cls(release=s.release, controller=controller,
+                   database=service_database_args(s.database, [p.db_name], p.db_user, p.db_password, s.production),
+                   identity=placement_identity_args(s, provider, nova_identity),
+                   conf=render_placement_conf(s, secret_values(s)), conf_masked=render_placement_masked(s),
+                   endpoint_url=p.endpoint_url, workers=s.workers)
 
 
 def placement_identity_args(s: Settings, provider: openstack.Provider,
@@ -56,38 +71,30 @@ def placement_identity_args(s: Settings, provider: openstack.Provider,
 class PlacementService(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlacementArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:Placement", name, None, opts)
-        s, p = args.settings, args.settings.placement
-        db, packaging = s.database, s.release.packaging
-        self.database = NovaDatabase(f"{name}-db", NovaDatabaseArgs(
-            admin_host=db.host, admin_port=db.port, admin_user=db.admin_user,
-            admin_password=pulumi.Output.secret(db.admin_password.value), admin_ca_file=db.ca_file,
-            databases=[p.db_name], user=p.db_user, password=pulumi.Output.secret(p.db_password.value),
-            hosts=list(db.allowed_hosts), drop_databases_on_delete=db.drop_on_delete, protect=s.production,
-        ), pulumi.ResourceOptions(parent=self))
-        self.identity = ServiceIdentity(f"{name}-identity", placement_identity_args(s, args.provider, args.nova_identity),
-                                        pulumi.ResourceOptions(parent=self))
+        packaging = args.release.packaging
+        self.database = Database(f"{name}-db", args.database, pulumi.ResourceOptions(parent=self))
+        self.identity = ServiceIdentity(f"{name}-identity", args.identity, pulumi.ResourceOptions(parent=self))
 
-        steps = NodeSteps(self, name, s.controller, private_key=s.ssh_private_key)
-        self.conf_text = pulumi.Output.secret(render_placement_conf(s, secret_values(s)))
+        ctl = args.controller
+        steps = NodeSteps(self, name, ctl.node, conn=ctl.connection)
+        self.conf_text = pulumi.Output.secret(args.conf)
         conf_hash = content_hash(self.conf_text)
-        after_preflight = [args.preflight] if args.preflight else []
         self.packages = steps.run("packages", scripts.install_packages(
-            packaging.placement_packages, packaging.preseed, packaging.source), depends_on=after_preflight)
+            packaging.placement_packages, packaging.preseed, packaging.source), depends_on=[ctl.preflight])
         self.config = steps.write_file("conf", PLACEMENT_CONF, self.conf_text, group="placement",
                                        mode="0640", depends_on=[self.packages])
         self.db_sync = steps.run("db-sync", scripts.placement_db_sync(),
-                                 depends_on=[self.config, self.database], triggers=[s.release.name])
+                                 depends_on=[self.config, self.database], triggers=[args.release.name])
         # the stack's `workers` as uwsgi's process count; the restart runs again when it changes
         self.workers = None
-        if s.workers and packaging.placement_uwsgi_inis:
-            self.workers = steps.run("workers", scripts.set_uwsgi_processes(packaging.placement_uwsgi_inis, s.workers),
+        if args.workers and packaging.placement_uwsgi_inis:
+            self.workers = steps.run("workers", scripts.set_uwsgi_processes(packaging.placement_uwsgi_inis, args.workers),
                                      depends_on=[self.packages])
         self.restart = steps.run("restart", scripts.restart_services(packaging.placement_services),
                                  depends_on=[self.db_sync, self.config, *([self.workers] if self.workers else [])],
-                                 triggers=[conf_hash, *([str(s.workers)] if self.workers else [])])
+                                 triggers=[conf_hash, *([str(args.workers)] if self.workers else [])])
         self.verify = steps.run(
-            "verify", scripts.verify_placement(OPENRC, p.endpoint_url),
-            depends_on=[self.restart, *self.identity.endpoints.values(), *([args.openrc] if args.openrc else [])],
-            triggers=[conf_hash])
-        self.conf_masked = render_placement_masked(s)
-        self.register_outputs({"url": p.endpoint_url, "placement_conf": self.conf_masked})
+            "verify", scripts.verify_placement(OPENRC, args.endpoint_url),
+            depends_on=[self.restart, *self.identity.endpoints.values(), ctl.openrc], triggers=[conf_hash])
+        self.conf_masked = args.conf_masked
+        self.register_outputs({"url": args.endpoint_url, "placement_conf": self.conf_masked})

@@ -1,4 +1,4 @@
-"""NovaDatabase under Pulumi mocks: the resource graph it registers, without a database."""
+"""Database under Pulumi mocks: the resource graph it registers, without a database."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,7 +8,7 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc, settings
 
-from components.database import NovaDatabase, NovaDatabaseArgs
+from components.database import Database, DatabaseArgs
 from components.mysql_admin import INPUT_KEYS, ServiceDatabaseArgs
 
 SERVICE_DATABASE_TYPE = "pulumi-python:dynamic/mysql:ServiceDatabase"
@@ -55,7 +55,7 @@ def monitor():
     settings.ROOT.set(None)
 
 
-def args(**overrides) -> NovaDatabaseArgs:
+def args(**overrides) -> DatabaseArgs:
     values = dict(
         admin_host="10.0.0.11",
         admin_port=3306,
@@ -68,7 +68,7 @@ def args(**overrides) -> NovaDatabaseArgs:
         hosts=["localhost", "%"],
     )
     values.update(overrides)
-    return NovaDatabaseArgs(**values)
+    return DatabaseArgs(**values)
 
 
 def test_component_registers_one_secret_service_database_child(monitor):
@@ -76,7 +76,7 @@ def test_component_registers_one_secret_service_database_child(monitor):
 
     @pulumi.runtime.test
     def run():
-        db = NovaDatabase("nova-db", args(protect=True))
+        db = Database("nova-db", args(protect=True))
         assert isinstance(db.service_database, pulumi.CustomResource)
         return pulumi.Output.all(db.databases, db.user, db.hosts).apply(
             lambda values: resolved.update(databases=values[0], user=values[1], hosts=values[2])
@@ -108,7 +108,7 @@ def test_component_registers_one_secret_service_database_child(monitor):
 def test_plain_password_is_still_sent_secret(monitor):
     @pulumi.runtime.test
     def run():
-        NovaDatabase("nova-db", args(password="plain-pw", admin_password=""))
+        Database("nova-db", args(password="plain-pw", admin_password=""))
 
     run()
 
@@ -121,13 +121,13 @@ def test_registered_inputs_are_exactly_the_declared_fields(monitor):
     fields = [field.name for field in dataclasses.fields(ServiceDatabaseArgs)]
     assert list(INPUT_KEYS) == fields
     # The component's Args restates nothing: ServiceDatabaseArgs' fields plus its own `protect`.
-    assert issubclass(NovaDatabaseArgs, ServiceDatabaseArgs)
-    assert [field.name for field in dataclasses.fields(NovaDatabaseArgs)] == fields + ["protect"]
+    assert issubclass(DatabaseArgs, ServiceDatabaseArgs)
+    assert [field.name for field in dataclasses.fields(DatabaseArgs)] == fields + ["protect"]
     outputs = {}
 
     @pulumi.runtime.test
     def run():
-        db = NovaDatabase("nova-db", args(admin_ca_file="/etc/mysql/ca.pem", drop_databases_on_delete=True,
+        db = Database("nova-db", args(admin_ca_file="/etc/mysql/ca.pem", drop_databases_on_delete=True,
                                           protect=True))
         outputs.update({key: getattr(db.service_database, key, None) for key in fields})
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from components.controller import render_openrc
+from components.openrc import render_openrc
 from components.horizon import set_openstack_host, settings_script
 from components import scripts
 from tests.sandbox import KILL_SCRIPT, SIGKILLED, Sandbox, assert_kill_safe, sandbox, tree

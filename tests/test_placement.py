@@ -6,7 +6,8 @@ import pytest
 
 from components import scripts
 from components.config import ConfigError
-from components.nova_conf import render_placement_conf, render_placement_masked, secret_values
+from components.nova_conf import secret_values
+from components.placement_conf import render_placement_conf, render_placement_masked
 from tests.sandbox import Sandbox
 from tests.support import problems_for, settings_for
 from tests.support import record, sentinel_secrets

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.nova_conf import (
-    COMPUTE, CONTROLLER, plain_secret_overrides, render_nova_conf, render_placement_conf, secret_values,
-)
+from components.nova_conf import COMPUTE, CONTROLLER, plain_secret_overrides, render_nova_conf, secret_values
+from components.placement_conf import render_placement_conf
 from tests.support import settings_for
 from tools import nova_options
 

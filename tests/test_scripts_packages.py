@@ -13,7 +13,7 @@ import pytest
 
 from components import scripts
 from components.scripts import packages
-from components.node import nova_version
+from components.nova_node import nova_version
 from components.releases import PROFILES, RELEASES
 from tests.sandbox import KILL_SCRIPT, SIGKILLED, assert_kill_safe, tree
 

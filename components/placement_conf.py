@@ -1,0 +1,20 @@
+"""Render /etc/placement/placement.conf (the release's placement, on the controller). Pure."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from components.config import Settings
+from components.ini import fill, render_ini, shown
+from components.template_context import CONTROLLER, conf_context, masked_secrets
+
+
+def render_placement_conf(settings: Settings, secrets: Mapping[str, Optional[str]]) -> str:
+    """/etc/placement/placement.conf of the release's placement, on the controller."""
+    templates = settings.release.release.placement.conf
+    return render_ini(fill(templates, conf_context(settings, settings.controller, CONTROLLER, secrets)))
+
+
+def render_placement_masked(settings: Settings) -> str:
+    return shown(render_placement_conf(settings, masked_secrets(settings)))
+
+

@@ -1,0 +1,106 @@
+"""The values a release profile's file templates may name (nova.conf, placement.conf, the admin
+openrc), from the stack's settings; secrets passed in separately so that tests, plans (masked)
+and the Pulumi glue share one function. Pure."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+from urllib.parse import quote
+
+from components.config import NodeSettings, Settings
+from components.ini import MASK
+from components.validate import url_host
+
+CONTROLLER = "controller"
+COMPUTE = "compute"
+
+
+# The secret settings behind each secret a template may name (context name -> stack key).
+SECRET_SETTINGS = {
+    "db_password": "dbPassword",
+    "rabbit_password": "rabbitPassword",
+    "nova_password": "novaPassword",
+    "neutron_password": "neutronPassword",
+    "placement_password": "placementPassword",
+    "metadata_secret": "metadataSecret",
+    "admin_password": "keystoneAdminPassword",
+    "placement_db_password": "placementDbPassword",
+}
+
+
+def secret_values(settings: Settings) -> dict[str, Optional[str]]:
+    """The plain secret values by context name (for tests and the Pulumi glue)."""
+    return {
+        "db_password": settings.database.password.value,
+        "rabbit_password": settings.messaging.password.value,
+        "nova_password": settings.identity.password.value,
+        "neutron_password": settings.neutron_password.value,
+        "placement_password": settings.placement_password.value if settings.placement_password else None,
+        "metadata_secret": settings.metadata_secret.value if settings.metadata_secret else None,
+        "admin_password": settings.keystone.admin_password.value,
+        "placement_db_password": settings.placement.db_password.value if settings.placement.db_password else None,
+    }
+
+
+def _url_password(value: str) -> str:
+    return quote(value, safe="")
+
+
+def db_url(settings: Settings, database: str, password: str, user: Optional[str] = None) -> str:
+    """A database URL on the stack's db-node, for nova's account unless `user` names another."""
+    db = settings.database
+    host = url_host(db.host) if db.port == 3306 else f"{url_host(db.host)}:{db.port}"
+    url = f"mysql+pymysql://{quote(user or db.user, safe='')}:{_url_password(password)}@{host}/{database}"
+    if db.ca_file:
+        url += f"?ssl_ca={quote(db.ca_file, safe='/')}"
+    return url
+
+
+def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
+                 virt_type: Optional[str] = None) -> dict[str, Optional[str]]:
+    """Every value a profile template may name. None means "not set": the option is left out."""
+    mq = settings.messaging
+    ks = settings.keystone
+    api_db = settings.database.api_name
+    controller = settings.controller
+    return {
+        "workers": str(settings.workers) if settings.workers else None,
+        "my_ip": node.my_ip,
+        "vnc_listen": node.my_ip if role == CONTROLLER else "0.0.0.0",
+        "db_connection": db_url(settings, settings.database.main_name, secrets["db_password"]),
+        "api_db_connection": db_url(settings, api_db, secrets["db_password"]) if api_db else None,
+        "rabbit_host": mq.host,
+        "rabbit_user": mq.user,
+        "rabbit_password": secrets["rabbit_password"],
+        "transport_url": (
+            f"rabbit://{quote(mq.user, safe='')}:{_url_password(secrets['rabbit_password'])}@{url_host(mq.host)}:{mq.port}/"
+        ),
+        "keystone_public_url": ks.public_url,
+        "keystone_auth_url": ks.auth_url,
+        "project_domain": ks.project_domain,
+        "user_domain": ks.user_domain,
+        "region": ks.region,
+        "memcached_servers": settings.memcached_servers,
+        "service_project": settings.identity.project,
+        "nova_user": settings.identity.user,
+        "nova_password": secrets["nova_password"],
+        "glance_host": settings.glance_host,
+        "glance_url": f"http://{url_host(settings.glance_host)}:9292" if settings.glance_host else None,
+        "neutron_user": settings.neutron_user,
+        "neutron_password": secrets["neutron_password"],
+        "metadata_secret": secrets.get("metadata_secret"),
+        "placement_user": settings.placement_user,
+        "placement_password": secrets.get("placement_password"),
+        "placement_db_connection": (
+            db_url(settings, settings.placement.db_name, secrets["placement_db_password"], settings.placement.db_user)
+            if secrets.get("placement_db_password") else None),
+        "novncproxy_base_url": f"http://{url_host(controller.my_ip)}:6080/vnc_auto.html",
+        "virt_type": virt_type,
+        "admin_user": ks.admin_user,
+        "admin_project": ks.admin_project,
+        "admin_password": secrets.get("admin_password"),
+    }
+
+
+def masked_secrets(settings: Settings) -> dict[str, Optional[str]]:
+    """Secret values replaced by a mask, for showing a render in a plan."""
+    return {name: (MASK if value is not None else None) for name, value in secret_values(settings).items()}
