@@ -51,16 +51,8 @@ def cell_templates(settings: Settings) -> CellTemplates:
     """The cell mappings' URL templates, shaped like the URLs nova.conf holds (db_url and the
     transport URL): nova fills them from the local nova.conf, so they carry no password."""
     db, mq = settings.database, settings.messaging
-    host = "[{hostname}]" if url_host(db.host) != db.host else "{hostname}"
-    port = "" if db.port == 3306 else ":{port}"
-    query = "?{query}" if db.ca_file else ""
-    cell_db = f"mysql+pymysql://{{username}}:{{password}}@{host}{port}/{{name}}{query}"
-    mq_host = "[{hostname}]" if url_host(mq.host) != mq.host else "{hostname}"
-    return CellTemplates(
-        cell0_database=cell_db.replace("{name}", settings.database.cell0_name),
-        cell_database=cell_db.replace("{name}", settings.database.main_name),
-        transport=f"rabbit://{{username}}:{{password}}@{mq_host}:{{port}}/{{path}}",
-    )
+    return CellTemplates.build(cell0_name=db.cell0_name, cell_name=db.main_name, db_ipv6=url_host(db.host) != db.host,
+                               db_port=db.port != 3306, db_query=bool(db.ca_file), mq_ipv6=url_host(mq.host) != mq.host)
 
 
 def render_nova_conf(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],

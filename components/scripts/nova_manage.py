@@ -45,15 +45,25 @@ MASKED_FUNCTION = (
 @dataclass(frozen=True)
 class CellTemplates:
     """The URL templates cell mappings store (nova fills {username}, {password}, {hostname},
-    {port}, {path}, {query} from the local nova.conf): no password is ever stored in them."""
+    {port}, {path}, {query} from the local nova.conf): no password is ever stored in them.
+    `build` makes them; db sync accepts no other shape (`SHAPE`, from the same pieces)."""
     cell0_database: str
     cell_database: str
     transport: str
 
+    @classmethod
+    def build(cls, *, cell0_name: str, cell_name: str, db_ipv6: bool, db_port: bool, db_query: bool,
+              mq_ipv6: bool) -> "CellTemplates":
+        """Shaped like the URLs nova.conf holds: the database's (on a non-default port, with
+        TLS options) and the transport's, IPv6 hosts in brackets."""
+        def database(name: str) -> str:
+            return f"mysql+pymysql://{_AUTH}{_HOSTS[db_ipv6]}{_PORT if db_port else ''}/{name}{_QUERY if db_query else ''}"
+        return cls(database(cell0_name), database(cell_name), f"rabbit://{_AUTH}{_HOSTS[mq_ipv6]}{_PORT}/{_PATH}")
 
-# The exact template shapes components.nova_conf.cell_templates builds.
-_TEMPLATE_RE = re.compile(r"[a-z+]+://\{username\}:\{password\}@(\{hostname\}|\[\{hostname\}\])(:\{port\})?"
-                          r"/([A-Za-z0-9_]+|\{path\})(\?\{query\})?")
+
+_AUTH, _HOSTS, _PORT, _PATH, _QUERY = "{username}:{password}@", ("{hostname}", "[{hostname}]"), ":{port}", "{path}", "?{query}"
+SHAPE = re.compile(rf"[a-z+]+://{re.escape(_AUTH)}({'|'.join(map(re.escape, _HOSTS))})({re.escape(_PORT)})?"
+                   rf"/([A-Za-z0-9_]+|{re.escape(_PATH)})({re.escape(_QUERY)})?")
 CELL0_UUID = "00000000-0000-0000-0000-000000000000"
 # nova-manage db online_data_migrations: 0 done, 1 some migrated (run again), 2 errors, 127 bad input.
 MIGRATION_ROUNDS = 20
@@ -85,7 +95,7 @@ def db_sync(steps: Sequence[str], cells: Optional[CellTemplates] = None, upgrade
         raise ValueError("cells v2 steps need the cells' URL templates")
     if cells is not None:
         for template in (cells.cell0_database, cells.cell_database, cells.transport):
-            if not _TEMPLATE_RE.fullmatch(template):
+            if not SHAPE.fullmatch(template):
                 raise ValueError(f"{template!r} is not a cell URL template")
     lines = [HEADER.strip(), MASKED_FUNCTION, "install -d -o nova -g nova -m 0750 /var/log/nova"]
     for step in steps:
