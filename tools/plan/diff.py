@@ -75,28 +75,33 @@ def engine_order(rec: Recording) -> list[Registration]:
 
 def review(old: Optional[dict], rec: Recording, stack_key: Optional[bytes] = None) -> list[Step]:
     """One step per resource of the new plan (engine order), then the deletes (reverse order).
-    This plan's inputs are digested as `old`'s were (its salt and, with `stack_key`, its key)."""
+    This plan's inputs are digested as `old`'s were (its salt and, with `stack_key`, its key).
+    A resource whose URN moved is compared with its old self through its aliases, as the engine
+    does: the same resource, not a create and a delete."""
     olds = old["resources"] if old else {}
-    new_state = snapshot(rec, digests=Digests.of(old, stack_key)) if old else None
+    was = {r.urn: next((a for a in r.aliases if a in olds), r.urn) for r in rec.resources()}
+    new_state = snapshot(rec, digests=Digests.of(old, stack_key), digest_urns=was) if old else None
     steps = []
     for r in engine_order(rec):
-        before = olds.get(r.urn)
+        before = olds.get(was[r.urn])
         if before is None:
             steps.append(Step(r.urn, r.name, r.type, "import" if r.import_id else "create",
                               consequence=_created(r)))
             continue
+        moved = f"moved from {was[r.urn]} (alias)" if was[r.urn] != r.urn else ""
         after = new_state["resources"][r.urn]
         changed = sorted(k for k in set(before["digests"]) | set(after["digests"])
                          if before["digests"].get(k) != after["digests"].get(k))
         if not changed or not r.custom:
-            steps.append(Step(r.urn, r.name, r.type, "same"))
+            steps.append(Step(r.urn, r.name, r.type, "same", consequence=moved))
             continue
         secret = sorted(k for k in changed if k in after["secret"] or k in before["secret"])
         replace = sorted(set(changed) & replace_keys(r))
         op = "replace" if replace else "update"
         steps.append(Step(r.urn, r.name, r.type, op, changed, secret, replace,
-                          _changed(rec, r, op, changed, secret, replace)))
-    gone = [urn for urn in olds if urn not in rec.registrations]
+                          "; ".join(filter(None, [moved, _changed(rec, r, op, changed, secret, replace)]))))
+    claimed = set(was.values())
+    gone = [urn for urn in olds if urn not in claimed]
     for urn in sorted(gone, key=lambda u: _depth(olds, u), reverse=True):
         before = olds[urn]
         steps.append(Step(urn, before["name"], before["type"], "delete", consequence=_deleted(before)))

@@ -45,10 +45,29 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             raw_inputs=wire,
             inputs=mask(wire),
             secret_inputs=secret_paths(wire),
+            aliases=self._old_urns(req, response.urn),
         )
         with self._lock:
             self.registrations[record.urn] = record
         return response
+
+    def _old_urns(self, req, urn: str) -> list[str]:
+        """The URNs the resource had before (its `aliases`), in this runtime's URN scheme, and
+        those its parent's aliases give it, as the engine derives a child's aliases."""
+        old = set(req.aliasURNs)
+        for alias in req.aliases:
+            if alias.urn:
+                old.add(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or req.parent)
+            old.add(self.make_urn(parent, spec.type or req.type, spec.name or req.name))
+        with self._lock:
+            parent = self.registrations.get(req.parent)
+        for old_parent in parent.aliases if parent else ():
+            old.add(self.make_urn(old_parent, req.type, req.name))
+        old.discard(urn)
+        return sorted(old)
 
     def RegisterResourceOutputs(self, req):
         outputs = json_format.MessageToDict(req.outputs, preserving_proto_field_name=True)

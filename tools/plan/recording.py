@@ -25,6 +25,7 @@ class Registration:
     inputs: dict = field(default_factory=dict)  # masked
     secret_inputs: list[str] = field(default_factory=list)
     outputs: dict = field(default_factory=dict)  # component outputs (masked)
+    aliases: list[str] = field(default_factory=list)  # earlier URNs of this resource (its and its parents' aliases)
 
 
 @dataclass

@@ -21,7 +21,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from tools.plan.files import private_dir, write_private
 from tools.plan.recording import Recording
@@ -114,9 +114,12 @@ def comparison_note(old: Optional[dict], stack_key: Optional[bytes]) -> Optional
     return None
 
 
-def snapshot(rec: Recording, stack_key: Optional[bytes] = None, *, digests: Optional[Digests] = None) -> dict:
+def snapshot(rec: Recording, stack_key: Optional[bytes] = None, *, digests: Optional[Digests] = None,
+             digest_urns: Optional[Mapping[str, str]] = None) -> dict:
     """The state a plan leaves behind: enough to review the next plan against it. `stack_key`:
-    the passphrase secrets provider's key (None: a plan without the passphrase)."""
+    the passphrase secrets provider's key (None: a plan without the passphrase). `digest_urns`:
+    the URN a moved resource's secrets are digested under (its old one, to compare with)."""
+    digest_urns = digest_urns or {}
     digests = digests or Digests.fresh(stack_key)
     resources = {}
     for r in rec.resources():
@@ -124,7 +127,8 @@ def snapshot(rec: Recording, stack_key: Optional[bytes] = None, *, digests: Opti
         secret = {path.split(".")[0].split("[")[0] for path in r.secret_inputs}
         resources[r.urn] = {
             "type": r.type, "name": r.name, "custom": r.custom, "inputs": r.inputs,
-            "digests": {key: digests(r.urn, key, plain[key], key in secret) for key in plain if key not in BOOKKEEPING},
+            "digests": {key: digests(digest_urns.get(r.urn, r.urn), key, plain[key], key in secret)
+                        for key in plain if key not in BOOKKEEPING},
             "secret": sorted(secret), "dependencies": r.dependencies,
             "delete": isinstance(plain.get("delete"), str) and bool(plain.get("delete")),
         }
