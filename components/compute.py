@@ -24,8 +24,7 @@ from components.nova_conf import (
 )
 from components.nova_node import NOVA_CONF, OPENRC, Target, hypervisor_targets, nova_version
 from components.releases import ReleaseProfile
-
-VIRT_TYPES = ("kvm", "qemu")
+from components.virt_types import VIRT_TYPES
 
 
 def checked_virt_type(detected: str) -> str:

@@ -23,7 +23,7 @@ import pytest
 from tools.plan import PROJECT_ROOT
 from tools.plan.stack import known_stacks
 
-BASELINE = "a836c8ac72dfdaf010d6b247ba76bd0c44903910"
+BASELINE = "cae8f257935883ac835769dcf004220ae441be7a"
 NOTHING = "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete"
 
 
