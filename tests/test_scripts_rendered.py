@@ -1,4 +1,5 @@
-"""Every script the program renders, as the remote commands carry it.
+"""Every script the program renders, as the remote commands carry it: pinned, and checked by
+shellcheck.
 
 Pinned: a step's script is one of its inputs, so a script that changes by one byte re-runs that
 step on every deployed stack at its next `pulumi up`. The sha256 of each command's `create` and
@@ -9,15 +10,31 @@ which steps re-run and why.
 The scripts are what an apply sends (the program run under the mock runtime, tools.plan, with
 placeholder secrets: no script holds a secret), once per answer of the virt type detection
 (a hypervisor's restart step is built from it).
+
+shellcheck: every distinct script of every stack in stacks/, and of those stacks with other
+options (VARIANTS: each release and distribution, the uwsgi `workers` setting, a non-root SSH
+user, a Liberty hypervisor), is checked as bash (`shellcheck -s bash`, every default check): a
+step for a non-root user runs under `sudo -n /bin/bash -c` (scripts.as_user: the script inside
+is what is checked), one for root in root's login shell, bash on the Debian and Ubuntu nodes
+the releases target; the scripts use bash (`masked` reads PIPESTATUS) and the sandbox tests run
+them with bash. A finding is a failure unless ALLOWED names its code and the line it is on,
+with the reason it is deliberate.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Mapping
+import json
+import shlex
+import shutil
+import subprocess
+import tempfile
+from typing import Any, Mapping, Optional
 
 import pytest
 
+from components.scripts import as_user
+from tests.conftest import service_unavailable
 from tools.plan import PROJECT_ROOT, run_program, stack_config, unwrap
 
 COMMAND = "command:remote:Command"
@@ -26,10 +43,10 @@ VIRT_TYPES = ("kvm", "qemu")
 
 
 @functools.lru_cache(maxsize=None)
-def _commands(stack: str, virt: str, overrides: tuple = ()) -> Mapping[str, str]:
+def _commands(stack: str, virt: str, overrides: str) -> Mapping[str, str]:
     """`<resource> <create|delete>` -> the script, for one run of the program (an apply, the
-    detection step printing `virt`)."""
-    config, keys = stack_config(stack, secrets=None, overrides=dict(overrides), placeholder_secrets=True,
+    detection step printing `virt`, the config `overrides` given as JSON)."""
+    config, keys = stack_config(stack, secrets=None, overrides=json.loads(overrides), placeholder_secrets=True,
                                 cli_rules=True)
     rec = run_program(stack, config, keys, preview=False, apply_stdout={"detect-virt": virt})
     found = {}
@@ -42,10 +59,11 @@ def _commands(stack: str, virt: str, overrides: tuple = ()) -> Mapping[str, str]
     return found
 
 
-def rendered_scripts(stack: str, overrides: tuple = ()) -> dict[str, str]:
-    """Every command's script for `stack`; one whose text depends on the detected virt type is
-    listed once per type, as `<resource> <field> (detect-virt: <type>)`."""
-    runs = {virt: _commands(stack, virt, overrides) for virt in VIRT_TYPES}
+def rendered_scripts(stack: str, overrides: Optional[Mapping[str, Any]] = None) -> dict[str, str]:
+    """Every command's script for `stack` (with config `overrides`); one whose text depends on
+    the detected virt type is listed once per type, as `<resource> <field> (detect-virt: <type>)`."""
+    as_json = json.dumps(overrides or {}, sort_keys=True)
+    runs = {virt: _commands(stack, virt, as_json) for virt in VIRT_TYPES}
     first = runs[VIRT_TYPES[0]]
     assert all(set(run) == set(first) for run in runs.values())
     scripts = {}
@@ -222,3 +240,104 @@ def test_rendered_scripts_are_pinned(stack):
 
 def test_every_stack_is_pinned():
     assert sorted(PINNED) == STACKS
+
+
+# --------------------------------------------------------------------------------------------
+# shellcheck
+# --------------------------------------------------------------------------------------------
+
+_HYPERVISOR = {"name": "cmp9", "host": "cmp9.example.org", "myIp": "10.0.0.9"}
+# Stacks with options their files do not set, for the scripts those options render.
+VARIANTS: tuple[tuple[str, Mapping[str, Any]], ...] = (
+    # Liberty with a hypervisor (nova-manage's listing, the nova client), reached through sudo
+    ("tutorial", {"hypervisors": [{**_HYPERVISOR, "user": "deploy"}]}),
+    ("tutorial", {"controller": {"name": "compute-node", "host": "compute-node.example.org", "myIp": "10.0.0.6",
+                                 "user": "deploy"}}),
+    # each release on each distribution it is packaged for, uwsgi workers set or not
+    ("dev", {"distro": "debian-13", "workers": 4}),
+    ("dev", {"release": "zed", "distro": None, "workers": 1}),
+    ("e2e", {"distro": "ubuntu-24.04", "workers": None}),
+    # production, its dashboard on (a non-root user on every node)
+    ("prod", {"dashboard": {"enabled": True}}),
+)
+
+# Deliberate patterns shellcheck notes: (code, text of the line it flags, why it stays).
+ALLOWED: tuple[tuple[str, str, str], ...] = (
+    ("SC1091", ". /root/admin-openrc",
+     "the admin openrc the controller's openrc step writes on the node: nothing to follow here"),
+    ("SC2034", "for attempt in $(seq 1 ", "a bounded wait: the counter only counts the attempts"),
+    ("SC2034", "for i in $(seq 1 120); do", "the dpkg lock wait: the counter only counts the attempts"),
+    ("SC2034", "for round in $(seq 1 ", "online data migrations' bounded rounds: the counter only counts"),
+    ("SC2043", "for serv in ", "restart_services loops over the release's list, which may hold one service"),
+    ("SC2015", ") 2>/dev/null || { echo \"virt_type kvm, but ",
+     "A && B || C on purpose: the error when either test (a character device, that opens) fails"),
+    ("SC2016", "timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' ",
+     "the inner bash expands its own positional arguments (host and port, passed quoted)"),
+    ("SC2016", "python3 -c ", "a Python program"),
+    ("SC2016", "su -s /bin/sh -c 'nova-manage cell_v2 update_cell --cell_uuid \"$CELL_UUID\" ",
+     "the nova user's shell expands CELL_UUID, exported after it was checked to be a uuid"),
+)
+
+
+def shellcheck_corpus() -> dict[str, str]:
+    """Every distinct script (the one inside sudo's `bash -c` for a non-root user) -> where it
+    is first rendered."""
+    corpus: dict[str, str] = {}
+    runs = [(stack, None) for stack in STACKS] + list(VARIANTS)
+    for stack, overrides in runs:
+        where = stack + (f" {json.dumps(overrides, sort_keys=True)}" if overrides else "")
+        for key, text in rendered_scripts(stack, overrides).items():
+            if text.startswith("sudo "):
+                inner = shlex.split(text)[-1]  # sudo -n /bin/bash -c '<script>'
+                assert as_user(inner, "deploy") == text, (where, key)
+                text = inner
+            corpus.setdefault(text, f"{where}: {key}")
+    return corpus
+
+
+def test_the_variants_render_scripts_the_stack_files_do_not():
+    own = set()
+    for stack in STACKS:
+        own |= set(rendered_scripts(stack).values())
+    for stack, overrides in VARIANTS:
+        if not set(rendered_scripts(stack, overrides).values()) - own:
+            pytest.fail(f"{stack} with {overrides} renders no script of its own: drop it from VARIANTS")
+
+
+@functools.lru_cache(maxsize=None)
+def shellcheck_findings() -> tuple[tuple[str, int, str, str, str], ...]:
+    """(where the script is first rendered, line number, code, message, text of the line) of
+    every finding of `shellcheck -s bash` on the corpus."""
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        service_unavailable("shellcheck is not installed (Debian: apt-get install shellcheck)")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for n, (text, where) in enumerate(sorted(shellcheck_corpus().items(), key=lambda item: item[1])):
+            path = f"{tmp}/{n:03}.sh"
+            with open(path, "w") as f:
+                f.write(text)
+            files[path] = (where, text.split("\n"))
+        run = subprocess.run([shellcheck, "-s", "bash", "-f", "json1", *files], capture_output=True, text=True)
+    assert run.returncode in (0, 1), run.stderr  # 1: findings
+    findings = []
+    for c in json.loads(run.stdout)["comments"]:
+        where, lines = files[c["file"]]
+        findings.append((where, c["line"], f"SC{c['code']}", c["message"], lines[c["line"] - 1]))
+    return tuple(findings)
+
+
+def allowed(code: str, line: str) -> list[tuple[str, str]]:
+    """The ALLOWED patterns that cover a finding `code` on `line`."""
+    return [(c, text) for c, text, _ in ALLOWED if code == c and text in line]
+
+
+def test_every_rendered_script_passes_shellcheck():
+    assert [f"{where}: line {n}: {code} {message}\n    {line}" for where, n, code, message, line in shellcheck_findings()
+            if not allowed(code, line)] == []
+
+
+def test_every_allowed_pattern_is_still_needed():
+    """An exclusion no script needs any more goes (it could hide a new finding)."""
+    used = {pattern for _, _, code, _, line in shellcheck_findings() for pattern in allowed(code, line)}
+    assert [(c, text) for c, text, _ in ALLOWED if (c, text) not in used] == []
