@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from components.controller import render_openrc
-from components.horizon import set_openstack_host, settings_script
+from components.horizon import LOCAL_SETTINGS, set_openstack_host, settings_script
 from components import scripts
 from tests.sandbox import KILL_SCRIPT, SIGKILLED, Sandbox, assert_kill_safe, sandbox, tree
 from tests.support import problems_for, settings_for
@@ -93,6 +93,33 @@ def test_script_fails_when_the_file_is_missing(node, tmp_path):
     assert done.returncode != 0
     assert "No such file" in done.stderr
     assert not log.exists()
+
+
+@pytest.mark.parametrize("host", [
+    "x'; touch {m}/pwned1; echo '", "$(touch {m}/pwned2)", "`touch {m}/pwned3`", "{}", "{host}",
+    "h\ntouch {m}/pwned4", 'h" ; touch {m}/pwned5 ; "'])
+def test_script_refuses_a_hostile_host_and_runs_none_of_it(node, tmp_path, host):
+    settings, log, run = node
+    done = run(host.replace("{m}", str(tmp_path)))
+    assert done.returncode == 1
+    assert "OPENSTACK_HOST must be a host name" in done.stderr
+    assert settings.read_text() == DEBIAN_SNIPPET and not log.exists()
+    assert sorted(p.name for p in tmp_path.glob("pwned*")) == []
+    assert sorted(p.name for p in settings.parent.iterdir()) == ["bin", "local_settings.py"]
+
+
+def test_the_node_program_is_static_text_defining_the_tested_function():
+    """The step sends the text of components/scripts/horizon_settings.py, which is exactly the
+    function the tests import (nothing else is in that file), inside a static program."""
+    import inspect
+    from components import horizon
+    from components.scripts import horizon_settings
+
+    assert horizon.SET_OPENSTACK_HOST_SOURCE == inspect.getsource(horizon_settings) \
+        == inspect.getsource(set_openstack_host)
+    assert horizon.SETTINGS_PROGRAM.startswith("import sys\n" + horizon.SET_OPENSTACK_HOST_SOURCE)
+    assert scripts.q(horizon.SETTINGS_PROGRAM) in settings_script(LOCAL_SETTINGS, "h")
+    compile(horizon.SETTINGS_PROGRAM, "SETTINGS_PROGRAM", "exec")
 
 
 # --------------------------------------------------------------------------------------------
