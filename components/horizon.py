@@ -32,13 +32,15 @@ LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
 # sent to the node too, and change the settings step's script.)
 SET_OPENSTACK_HOST_SOURCE = (Path(__file__).parent / "scripts" / "horizon_settings.py").read_text(encoding="utf-8")
 # python3 -c SETTINGS_PROGRAM PATH HOST TMP: writes the new text to TMP; exits 0 when it is the
-# file's text, 3 when it differs (a refused host: an error, 1).
+# file's text, 3 when it differs (a refused host: an error, 1). Liberty's nodes run Ubuntu
+# 14.04, whose python3 is 3.4: no f-strings, and UTF-8 said (3.4 takes the locale's encoding,
+# ASCII in a session without LANG).
 SETTINGS_PROGRAM = (
     "import sys\n" + SET_OPENSTACK_HOST_SOURCE +
     "path, host, tmp = sys.argv[1], sys.argv[2], sys.argv[3]\n"
-    "old = open(path).read()\n"
+    "old = open(path, encoding='utf-8').read()\n"
     "new = set_openstack_host(old, host)\n"
-    "with open(tmp, 'w') as f:\n"
+    "with open(tmp, 'w', encoding='utf-8') as f:\n"
     "    f.write(new)\n"
     "sys.exit(0 if new == old else 3)\n"
 )

@@ -122,6 +122,35 @@ def test_the_node_program_is_static_text_defining_the_tested_function():
     compile(horizon.SETTINGS_PROGRAM, "SETTINGS_PROGRAM", "exec")
 
 
+def test_the_node_program_runs_on_python_3_4():
+    """Liberty's dashboard node is Ubuntu 14.04: python3 is 3.4 there (an f-string was a
+    SyntaxError, and the step failed). Checked with 3.4's grammar, and f-strings looked for
+    directly (newer Pythons may not check a feature version that old)."""
+    import ast
+    from components import horizon
+
+    tree = ast.parse(horizon.SETTINGS_PROGRAM, feature_version=(3, 4))
+    assert [node.lineno for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)] == []
+
+
+def test_the_settings_file_is_read_and_written_as_utf8(tmp_path):
+    """As Python 3.4 would in a session without LANG: an ASCII locale (newer Pythons switch to
+    UTF-8 there by themselves, unless told not to)."""
+    settings = tmp_path / "local_settings.py"
+    text = "# Ünïcode comment: ☃\n" + DEBIAN_SNIPPET
+    settings.write_text(text, encoding="utf-8")
+    shim = tmp_path / "service"
+    shim.write_text("#!/bin/sh\n")
+    shim.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path), "LC_ALL": "C", "PYTHONUTF8": "0",
+           "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run(["bash", "-c", settings_script(str(settings), "auth-node.example.org")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert settings.read_text(encoding="utf-8") == set_openstack_host(text, "auth-node.example.org")
+
+
+
 # --------------------------------------------------------------------------------------------
 # the settings step killed at any point: the reload is never lost
 # --------------------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ PINNED = {
         "controller-restart create": "bf4f67b0750fb717dd7d6ed6529bee3837e78b97ab8cc40a468c53a3e27ad325",
         "controller-verify create": "b6b10592c9a816be3b039be43501b9ebab802411aee376cce04a8e48fead0939",
         "dashboard-packages create": "1584249e5e8ab4080c01b176c66551c39e5a01eeaf332d7839afc5ab2ce242ab",
-        "dashboard-settings create": "f8bf8df6d1a233b6ad946035d8f7b247b6e3ccea77e552884a8cd61f4549e2ad",
+        "dashboard-settings create": "1c9f4f107a42b372234a8f1391b9890ecbe5995a6e22e5f2af6053bd40968e17",
         "dashboard-verify create": "7ec6b31ecd27f75533e6d48644fe80586588a61cbea379a2bb4486bbf09919b4",
     },
     "dev": {

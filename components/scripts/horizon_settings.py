@@ -7,7 +7,7 @@ def set_openstack_host(text: str, host: str) -> str:
     if not _re.fullmatch(r"[A-Za-z0-9.:-]+|\[[0-9A-Fa-f:.]+\]", host):
         raise ValueError("OPENSTACK_HOST must be a host name, an IP address or a bracketed IPv6 address")
     assignment = _re.compile(r"^OPENSTACK_HOST\s*=")
-    wanted = f'OPENSTACK_HOST = "{host}"'
+    wanted = 'OPENSTACK_HOST = "%s"' % host  # (no f-string: Ubuntu 14.04's python3 is 3.4)
     out, seen = [], False
     lines = text.splitlines(keepends=True)
     for line in lines:
