@@ -74,7 +74,10 @@ def as_service(user: str, command: str) -> str:
 
 
 def _awk_string(value: str) -> str:
-    # only called with host names validate.is_host accepted: no quotes or backslashes to escape
+    """An awk string literal of a value validated before (a host name validate.is_host
+    accepted): refused, rather than escaped, when it holds what would need escaping."""
+    if any(c in value for c in '"\\\n') or not value.isprintable():
+        raise ValueError(f"{value!r} cannot be an awk string here")
     return '"' + value + '"'
 
 

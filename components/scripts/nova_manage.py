@@ -65,10 +65,13 @@ def nova_manage_words(*words: str) -> str:
     return NOVA_MANAGE_AS_NOVA.format(cmd=q(shlex.join(["nova-manage", *words])))
 
 
+# The uuid of cell `name` (-v name) in list_cells' table (`|`-separated: Name, UUID, ...).
+CELL_UUID_AWK = '{gsub(/ /, "", $2); gsub(/ /, "", $3); if ($2 == name) print $3}'
+
+
 def _cell_uuid_of(name: str) -> str:
     """Shell: print the uuid of cell `name` from list_cells' table (empty when missing)."""
-    return (f"masked {nova_manage('cell_v2 list_cells')} | awk -F'|' -v name={q(name)} "
-            "'{gsub(/ /, \"\", $2); gsub(/ /, \"\", $3); if ($2 == name) print $3}'")
+    return f"masked {nova_manage('cell_v2 list_cells')} | awk -F'|' -v name={q(name)} {q(CELL_UUID_AWK)}"
 
 
 def db_sync(steps: Sequence[str], cells: Optional[CellTemplates] = None, upgrade_check: bool = False) -> str:
