@@ -9,7 +9,6 @@ from typing import Iterable
 from components import validate
 
 HEADER = "set -eu\n"
-NOVA_MANAGE_AS_NOVA = "su -s /bin/sh -c {cmd} nova"
 CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
