@@ -2,15 +2,15 @@
 OPENSTACK_HOST in local_settings.py at keystone, reload the web server only when the file
 changed, and check that /horizon answers.
 
-The settings edit is a pure function (`set_openstack_host`), tested here, and the very same
-source is what the node runs (embedded in the step's script), so the tested rule is the
-applied rule.
+The settings edit is a pure function (`set_openstack_host`, in
+components/scripts/horizon_settings.py), tested here, and the very same text is what the node
+runs (the file's text, embedded in the step's script), so the tested rule is the applied rule.
 """
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import pulumi
@@ -19,35 +19,32 @@ from components.config import NodeSettings, Settings
 from components.node import NodeSteps, content_hash
 from components.scripts import checked_path
 from components.scripts.files import remove_leftovers, temp_prefix
+from components.scripts.horizon_settings import set_openstack_host  # noqa: F401 (the rule, tested from here)
 from components.validate import url_host
 
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
 
 
-def set_openstack_host(text: str, host: str) -> str:
-    """Exactly one top-level `OPENSTACK_HOST = "<host>"`: the first assignment is replaced in
-    place, later ones are removed, and one is appended when there is none. Commented lines,
-    indented lines and every other setting are left untouched."""
-    import re as _re  # (kept local: this function's source also runs on the node)
-
-    if not _re.fullmatch(r"[A-Za-z0-9.:-]+|\[[0-9A-Fa-f:.]+\]", host):
-        raise ValueError("OPENSTACK_HOST must be a host name, an IP address or a bracketed IPv6 address")
-    assignment = _re.compile(r"^OPENSTACK_HOST\s*=")
-    wanted = f'OPENSTACK_HOST = "{host}"'
-    out, seen = [], False
-    lines = text.splitlines(keepends=True)
-    for line in lines:
-        if assignment.match(line):
-            if not seen:
-                out.append(wanted + ("\n" if line.endswith("\n") else ""))
-                seen = True
-            continue
-        out.append(line)
-    if not seen:
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out.append(wanted + "\n")
-    return "".join(out)
+# The rule that edits local_settings.py, and the node's program around it: static text, so what
+# the node runs is what is reviewed here, whatever the layout of this source. The rule is the
+# function of components/scripts/horizon_settings.py (imported here: the tests test it), and
+# that file's whole text, verbatim, is what the program defines it with on the node: the tested
+# rule is the applied rule. (So that file holds the function only: anything else there would be
+# sent to the node too, and change the settings step's script.)
+SET_OPENSTACK_HOST_SOURCE = (Path(__file__).parent / "scripts" / "horizon_settings.py").read_text(encoding="utf-8")
+# python3 -c SETTINGS_PROGRAM PATH HOST TMP: writes the new text to TMP; exits 0 when it is the
+# file's text, 3 when it differs (a refused host: an error, 1). Liberty's nodes run Ubuntu
+# 14.04, whose python3 is 3.4: no f-strings, and UTF-8 said (3.4 takes the locale's encoding,
+# ASCII in a session without LANG).
+SETTINGS_PROGRAM = (
+    "import sys\n" + SET_OPENSTACK_HOST_SOURCE +
+    "path, host, tmp = sys.argv[1], sys.argv[2], sys.argv[3]\n"
+    "old = open(path, encoding='utf-8').read()\n"
+    "new = set_openstack_host(old, host)\n"
+    "with open(tmp, 'w', encoding='utf-8') as f:\n"
+    "    f.write(new)\n"
+    "sys.exit(0 if new == old else 3)\n"
+)
 
 
 def settings_script(path: str, host: str) -> str:
@@ -64,24 +61,13 @@ def settings_script(path: str, host: str) -> str:
     checked_path(path)
     directory, name = path.rsplit("/", 1)
     pending = f"{directory}/.{name}.reload-pending"
-    source = inspect.getsource(set_openstack_host)
-    # writes the new text to argv[3]; exits 0 when it is the file's text, 3 when it differs
-    program = (
-        "import sys\n" + source +
-        "path, host, tmp = sys.argv[1], sys.argv[2], sys.argv[3]\n"
-        "old = open(path).read()\n"
-        "new = set_openstack_host(old, host)\n"
-        "with open(tmp, 'w') as f:\n"
-        "    f.write(new)\n"
-        "sys.exit(0 if new == old else 3)\n"
-    )
     p, m = scripts.q(path), scripts.q(pending)
     return (
         scripts.HEADER
         + remove_leftovers(path)
         + f"tmp=$(mktemp {scripts.q(temp_prefix(path) + 'XXXXXX')})\n"
         + "trap 'rm -f \"$tmp\"' EXIT\n"
-        + f"rc=0; python3 -c {scripts.q(program)} {p} {scripts.q(host)} \"$tmp\" || rc=$?\n"
+        + f"rc=0; python3 -c {scripts.q(SETTINGS_PROGRAM)} {p} {scripts.q(host)} \"$tmp\" || rc=$?\n"
         + "if [ \"$rc\" -eq 3 ]; then\n"
         + f"  chown --reference={p} \"$tmp\"; chmod --reference={p} \"$tmp\"\n"
         + f"  : > {m}\n"

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from components.openrc import render_openrc
-from components.horizon import set_openstack_host, settings_script
+from components.horizon import LOCAL_SETTINGS, set_openstack_host, settings_script
 from components import scripts
 from tests.sandbox import KILL_SCRIPT, SIGKILLED, Sandbox, assert_kill_safe, sandbox, tree
 from tests.support import problems_for, settings_for
@@ -93,6 +93,62 @@ def test_script_fails_when_the_file_is_missing(node, tmp_path):
     assert done.returncode != 0
     assert "No such file" in done.stderr
     assert not log.exists()
+
+
+@pytest.mark.parametrize("host", [
+    "x'; touch {m}/pwned1; echo '", "$(touch {m}/pwned2)", "`touch {m}/pwned3`", "{}", "{host}",
+    "h\ntouch {m}/pwned4", 'h" ; touch {m}/pwned5 ; "'])
+def test_script_refuses_a_hostile_host_and_runs_none_of_it(node, tmp_path, host):
+    settings, log, run = node
+    done = run(host.replace("{m}", str(tmp_path)))
+    assert done.returncode == 1
+    assert "OPENSTACK_HOST must be a host name" in done.stderr
+    assert settings.read_text() == DEBIAN_SNIPPET and not log.exists()
+    assert sorted(p.name for p in tmp_path.glob("pwned*")) == []
+    assert sorted(p.name for p in settings.parent.iterdir()) == ["bin", "local_settings.py"]
+
+
+def test_the_node_program_is_static_text_defining_the_tested_function():
+    """The step sends the text of components/scripts/horizon_settings.py, which is exactly the
+    function the tests import (nothing else is in that file), inside a static program."""
+    import inspect
+    from components import horizon
+    from components.scripts import horizon_settings
+
+    assert horizon.SET_OPENSTACK_HOST_SOURCE == inspect.getsource(horizon_settings) \
+        == inspect.getsource(set_openstack_host)
+    assert horizon.SETTINGS_PROGRAM.startswith("import sys\n" + horizon.SET_OPENSTACK_HOST_SOURCE)
+    assert scripts.q(horizon.SETTINGS_PROGRAM) in settings_script(LOCAL_SETTINGS, "h")
+    compile(horizon.SETTINGS_PROGRAM, "SETTINGS_PROGRAM", "exec")
+
+
+def test_the_node_program_runs_on_python_3_4():
+    """Liberty's dashboard node is Ubuntu 14.04: python3 is 3.4 there (an f-string was a
+    SyntaxError, and the step failed). Checked with 3.4's grammar, and f-strings looked for
+    directly (newer Pythons may not check a feature version that old)."""
+    import ast
+    from components import horizon
+
+    tree = ast.parse(horizon.SETTINGS_PROGRAM, feature_version=(3, 4))
+    assert [node.lineno for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)] == []
+
+
+def test_the_settings_file_is_read_and_written_as_utf8(tmp_path):
+    """As Python 3.4 would in a session without LANG: an ASCII locale (newer Pythons switch to
+    UTF-8 there by themselves, unless told not to)."""
+    settings = tmp_path / "local_settings.py"
+    text = "# Ünïcode comment: ☃\n" + DEBIAN_SNIPPET
+    settings.write_text(text, encoding="utf-8")
+    shim = tmp_path / "service"
+    shim.write_text("#!/bin/sh\n")
+    shim.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path), "LC_ALL": "C", "PYTHONUTF8": "0",
+           "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run(["bash", "-c", settings_script(str(settings), "auth-node.example.org")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert settings.read_text(encoding="utf-8") == set_openstack_host(text, "auth-node.example.org")
+
 
 
 # --------------------------------------------------------------------------------------------

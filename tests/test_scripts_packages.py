@@ -15,7 +15,7 @@ from components import scripts
 from components.scripts import packages
 from components.nova_node import nova_version
 from components.releases import PROFILES, RELEASES
-from tests.sandbox import KILL_SCRIPT, SIGKILLED, assert_kill_safe, tree
+from tests.sandbox import KILL_SCRIPT, SIGKILLED, assert_kill_safe, assert_no_markers, tree
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,6 +277,34 @@ def test_a_cloud_archive_source_is_added_and_pinned_before_the_install(apt_box):
         "deb http://ubuntu-cloud.archive.canonical.com/ubuntu noble-updates/epoxy main\n")
     assert (apt_dir / "preferences.d/cloudarchive-epoxy.pref").read_text() == (
         "Package: *\nPin: origin ubuntu-cloud.archive.canonical.com\nPin-Priority: 600\n")
+
+
+HOSTILE_SOURCE_TEXT = "{apt} {} {0} {{x}} '\"; touch {m}/pwned1; echo ' $(touch {m}/pwned2) `touch {m}/pwned3`\nsecond line"
+
+
+def test_source_values_reach_their_files_verbatim_even_past_validation(apt_box, monkeypatch):
+    """The source's values are quoted where they are written, and nothing formats the quoted
+    text again: with the validation of the line and origin out of the way, braces, quotes, `;`,
+    command substitutions and a newline are written as they are, and none of it runs."""
+    import dataclasses
+    import re
+
+    monkeypatch.setattr(packages, "_DEB_LINE_RE", re.compile(r"(?s).*"))
+    monkeypatch.setattr(packages, "_checked_hosts", lambda values, what: list(values))
+    hostile = HOSTILE_SOURCE_TEXT.replace("{m}", str(apt_box.root))
+    source = dataclasses.replace(PROFILES[("2025.1", "ubuntu-24.04")].packaging.source, line=hostile, origin=hostile)
+    apt_dir = apt_box.root / "etc-apt"
+    (apt_dir / "sources.list.d").mkdir(parents=True)
+    (apt_dir / "preferences.d").mkdir()
+    script = scripts.install_packages(["nova-api"], (), source).replace("/etc/apt/", f"{apt_dir}/")
+
+    r = apt_box.run(script)
+
+    assert r.rc == 0, r.err
+    assert (apt_dir / "sources.list.d/cloudarchive-epoxy.list").read_text() == hostile + "\n"
+    assert (apt_dir / "preferences.d/cloudarchive-epoxy.pref").read_text() == (
+        f"Package: *\nPin: origin {hostile}\nPin-Priority: 600\n")
+    assert_no_markers(apt_box)
 
 
 @pytest.mark.parametrize("installed, rc, message", [

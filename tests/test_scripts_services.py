@@ -300,10 +300,40 @@ def test_verify_one_host_with_nova_manage_ignores_other_hosts(liberty_box):
     assert r.err == f"nova services not up (no heartbeat since {NOW}) after 2s: nova-compute\n"
 
 
-@pytest.mark.parametrize("host", ["compute1; reboot", "$(id)", "a b", '"x"'])
-def test_verify_refuses_hostile_host(host):
+HOSTILE_HOSTS = ["compute1; reboot", "$(id)", "`id`", "a b", '"x"', "x'y", "{}", "{host}", "a\\b", "compute1\n",
+                 "compute1\nid", 'compute1" || system("id") || "']
+
+
+@pytest.mark.parametrize("via_api", [True, False])
+@pytest.mark.parametrize("host", HOSTILE_HOSTS)
+def test_verify_refuses_hostile_host(host, via_api):
     with pytest.raises(ValueError):
-        scripts.verify_services("/root/admin-openrc", True, ["nova-compute"], (), host=host)
+        scripts.verify_services("/root/admin-openrc", via_api, ["nova-compute"], (), host=host)
+
+
+@pytest.mark.parametrize("value", ['a"b', "a\\b", "a\nb", "a\tb"])
+def test_an_awk_string_refuses_what_it_would_have_to_escape(value):
+    from components.scripts.base import _awk_string
+
+    with pytest.raises(ValueError):
+        _awk_string(value)
+
+
+def test_a_hostile_openrc_path_is_sourced_as_it_is_and_runs_nothing(os_box):
+    from tests.sandbox import assert_no_markers
+
+    # (the script runs in the sandbox's root, where assert_no_markers looks)
+    directory = os_box.root / "x'; touch pwned1; echo ' $(touch pwned2) `touch pwned3` {} {0}\nz"
+    directory.mkdir()
+    path = directory / "admin-openrc"
+    path.write_text(openrc(os_box).read_text())
+    listing(os_box, ALL_UP)
+
+    r = os_box.run(scripts.verify_services(str(path), True, RELEASE_2025_1.expected_up, RELEASE_2025_1.api_checks))
+
+    assert (r.rc, r.err) == (0, "")
+    assert api_checks(os_box) and all(c.endswith("OS_TEST_MARKER=sourced it") for c in api_checks(os_box))
+    assert_no_markers(os_box)
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,7 +419,7 @@ def test_the_service_record_step_fails_when_nova_has_no_record(box):
     assert (r.rc, r.err) == (1, "no nova-compute service on compute2\n")
 
 
-@pytest.mark.parametrize("host", ["compute2; reboot", "$(id)", "a b"])
+@pytest.mark.parametrize("host", HOSTILE_HOSTS)
 def test_service_record_scripts_refuse_hostile_hosts(host):
     with pytest.raises(ValueError):
         scripts.remove_compute_service("/root/admin-openrc", True, host)

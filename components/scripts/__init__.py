@@ -5,7 +5,11 @@ secret content (nova.conf, openrc) travels on the command's stdin, and the scrip
 credentials source the openrc file written that way. Scripts start with `set -eu` so a failed
 step fails the resource. Modules: `base` (quoting, names, users), `packages`, `files`,
 `nova_manage` (database sync, discovery), `services` (preflight, restart, verify, service records),
-`placement`.
+`placement`, and `horizon_settings`: not shell, the Python function components.horizon's Liberty
+settings step runs on the node (that file's text, verbatim: it holds the function only).
+
+tests/test_scripts_rendered.py pins what every stack renders (a changed script re-runs its
+step on deployed stacks) and runs shellcheck on every script.
 """
 from components.scripts.base import HEADER, as_service, as_user, checked_path, q, service_action
 from components.scripts.files import render_openrc, set_uwsgi_processes, write_file_from_stdin

@@ -9,7 +9,6 @@ from typing import Iterable
 from components import validate
 
 HEADER = "set -eu\n"
-NOVA_MANAGE_AS_NOVA = "su -s /bin/sh -c {cmd} nova"
 CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
@@ -74,7 +73,10 @@ def as_service(user: str, command: str) -> str:
 
 
 def _awk_string(value: str) -> str:
-    # only called with host names validate.is_host accepted: no quotes or backslashes to escape
+    """An awk string literal of a value validated before (a host name validate.is_host
+    accepted): refused, rather than escaped, when it holds what would need escaping."""
+    if any(c in value for c in '"\\\n') or not value.isprintable():
+        raise ValueError(f"{value!r} cannot be an awk string here")
     return '"' + value + '"'
 
 

@@ -7,13 +7,13 @@ import shlex
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from components.scripts.base import _NOVA_MANAGE_RE, CREATE_CELL_RE, HEADER, NOVA_MANAGE_AS_NOVA, q
+from components.scripts.base import _NOVA_MANAGE_RE, CREATE_CELL_RE, HEADER, as_service, q
 
 def nova_manage(args: str) -> str:
     """`nova-manage <args>` as the nova user (the seed forgot `su -s`)."""
     if not _NOVA_MANAGE_RE.fullmatch(args):
         raise ValueError(f"{args!r} is not a nova-manage sub-command")
-    return NOVA_MANAGE_AS_NOVA.format(cmd=q(f"nova-manage {args}"))
+    return as_service("nova", f"nova-manage {args}")
 
 
 # The password of every user:password@host in a URL, masked: nova-manage prints URLs with their
@@ -72,13 +72,16 @@ MIGRATION_ROUNDS = 20
 def nova_manage_words(*words: str) -> str:
     """`nova-manage WORDS` as the nova user, each word quoted (for arguments such as templates
     that the plain sub-command pattern of `nova_manage` does not admit)."""
-    return NOVA_MANAGE_AS_NOVA.format(cmd=q(shlex.join(["nova-manage", *words])))
+    return as_service("nova", shlex.join(["nova-manage", *words]))
+
+
+# The uuid of cell `name` (-v name) in list_cells' table (`|`-separated: Name, UUID, ...).
+CELL_UUID_AWK = '{gsub(/ /, "", $2); gsub(/ /, "", $3); if ($2 == name) print $3}'
 
 
 def _cell_uuid_of(name: str) -> str:
     """Shell: print the uuid of cell `name` from list_cells' table (empty when missing)."""
-    return (f"masked {nova_manage('cell_v2 list_cells')} | awk -F'|' -v name={q(name)} "
-            "'{gsub(/ /, \"\", $2); gsub(/ /, \"\", $3); if ($2 == name) print $3}'")
+    return f"masked {nova_manage('cell_v2 list_cells')} | awk -F'|' -v name={q(name)} {q(CELL_UUID_AWK)}"
 
 
 def db_sync(steps: Sequence[str], cells: Optional[CellTemplates] = None, upgrade_check: bool = False) -> str:
@@ -107,8 +110,7 @@ def db_sync(steps: Sequence[str], cells: Optional[CellTemplates] = None, upgrade
             name = cell.group("name")
             urls = ("--database_connection", cells.cell_database, "--transport-url", cells.transport)
             # the uuid reaches nova-manage through the environment (su keeps it), checked first
-            update = NOVA_MANAGE_AS_NOVA.format(
-                cmd=q('nova-manage cell_v2 update_cell --cell_uuid "$CELL_UUID" ' + shlex.join(urls)))
+            update = as_service("nova", 'nova-manage cell_v2 update_cell --cell_uuid "$CELL_UUID" ' + shlex.join(urls))
             lines.append(
                 f"uuid=$({_cell_uuid_of(name)})\n"
                 "if [ -n \"$uuid\" ]; then\n"
@@ -137,7 +139,7 @@ def db_sync(steps: Sequence[str], cells: Optional[CellTemplates] = None, upgrade
 
 # `nova-status upgrade check`: 0 success, 1 warnings (pass), 2 failure, 255 error.
 UPGRADE_CHECK = (
-    f"rc=0; report=$({NOVA_MANAGE_AS_NOVA.format(cmd=q('nova-status upgrade check'))} 2>&1) || rc=$?\n"
+    f"rc=0; report=$({as_service('nova', 'nova-status upgrade check')} 2>&1) || rc=$?\n"
     "if [ \"$rc\" -gt 1 ]; then printf '%s\\n' \"$report\" | mask_urls >&2;"
     " echo \"nova-status upgrade check failed (exit $rc)\" >&2; exit 1; fi\n"
     "[ \"$rc\" -eq 0 ] && echo 'upgrade check: ok' || echo 'upgrade check: passed with warnings'"

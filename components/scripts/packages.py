@@ -38,6 +38,9 @@ PACKAGE_LOCK_WAIT = 1800  # seconds: longer than any install we run
 # apt-get is told to; a healthy node never runs it.
 DPKG_UPDATES = "/var/lib/dpkg/updates"
 
+# Waits for dpkg's lock (another apt run) rather than failing; keeps changed conffiles.
+APT_GET = "apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
+
 
 def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), source=None,
                      nova: Optional[NovaVersion] = None, lock: Optional[str] = None) -> str:
@@ -59,7 +62,7 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), sourc
         _checked([source.keyring_package], _PACKAGE_RE, "Debian package name")
         _checked_hosts([source.origin], "apt origin host")
         add_source = (
-            f"{{apt}} install -y -q --no-install-recommends {q(source.keyring_package)}\n"
+            f"{APT_GET} install -y -q --no-install-recommends {q(source.keyring_package)}\n"
             f"printf '%s\\n' {q(source.line)} > /etc/apt/sources.list.d/{source.name}.list\n"
             f"printf '%s\\n' 'Package: *' {q('Pin: origin ' + source.origin)} 'Pin-Priority: 600'"
             f" > /etc/apt/preferences.d/{source.name}.pref\n"
@@ -102,15 +105,14 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), sourc
         "  dpkg --force-confold --configure -a\n"
         "fi\n"
     )
-    apt = "apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
     return (
         HEADER + "export DEBIAN_FRONTEND=noninteractive\n" + hold + wait + "\n"
         + (f"printf '%s\\n' {' '.join(q(line) for line in preseed)} | debconf-set-selections\n" if preseed else "")
         + guard
         + recover
-        + (f"{apt} update -q\n" + add_source.format(apt=apt) if add_source else "")
-        + f"{apt} update -q\n"
-        f"{apt} install -y -q --no-install-recommends {pkgs}\n"
+        + (f"{APT_GET} update -q\n" + add_source if add_source else "")
+        + f"{APT_GET} update -q\n"
+        f"{APT_GET} install -y -q --no-install-recommends {pkgs}\n"
         + check
     )
 

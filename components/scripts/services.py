@@ -46,6 +46,20 @@ def restart_services(services: Sequence[str]) -> str:
     )
 
 
+# awk programs, static: the values they compare with come in with -v (or, for a host, see
+# verify_services), each program quoted whole with q.
+# Liberty's `nova-manage service list`: "Binary Host Zone Status State Updated_At" (a date, then
+# a time); State is ":-)" when up, "XXX" when down. Printed as the API's listing reads:
+# binary, up|down, update time as DATE"T"TIME. (The action's doubled braces are a block inside
+# it, the same as one pair: a leftover of this text once written as if str.format escaped
+# them. Kept: one pair would change the verify step's script on every deployed Liberty stack.)
+LIBERTY_STATES_AWK = '{{print $1, ($5 == ":-)") ? "up" : "down", $6 "T" $7}}'
+# Exit 0 when binary `b` is up with a heartbeat after `since`, in "binary state updated_at" lines.
+HEARTBEAT_AWK = '$1 == b && $2 == "up" && substr($3, 1, 19) > since {ok = 1} END {exit !ok}'
+# The ID column of the nova client's service-list table (`|`-separated, 3 header lines).
+SERVICE_IDS_AWK = 'NR > 3 && NF > 2 {gsub(/ /, "", $2); if ($2 != "") print $2}'
+
+
 def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_checks: Sequence[str],
                     attempts: int = 30, delay: int = 5, host: Optional[str] = None) -> str:
     """Wait (bounded) until every expected nova service reports up (on `host` only, when
@@ -59,10 +73,11 @@ def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_che
         # with no attempt the loop never runs and the services would be reported up unchecked
         raise ValueError(f"need attempts >= 1 and delay >= 0, not {attempts!r} / {delay!r}")
     if not via_api:
-        # Liberty: State is ":-)" when up, "XXX" when down.
+        # The table's header skipped; with `host`, that host's rows only. (The host is part of the
+        # program, as an awk string: validated above, it holds no quote or backslash. Passing it
+        # with -v instead would change this step's script on deployed Liberty stacks.)
         only = f" && $2 == {_awk_string(host)}" if host else ""
-        listing = (f"{nova_manage('service list')} 2>/dev/null | awk 'NR>1{only} "
-                   "{{print $1, ($5 == \":-)\") ? \"up\" : \"down\", $6 \"T\" $7}}'")
+        listing = f"{nova_manage('service list')} 2>/dev/null | awk {q('NR>1' + only + ' ' + LIBERTY_STATES_AWK)}"
     else:
         listing = ("openstack compute service list " + (f"--host {q(host)} " if host else "")
                    + "-f value -c Binary -c State -c 'Updated At'")
@@ -79,8 +94,7 @@ def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_che
         f"  listing=$({listing} || true)",
         "  down=''",
         "  for binary in $expected; do",
-        "    echo \"$listing\" | awk -v b=\"$binary\" -v since=\"$since\" "
-        "'$1 == b && $2 == \"up\" && substr($3, 1, 19) > since {ok = 1} END {exit !ok}' || down=\"$down $binary\"",
+        f"    echo \"$listing\" | awk -v b=\"$binary\" -v since=\"$since\" {q(HEARTBEAT_AWK)} || down=\"$down $binary\"",
         "  done",
         "  [ -z \"$down\" ] && break",
         f"  sleep {int(delay)}",
@@ -130,8 +144,7 @@ def remove_compute_service(openrc: str, via_api: bool, host: str) -> str:
 def _compute_service_ids(via_api: bool, host: str) -> str:
     if via_api:
         return f"openstack compute service list --host {q(host)} --service nova-compute -f value -c ID"
-    return (f"nova service-list --host {q(host)} --binary nova-compute | "
-            "awk -F'|' 'NR > 3 && NF > 2 {gsub(/ /, \"\", $2); if ($2 != \"\") print $2}'")
+    return f"nova service-list --host {q(host)} --binary nova-compute | awk -F'|' {q(SERVICE_IDS_AWK)}"
 
 
 def enable_apache_conf(name: str) -> str:
