@@ -23,7 +23,7 @@ import pytest
 from tools.plan import PROJECT_ROOT
 from tools.plan.stack import known_stacks
 
-BASELINE = "cae8f257935883ac835769dcf004220ae441be7a"
+BASELINE = "b046ef153b6aa07b97f135444f4f01e050919831"
 NOTHING = "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete"
 
 
