@@ -24,6 +24,8 @@ from tools.plan import PROJECT_ROOT
 from tools.plan.stack import known_stacks
 
 BASELINE = "b046ef153b6aa07b97f135444f4f01e050919831"
+# The program just before placement became a component of the program's own (an alias).
+BEFORE_PLACEMENT_MOVED = "cae8f257935883ac835769dcf004220ae441be7a"
 NOTHING = "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete"
 
 
@@ -39,17 +41,20 @@ def plan(root: Path, stack: str, out: Path, against: Path | None = None) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Path:
-    """The program at BASELINE, extracted from this repository's history."""
-    done = subprocess.run(["git", "archive", BASELINE], cwd=PROJECT_ROOT, capture_output=True, timeout=120)
+def program_at(commit: str, root: Path) -> Path:
+    """The program at `commit`, extracted from this repository's history into `root`."""
+    done = subprocess.run(["git", "archive", commit], cwd=PROJECT_ROOT, capture_output=True, timeout=120)
     if done.returncode != 0:
-        pytest.fail(f"git archive {BASELINE} failed (a clone with history is needed): "
+        pytest.fail(f"git archive {commit} failed (a clone with history is needed): "
                     f"{done.stderr.decode(errors='replace').strip()}", pytrace=False)
-    root = tmp_path_factory.mktemp("baseline")
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
         archive.extractall(root, filter="data")
     return root
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> Path:
+    return program_at(BASELINE, tmp_path_factory.mktemp("baseline"))
 
 
 @pytest.mark.parametrize("stack", known_stacks())
@@ -60,10 +65,10 @@ def test_the_program_upgrade_changes_nothing_deployed(baseline, tmp_path, stack)
     assert summary.startswith(NOTHING), summary
 
 
-def test_a_moved_resource_is_the_same_resource(baseline, tmp_path):
+def test_a_moved_resource_is_the_same_resource(tmp_path):
     """Placement was the controller's child; the program builds it now, aliased: the review
     matches it to its old URN (as the engine does) instead of a delete and a create."""
-    plan(baseline, "dev", tmp_path / "before")
+    plan(program_at(BEFORE_PLACEMENT_MOVED, tmp_path / "program"), "dev", tmp_path / "before")
     plan(PROJECT_ROOT, "dev", tmp_path / "after", against=tmp_path / "before")
     text = (tmp_path / "after" / "plan.txt").read_text()
     assert ("same: moved from urn:pulumi:dev::openstack-nova::openstack-nova:components:ControllerNode"
