@@ -289,8 +289,8 @@ def test_source_values_reach_their_files_verbatim_even_past_validation(apt_box, 
     import dataclasses
     import re
 
-    monkeypatch.setattr(packages, "_DEB_LINE_RE", re.compile(r"(?s).*"))
-    monkeypatch.setattr(packages, "_checked_hosts", lambda values, what: list(values))
+    monkeypatch.setattr(packages, "DEB_LINE_RE", re.compile(r"(?s).*"))
+    monkeypatch.setattr(packages, "checked_hosts", lambda values, what: list(values))
     hostile = HOSTILE_SOURCE_TEXT.replace("{m}", str(apt_box.root))
     source = dataclasses.replace(PROFILES[("2025.1", "ubuntu-24.04")].packaging.source, line=hostile, origin=hostile)
     apt_dir = apt_box.root / "etc-apt"

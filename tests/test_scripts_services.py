@@ -313,10 +313,10 @@ def test_verify_refuses_hostile_host(host, via_api):
 
 @pytest.mark.parametrize("value", ['a"b', "a\\b", "a\nb", "a\tb"])
 def test_an_awk_string_refuses_what_it_would_have_to_escape(value):
-    from components.scripts.base import _awk_string
+    from components.scripts.base import awk_string
 
     with pytest.raises(ValueError):
-        _awk_string(value)
+        awk_string(value)
 
 
 def test_a_hostile_openrc_path_is_sourced_as_it_is_and_runs_nothing(os_box):

@@ -5,7 +5,7 @@ import dataclasses
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from components.releases.conf import _MODERN_OPENRC, _liberty_conf, _modern_conf, _placement_conf
+from components.releases.conf import MODERN_OPENRC, liberty_conf, modern_conf, placement_conf
 from components.releases.types import (
     AptSource, DashboardPackaging, NovaRelease, OptionCheck, Packaging, PlacementRelease, ReleaseProfile,
 )
@@ -21,8 +21,8 @@ LIBERTY = NovaRelease(
     services_via_api=False,
     api_checks=("nova service-list", "nova image-list"),
     expected_up=("nova-conductor", "nova-scheduler", "nova-consoleauth", "nova-cert"),
-    controller_conf=_liberty_conf(compute=False),
-    compute_conf=_liberty_conf(compute=True),
+    controller_conf=liberty_conf(compute=False),
+    compute_conf=liberty_conf(compute=True),
     openrc=MappingProxyType({
         "OS_PROJECT_DOMAIN_ID": "default",
         "OS_USER_DOMAIN_ID": "default",
@@ -115,11 +115,11 @@ RELEASE_2025_1 = NovaRelease(
     expected_up=("nova-conductor", "nova-scheduler"),
     extra_service_roles=("service",),
     upgrade_check=True,
-    controller_conf=_modern_conf(compute=False),
-    compute_conf=_modern_conf(compute=True),
-    openrc=MappingProxyType(_MODERN_OPENRC),
+    controller_conf=modern_conf(compute=False),
+    compute_conf=modern_conf(compute=True),
+    openrc=MappingProxyType(MODERN_OPENRC),
     option_check=OptionCheck("nova==31.3.1", _pins(0), _MODERN_NAMESPACES),
-    placement=PlacementRelease(_placement_conf(), OptionCheck("openstack-placement==13.0.0", _pins(0), _PLACEMENT_NAMESPACES)),
+    placement=PlacementRelease(placement_conf(), OptionCheck("openstack-placement==13.0.0", _pins(0), _PLACEMENT_NAMESPACES)),
 )
 
 ZED = dataclasses.replace(
@@ -131,10 +131,10 @@ ZED = dataclasses.replace(
     api_checks=("openstack catalog show compute", "openstack flavor list"),
     # zed's keystone has no `service` role: no service-role requirement for its tokens
     extra_service_roles=(),
-    controller_conf=_modern_conf(compute=False, service_roles_required=False),
-    compute_conf=_modern_conf(compute=True, service_roles_required=False),
+    controller_conf=modern_conf(compute=False, service_roles_required=False),
+    compute_conf=modern_conf(compute=True, service_roles_required=False),
     option_check=OptionCheck("nova==26.3.0", _pins(1), _MODERN_NAMESPACES),
-    placement=PlacementRelease(_placement_conf(service_roles_required=False), OptionCheck("openstack-placement==8.0.0", _pins(1), _PLACEMENT_NAMESPACES)),
+    placement=PlacementRelease(placement_conf(service_roles_required=False), OptionCheck("openstack-placement==8.0.0", _pins(1), _PLACEMENT_NAMESPACES)),
 )
 
 RELEASES: Mapping[str, NovaRelease] = MappingProxyType({r.name: r for r in (LIBERTY, ZED, RELEASE_2025_1)})

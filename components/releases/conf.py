@@ -10,7 +10,7 @@ def _freeze(options: dict) -> Options:
     return MappingProxyType({section: MappingProxyType(dict(keys)) for section, keys in options.items()})
 
 
-def _liberty_conf(compute: bool) -> Options:
+def liberty_conf(compute: bool) -> Options:
     """The seed's nova.conf; hypervisors (the tutorial series' compute chapter) drop the
     database and EC2 list, and add the console proxy URL and the libvirt driver type."""
     conf = {
@@ -80,7 +80,7 @@ _MODERN_AUTH = {
 }
 
 
-def _modern_conf(compute: bool, service_roles_required: bool = True) -> Options:
+def modern_conf(compute: bool, service_roles_required: bool = True) -> Options:
     conf = {
         "DEFAULT": {"transport_url": "{transport_url}", "my_ip": "{my_ip}", "state_path": "/var/lib/nova"},
         # (no [api] auth_strategy: keystone is the default and the option is deprecated for
@@ -130,7 +130,7 @@ def _modern_conf(compute: bool, service_roles_required: bool = True) -> Options:
     return _freeze(conf)
 
 
-_MODERN_OPENRC = {
+MODERN_OPENRC = {
     "OS_PROJECT_DOMAIN_NAME": "{project_domain}",
     "OS_USER_DOMAIN_NAME": "{user_domain}",
     "OS_PROJECT_NAME": "{admin_project}",
@@ -142,7 +142,7 @@ _MODERN_OPENRC = {
 }
 
 
-def _placement_conf(service_roles_required: bool = True) -> Options:
+def placement_conf(service_roles_required: bool = True) -> Options:
     """placement.conf as the install guide writes it; as nova's, a service token (nova's
     [service_user] sends one to placement too) counts only with the `service` role where the
     release's guide gives services that role."""

@@ -10,13 +10,13 @@ from components import validate
 
 HEADER = "set -eu\n"
 CREATE_CELL_RE = re.compile(r"^cell_v2 create_cell --name=(?P<name>[A-Za-z0-9_-]+)")
-_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-_SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
-_PRESEED_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+ [a-z0-9][a-z0-9+./_-]+ (boolean|select|string) [A-Za-z0-9._-]+$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SOURCE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9.-]*")
-_DEB_LINE_RE = re.compile(r"deb https?://[A-Za-z0-9.-]+(/[A-Za-z0-9._/-]*)? [a-z0-9./-]+( [a-z0-9-]+)+")
-_NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_-]+)?)*$")
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")  # no leading "-": not an option
+PRESEED_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+ [a-z0-9][a-z0-9+./_-]+ (boolean|select|string) [A-Za-z0-9._-]+$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SOURCE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9.-]*")
+DEB_LINE_RE = re.compile(r"deb https?://[A-Za-z0-9.-]+(/[A-Za-z0-9._/-]*)? [a-z0-9./-]+( [a-z0-9-]+)+")
+NOVA_MANAGE_RE = re.compile(r"^[a-z0-9_]+( [a-z0-9_]+)?( --[a-z_]+(=[A-Za-z0-9_-]+)?)*$")
 
 
 def q(value: str) -> str:
@@ -41,7 +41,7 @@ def service_action(action: str, service: str) -> str:
             f"  else service {service} {action}; fi")
 
 
-def _checked(values: Iterable[str], pattern: re.Pattern, what: str) -> list[str]:
+def checked(values: Iterable[str], pattern: re.Pattern, what: str) -> list[str]:
     values = list(values)
     for value in values:
         # fullmatch: `$` alone would accept a trailing newline
@@ -50,7 +50,7 @@ def _checked(values: Iterable[str], pattern: re.Pattern, what: str) -> list[str]
     return values
 
 
-def _checked_hosts(values: Iterable[str], what: str) -> list[str]:
+def checked_hosts(values: Iterable[str], what: str) -> list[str]:
     values = list(values)
     for value in values:
         if not validate.is_host(value):
@@ -61,18 +61,18 @@ def _checked_hosts(values: Iterable[str], what: str) -> list[str]:
 def needs_tools(*tools: str) -> str:
     """Fail at once, naming the tool, when a step's tool is missing (a verify loop that hides
     curl's errors would otherwise report "status 000" for a minute and a half)."""
-    _checked(tools, _PACKAGE_RE, "tool name")
+    checked(tools, PACKAGE_RE, "tool name")
     return "".join(f"command -v {t} >/dev/null || {{ echo {q(f'{t} is not installed on this node (its package step installs it)')} >&2; exit 127; }}\n"
                    for t in tools)
 
 
 def as_service(user: str, command: str) -> str:
     """`command` as a service's system user (its files and logs stay that user's)."""
-    _checked([user], validate.UNIX_USER_RE, "user name")
+    checked([user], validate.UNIX_USER_RE, "user name")
     return f"su -s /bin/sh -c {q(command)} {user}"
 
 
-def _awk_string(value: str) -> str:
+def awk_string(value: str) -> str:
     """An awk string literal of a value validated before (a host name validate.is_host
     accepted): refused, rather than escaped, when it holds what would need escaping."""
     if any(c in value for c in '"\\\n') or not value.isprintable():
@@ -84,5 +84,5 @@ def as_user(script: str, user: str) -> str:
     """Steps run as root; a non-root SSH user goes through sudo (stdin passes through)."""
     if user == "root":
         return script
-    _checked([user], validate.UNIX_USER_RE, "user name")
+    checked([user], validate.UNIX_USER_RE, "user name")
     return f"sudo -n /bin/bash -c {q(script)}"

@@ -15,7 +15,7 @@ import re
 from typing import Sequence
 
 from components import validate
-from components.scripts.base import _ENV_NAME_RE, HEADER, _checked, checked_path, q
+from components.scripts.base import ENV_NAME_RE, HEADER, checked, checked_path, q
 
 TEMP_TAG = "openstack-nova-tmp"
 
@@ -60,7 +60,7 @@ def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
 def render_openrc(variables: dict[str, str]) -> str:
     """An admin credentials file (the seed's "Testing" exports). Values are shell-quoted;
     names, which cannot be quoted, must be shell identifiers."""
-    _checked(variables, _ENV_NAME_RE, "environment variable name")
+    checked(variables, ENV_NAME_RE, "environment variable name")
     return "".join(f"export {name}={q(value)}\n" for name, value in variables.items())
 
 

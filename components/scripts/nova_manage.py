@@ -7,11 +7,11 @@ import shlex
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from components.scripts.base import _NOVA_MANAGE_RE, CREATE_CELL_RE, HEADER, as_service, q
+from components.scripts.base import NOVA_MANAGE_RE, CREATE_CELL_RE, HEADER, as_service, q
 
 def nova_manage(args: str) -> str:
     """`nova-manage <args>` as the nova user (the seed forgot `su -s`)."""
-    if not _NOVA_MANAGE_RE.fullmatch(args):
+    if not NOVA_MANAGE_RE.fullmatch(args):
         raise ValueError(f"{args!r} is not a nova-manage sub-command")
     return as_service("nova", f"nova-manage {args}")
 

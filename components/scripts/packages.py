@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 from components.scripts.base import (
-    _DEB_LINE_RE, _PACKAGE_RE, _PRESEED_RE, _SOURCE_NAME_RE, HEADER, _checked, _checked_hosts, checked_path, q,
+    DEB_LINE_RE, PACKAGE_RE, PRESEED_RE, SOURCE_NAME_RE, HEADER, checked, checked_hosts, checked_path, q,
 )
 
 @dataclass(frozen=True)
@@ -53,14 +53,14 @@ def install_packages(packages: Sequence[str], preseed: Sequence[str] = (), sourc
     (skipping a non-SLURP release, or going back), and fails unless the installed nova-common is
     the release's major version afterwards, before anything touches the database (a
     distribution's own, older nova would otherwise start on the wrong schema)."""
-    pkgs = " ".join(q(p) for p in _checked(packages, _PACKAGE_RE, "Debian package name"))
-    _checked(preseed, _PRESEED_RE, "debconf selection")
+    pkgs = " ".join(q(p) for p in checked(packages, PACKAGE_RE, "Debian package name"))
+    checked(preseed, PRESEED_RE, "debconf selection")
     add_source = ""
     if source is not None:
-        _checked([source.name], _SOURCE_NAME_RE, "apt source name")
-        _checked([source.line], _DEB_LINE_RE, "apt source line")
-        _checked([source.keyring_package], _PACKAGE_RE, "Debian package name")
-        _checked_hosts([source.origin], "apt origin host")
+        checked([source.name], SOURCE_NAME_RE, "apt source name")
+        checked([source.line], DEB_LINE_RE, "apt source line")
+        checked([source.keyring_package], PACKAGE_RE, "Debian package name")
+        checked_hosts([source.origin], "apt origin host")
         add_source = (
             f"{APT_GET} install -y -q --no-install-recommends {q(source.keyring_package)}\n"
             f"printf '%s\\n' {q(source.line)} > /etc/apt/sources.list.d/{source.name}.list\n"

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 from components import validate
 from components.scripts.base import (
-    _SERVICE_RE, HEADER, _awk_string, _checked, _checked_hosts, UNDER_SYSTEMD, checked_path, needs_tools, q, service_action,
+    SERVICE_RE, HEADER, awk_string, checked, checked_hosts, UNDER_SYSTEMD, checked_path, needs_tools, q, service_action,
 )
 from components.scripts.nova_manage import nova_manage
 
@@ -37,7 +37,7 @@ def preflight(targets: Sequence[tuple[str, str, int]]) -> str:
 
 
 def restart_services(services: Sequence[str]) -> str:
-    names = " ".join(q(s) for s in _checked(services, _SERVICE_RE, "service name"))
+    names = " ".join(q(s) for s in checked(services, SERVICE_RE, "service name"))
     return (
         HEADER + f"for serv in {names}; do\n"
         "  " + service_action("restart", '"$serv"') + "\n"
@@ -66,9 +66,9 @@ def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_che
     given), then run the seed's "Testing" client commands. Fails with the list of services
     that are down. `via_api`: states from `openstack compute service list`; else (Liberty)
     from `nova-manage service list`, which reads the database."""
-    expected = _checked(expected, _SERVICE_RE, "service name")
+    expected = checked(expected, SERVICE_RE, "service name")
     if host is not None:
-        _checked_hosts([host], "host name")
+        checked_hosts([host], "host name")
     if int(attempts) < 1 or int(delay) < 0:
         # with no attempt the loop never runs and the services would be reported up unchecked
         raise ValueError(f"need attempts >= 1 and delay >= 0, not {attempts!r} / {delay!r}")
@@ -76,7 +76,7 @@ def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_che
         # The table's header skipped; with `host`, that host's rows only. (The host is part of the
         # program, as an awk string: validated above, it holds no quote or backslash. Passing it
         # with -v instead would change this step's script on deployed Liberty stacks.)
-        only = f" && $2 == {_awk_string(host)}" if host else ""
+        only = f" && $2 == {awk_string(host)}" if host else ""
         listing = f"{nova_manage('service list')} 2>/dev/null | awk {q('NR>1' + only + ' ' + LIBERTY_STATES_AWK)}"
     else:
         listing = ("openstack compute service list " + (f"--host {q(host)} " if host else "")
@@ -111,7 +111,7 @@ def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_che
 
 def service_record(openrc: str, via_api: bool, host: str) -> str:
     """The hypervisor's nova-compute service record exists (its verify step saw it up)."""
-    _checked_hosts([host], "host name")
+    checked_hosts([host], "host name")
     listing = _compute_service_ids(via_api, host)
     return (HEADER + f". {q(openrc)}\n"
             f"[ -n \"$({listing})\" ] || {{ echo {q('no nova-compute service on ' + host)} >&2; exit 1; }}\n"
@@ -122,7 +122,7 @@ def remove_compute_service(openrc: str, via_api: bool, host: str) -> str:
     """When a hypervisor leaves: disable its nova-compute service, then delete the service record
     (with it nova deletes the host's resource provider), so nothing schedules to a host that is
     gone. Runs on the controller; nothing to do when no record is left (idempotent)."""
-    _checked_hosts([host], "host name")
+    checked_hosts([host], "host name")
     h = q(host)
     if via_api:
         disable = f"openstack compute service set --disable --disable-reason {q('removed from the stack')} {h} nova-compute"
@@ -149,7 +149,7 @@ def _compute_service_ids(via_api: bool, host: str) -> str:
 
 def enable_apache_conf(name: str) -> str:
     """Shell lines (no header): enable /etc/apache2/conf-available/<name>.conf (idempotent)."""
-    _checked([name], _SERVICE_RE, "Apache conf name")
+    checked([name], SERVICE_RE, "Apache conf name")
     return f"a2enconf -q {q(name)}\n"
 
 
@@ -157,7 +157,7 @@ def reload_service(service: str, first: str = "") -> str:
     """Reload a running service; start it when it is not running (a package installed where its
     scripts may not start daemons, or a server stopped by hand): systemd's reload-or-restart.
     `first`: shell lines of this module's (e.g. enable_apache_conf) run before, under `set -e`."""
-    _checked([service], _SERVICE_RE, "service name")
+    checked([service], SERVICE_RE, "service name")
     s = q(service)
     return (HEADER + first + f"if {UNDER_SYSTEMD}; then "
             f"systemctl reload-or-restart {s}; echo {q(service + ' reloaded')}\n"
