@@ -37,8 +37,7 @@ if hypervisors and settings.release.release.cells_v2:  # cells v2 maps new hyper
     HostDiscovery("cells", HostDiscoveryArgs(ctl, hypervisors, [node.name for node in settings.hypervisors]))
 
 if settings.dashboard.enabled:
-    dashboard = Dashboard("dashboard", DashboardArgs(settings=settings, node=settings.dashboard.node,
-                                                     endpoints=endpoints))
+    dashboard = Dashboard("dashboard", DashboardArgs.from_settings(settings, settings.dashboard.node, endpoints))
     pulumi.export("dashboard_url", dashboard.url)
 
 pulumi.export("release", settings.release.name)

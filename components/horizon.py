@@ -15,8 +15,9 @@ from typing import Any, Optional, Sequence
 
 import pulumi
 from components import scripts
-from components.config import NodeSettings, Settings
+from components.config import NodeSettings, Secret, Settings
 from components.node import NodeSteps, content_hash
+from components.releases.types import DashboardPackaging
 from components.scripts import checked_path
 from components.scripts.files import remove_leftovers, temp_prefix
 from components.scripts.horizon_settings import set_openstack_host  # noqa: F401 (the rule, tested from here)
@@ -129,9 +130,19 @@ def render_dashboard_settings(values: dict[str, Any]) -> str:
 
 @dataclass
 class DashboardArgs:
-    settings: Settings
+    packaging: Optional[DashboardPackaging]  # None: Liberty's, edited as the seed does
     node: NodeSettings
+    private_key: Optional[Secret]
+    keystone_host: str  # Liberty's OPENSTACK_HOST
+    settings: str  # modern releases: the settings snippet, as rendered
     endpoints: Sequence[pulumi.Resource]  # Horizon is useless before the catalog exists
+
+    @classmethod
+    def from_settings(cls, s: Settings, node: NodeSettings, endpoints: Sequence[pulumi.Resource]) -> "DashboardArgs":
+        packaging = s.release.packaging.dashboard
+        text = render_dashboard_settings(dashboard_settings(s, node, packaging.path)) if packaging else ""
+        return cls(packaging=packaging, node=node, private_key=s.ssh_private_key, keystone_host=s.keystone.host,
+                   settings=text, endpoints=endpoints)
 
 
 def render_wsgi_conf(wsgi_dir: str, process_group: Optional[str] = None) -> str:
@@ -150,19 +161,18 @@ def render_wsgi_conf(wsgi_dir: str, process_group: Optional[str] = None) -> str:
 class Dashboard(pulumi.ComponentResource):
     def __init__(self, name: str, args: DashboardArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:Dashboard", name, None, opts)
-        s, node = args.settings, args.node
-        packaging = s.release.packaging.dashboard
-        steps = NodeSteps(self, name, node, private_key=s.ssh_private_key)
+        node, packaging = args.node, args.packaging
+        steps = NodeSteps(self, name, node, private_key=args.private_key)
         if packaging is None:  # Liberty, as the seed does it: OPENSTACK_HOST in local_settings.py
             self.packages = steps.run("packages", scripts.install_packages(["openstack-dashboard", "curl"]))  # curl: verify
             # Horizon builds "http://%s/identity/v3" % OPENSTACK_HOST: an IPv6 address needs brackets.
-            self.settings = steps.run("settings", settings_script(LOCAL_SETTINGS, url_host(s.keystone.host)),
+            self.settings = steps.run("settings", settings_script(LOCAL_SETTINGS, url_host(args.keystone_host)),
                                       depends_on=[self.packages, *args.endpoints])
             self.url = f"http://{url_host(node.my_ip)}/horizon/"
             self.verify = steps.run("verify", scripts.verify_http(self.url), depends_on=[self.settings])
         else:
             self.packages = steps.run("packages", scripts.install_packages(packaging.packages, packaging.preseed))
-            text = render_dashboard_settings(dashboard_settings(s, node, packaging.path))
+            text = args.settings
             self.settings = steps.write_file("settings", f"{packaging.settings_dir}/{SETTINGS_FILE}", text,
                                              mode="0644", secret=False, depends_on=[self.packages, *args.endpoints])
             reload_after, triggers, enable = [self.settings], [content_hash(text)], ""
