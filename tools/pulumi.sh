@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `./dev pulumi ARGS...`: the Pulumi CLI on PATH, run for this project with
+#   - a local file backend in .pulumi-state/ (PULUMI_BACKEND_URL, when set, wins);
+#   - no plugin downloads (a missing plugin is an error naming it) and no update check;
+#   - passphrase secrets as the CLI reads them (PULUMI_CONFIG_PASSPHRASE or _FILE; the
+#     tutorial stack's is `openstack`).
+# The CLI must be at least the version of the `pulumi` SDK the program pins (requirements.txt),
+# with the providers the SDKs request installed (`pulumi plugin ls`). This project cannot build
+# the CLI's Python language host nor its providers on machines that only reach the Go module
+# proxy (README: "The Pulumi CLI"), so it uses the one you have.
+set -euo pipefail
+project=$(cd "$(dirname "$0")/.." && pwd)
+
+if ! command -v pulumi >/dev/null 2>&1; then
+  echo "error: no pulumi CLI on PATH; install the Pulumi CLI and the plugins" \
+       "the program's SDKs request (see README, \"The Pulumi CLI\"), or plan offline with ./dev plan" >&2
+  exit 127
+fi
+want=$(sed -n 's/^pulumi==//p' "$project/requirements.txt")
+have=$(pulumi version 2>/dev/null | sed 's/^v//')
+if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -n1)" != "$want" ]; then
+  echo "error: pulumi ${have:-(unknown version)} on PATH is older than the SDK the program pins ($want);" \
+       "upgrade the CLI to $want or later" >&2
+  exit 2
+fi
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$project/.pulumi-state}"
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_SKIP_UPDATE_CHECK=true
+mkdir -p "$project/.pulumi-state"
+chmod 0700 "$project/.pulumi-state"
+cd "$project"
+exec pulumi "$@"
