@@ -239,3 +239,21 @@ def test_dashboard_steps(stack_run):
     for step in CONTROLLER_STEPS:
         assert not rec.waits_for("dashboard-verify", f"controller-{step}")
         assert not rec.waits_for(f"controller-{step}", "dashboard-packages")
+
+
+def test_urns_are_the_engine_s(stack_run):
+    """The plan's URNs are those `pulumi up` makes (pkg/resource/deploy/deployment.go): a
+    top-level resource's type stands alone, a child's follows its parent's whole type chain, so a
+    URN copied from a plan works with `pulumi up --target` or `pulumi state`."""
+    stack, rec = stack_run
+    prefix = f"urn:pulumi:{stack}::openstack-nova::"
+    assert rec.by_name("controller").urn == prefix + "openstack-nova:components:ControllerNode::controller"
+    assert rec.by_name("controller-db-sync").urn == (
+        prefix + "openstack-nova:components:ControllerNode$command:remote:Command::controller-db-sync")
+    assert rec.by_name("nova-db-mysql").urn == (
+        prefix + "openstack-nova:components:Database$pulumi-python:dynamic/mysql:ServiceDatabase::nova-db-mysql")
+    if stack != "tutorial":
+        assert rec.by_name("placement-db-mysql").urn == (
+            prefix + "openstack-nova:components:Placement$openstack-nova:components:Database"
+            "$pulumi-python:dynamic/mysql:ServiceDatabase::placement-db-mysql")
+    assert not [r.urn for r in rec.resources() if "pulumi:pulumi:Stack$" in r.urn]

@@ -79,7 +79,7 @@ def review(old: Optional[dict], rec: Recording, stack_key: Optional[bytes] = Non
     A resource whose URN moved is compared with its old self through its aliases, as the engine
     does: the same resource, not a create and a delete."""
     olds = old["resources"] if old else {}
-    was = {r.urn: next((a for a in r.aliases if a in olds), r.urn) for r in rec.resources()}
+    was = {r.urn: next((a for a in [r.urn, r.legacy_urn, *r.aliases] if a in olds), r.urn) for r in rec.resources()}
     new_state = snapshot(rec, digests=Digests.of(old, stack_key), digest_urns=was) if old else None
     steps = []
     for r in engine_order(rec):
@@ -88,7 +88,7 @@ def review(old: Optional[dict], rec: Recording, stack_key: Optional[bytes] = Non
             steps.append(Step(r.urn, r.name, r.type, "import" if r.import_id else "create",
                               consequence=_created(r)))
             continue
-        moved = f"moved from {was[r.urn]} (alias)" if was[r.urn] != r.urn else ""
+        moved = f"moved from {was[r.urn]} (alias)" if was[r.urn] not in (r.urn, r.legacy_urn) else ""
         after = new_state["resources"][r.urn]
         changed = sorted(k for k in set(before["digests"]) | set(after["digests"])
                          if before["digests"].get(k) != after["digests"].get(k))

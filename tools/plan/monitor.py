@@ -46,26 +46,41 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=mask(wire),
             secret_inputs=secret_paths(wire),
             aliases=self._old_urns(req, response.urn),
+            # What the SDK's mock monitor would have named it: the URN plans of this tool kept
+            # before they made the engine's URNs (a state of then is compared under it).
+            legacy_urn=super().make_urn(req.parent, req.type, req.name),
         )
         with self._lock:
             self.registrations[record.urn] = record
         return response
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The engine's URN (pkg/resource/deploy/deployment.go generateURN): the parent's whole
+        qualified type before the resource's own, except the root stack's. (The SDK's mock
+        monitor keeps only the parent's last type and prefixes the stack's: URNs no engine makes.)"""
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != STACK_TYPE:
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
     def _old_urns(self, req, urn: str) -> list[str]:
-        """The URNs the resource had before (its `aliases`), in this runtime's URN scheme, and
-        those its parent's aliases give it, as the engine derives a child's aliases."""
+        """The URNs the resource had before: its `aliases` and those its parent's aliases give it
+        (as the engine derives a child's aliases), in the engine's URN scheme and in the SDK mock
+        monitor's, under which plans of this tool kept their state before."""
         old = set(req.aliasURNs)
+        schemes = (self.make_urn, super().make_urn)
         for alias in req.aliases:
             if alias.urn:
                 old.add(alias.urn)
                 continue
             spec = alias.spec
             parent = "" if spec.noParent else (spec.parentUrn or req.parent)
-            old.add(self.make_urn(parent, spec.type or req.type, spec.name or req.name))
+            old.update(make(parent, spec.type or req.type, spec.name or req.name) for make in schemes)
         with self._lock:
             parent = self.registrations.get(req.parent)
         for old_parent in parent.aliases if parent else ():
-            old.add(self.make_urn(old_parent, req.type, req.name))
+            old.update(make(old_parent, req.type, req.name) for make in schemes)
         old.discard(urn)
         return sorted(old)
 

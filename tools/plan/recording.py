@@ -26,6 +26,7 @@ class Registration:
     secret_inputs: list[str] = field(default_factory=list)
     outputs: dict = field(default_factory=dict)  # component outputs (masked)
     aliases: list[str] = field(default_factory=list)  # earlier URNs of this resource (its and its parents' aliases)
+    legacy_urn: str = ""  # its URN in the SDK mock monitor's scheme (states this tool kept before)
 
 
 @dataclass
