@@ -324,3 +324,17 @@ def test_the_offline_plan_exits_2_naming_the_key(tmp_path, setting, key):
     assert f"  - {key}:" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\u2029", "\x0b"], ids=["LF", "PS", "VT"])
+def test_every_plain_string_setting_refuses_a_line_break_even_when_the_stack_leaves_it_unset(suffix):
+    """Not only the keys a stack file names: every plain string setting Pulumi.yaml or the schema
+    declares (CA files, glance's host, keystone's URLs...), set to a value with a line break."""
+    from components.config import project_defaults
+    defaults = project_defaults()
+    keys = [key for key, spec in SCHEMA.items() if spec.kind == "string" and not spec.secret]
+    assert len(keys) > 25
+    for key in keys:
+        value = defaults.get(key) or {"dbCaFile": "/etc/ssl/ca.pem", "keystoneCaFile": "/etc/ssl/ca.pem"}.get(key, "x")
+        problems = refused("dev", **{key: f"{value}{suffix}"})
+        assert named(problems, key), (key, problems)

@@ -49,9 +49,11 @@ def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool 
         r.problem(f"{where}.port", validate.check_port(port))
         port = 22
     checked["port"] = int(port)
-    checked["user"] = user = value.get("user", r.raw.get("sshUser"))
+    # A node without its own `user` takes the stack's sshUser, checked (and named) as that setting.
+    user_key = f"{where}.user" if "user" in value else "sshUser"
+    checked["user"] = user = value["user"] if "user" in value else r.get("sshUser")
     if not isinstance(user, str) or not validate.UNIX_USER_RE.fullmatch(user):
-        r.problem(f"{where}.user", f"{user!r} is not a Unix user name; use lower-case letters, digits, '_' and '-'")
+        r.problem(user_key, f"{user!r} is not a Unix user name; use lower-case letters, digits, '_' and '-'")
     my_ip = value.get("myIp")
     if my_ip is not None and validate.check_ip(my_ip):
         r.problem(f"{where}.myIp", validate.check_ip(my_ip))
