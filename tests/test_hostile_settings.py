@@ -338,3 +338,22 @@ def test_every_plain_string_setting_refuses_a_line_break_even_when_the_stack_lea
         value = defaults.get(key) or {"dbCaFile": "/etc/ssl/ca.pem", "keystoneCaFile": "/etc/ssl/ca.pem"}.get(key, "x")
         problems = refused("dev", **{key: f"{value}{suffix}"})
         assert named(problems, key), (key, problems)
+
+
+# Structured settings no stack file uses, each with every key it takes.
+EVERY_MAP = {
+    "endpointUrls": {"public": "http://compute.example.org:8774/v2.1", "internal": "http://ctl:8774/v2.1"},
+    "adoptIds": {"user": "a" * 32, "service": "b" * 32, "endpoints": {"public": "c" * 32}},
+    "placement": {"dbName": "placement", "dbUser": "placement"},
+    "dashboard": {"enabled": True, "timeZone": "Europe/Paris",
+                  "node": {"name": "dash", "host": "dash.example.org", "myIp": "10.20.0.50", "user": "deploy",
+                           "jumpHost": "bastion.example.org"}},
+}
+
+
+@pytest.mark.parametrize("key", sorted(EVERY_MAP))
+def test_a_line_break_anywhere_in_a_map_setting_is_refused(key):
+    settings_for("dev", **{key: EVERY_MAP[key]})  # as given, the map loads
+    for path, kind in _string_leaves(EVERY_MAP[key], key):
+        problems = refused("dev", **{key: _with_suffix(EVERY_MAP[key], path, kind, "\u2028")})
+        assert named(problems, key), (path, problems)
