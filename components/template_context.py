@@ -62,6 +62,7 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
     ks = settings.keystone
     api_db = settings.database.api_name
     controller = settings.controller
+    migrates = role == COMPUTE and settings.migration.enabled
     return {
         "workers": str(settings.workers) if settings.workers else None,
         "my_ip": node.my_ip,
@@ -95,6 +96,8 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
             if secrets.get("placement_db_password") else None),
         "novncproxy_base_url": f"http://{url_host(controller.my_ip)}:6080/vnc_auto.html",
         "virt_type": virt_type,
+        "live_migration_scheme": settings.migration.scheme if migrates else None,
+        "live_migration_inbound_addr": node.my_ip if migrates else None,
         "admin_user": ks.admin_user,
         "admin_project": ks.admin_project,
         "admin_password": secrets.get("admin_password"),

@@ -12,13 +12,26 @@ from components.placement_conf import render_placement_conf
 from tests.support import settings_for
 from tools import nova_options
 
-# Every stack on a modern release, with the release whose nova validates it.
-CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("e2e", "2025.1"), ("zed", "zed")]
+# Every stack on a modern release, with the release whose nova validates it; "+migration": the
+# stack with `migration` on (its libvirt options: the e2e test sets it with the keys it pins).
+CASES = [("dev", "2025.1"), ("prod", "2025.1"), ("e2e", "2025.1"), ("zed", "zed"), ("e2e+migration", "2025.1"),
+         ("zed+migration", "zed")]
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIItVb8l4yjEdDFfBd4rTut+EPVeX9juj4pR6uJS5lzzj"
 
 
 def rendered(stack: str, role: str) -> str:
+    stack, migration = stack.split("+")[0], stack.endswith("+migration")
     secrets = {"novaConfSecret": '{"DEFAULT": {"debug": "true"}}'} if stack == "dev" else None
-    s = settings_for(stack, secrets, cli_rules=True)
+    overrides = {}
+    if migration:
+        from tools.plan.stack import placeholder
+        secrets = {**(secrets or {}), "novaSshPrivateKey": placeholder("novaSshPrivateKey")}
+        hypervisors = settings_for(stack).hypervisors
+        overrides = {"migration": {"enabled": True}, "hypervisors": [
+            {"name": h.name, "host": h.host, "myIp": h.my_ip, "hostKey": HOST_KEY} for h in hypervisors]}
+    s = settings_for(stack, secrets, cli_rules=True, **overrides)
+    if migration and role == COMPUTE:
+        assert "live_migration_scheme = ssh" in render_nova_conf(s, s.hypervisors[0], role, secret_values(s))
     node = s.controller if role == CONTROLLER else (s.hypervisors[0] if s.hypervisors else s.controller)
     return render_nova_conf(s, node, role, secret_values(s), plain_secret_overrides(s), virt_type="qemu")
 

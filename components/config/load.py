@@ -11,7 +11,7 @@ import re
 from typing import Any, Mapping, Optional
 
 from components import releases, validate
-from components.config import nodes, sections
+from components.config import migration, nodes, sections
 from components.config.reader import Reader, strip_namespace
 from components.config.schema import SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
 from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
@@ -118,6 +118,8 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
     ssh_key = r.secret("sshPrivateKey", multiline=True)  # a PEM/OpenSSH key spans lines
 
     overrides, secret_overrides = sections.overrides(r)
+    moves = migration.migration(r, hypervisors, release_name,
+                                profile is not None and "live_migration_scheme" in profile.release.compute_conf.get("libvirt", {}))
 
     placement_password = r.secret("placementPassword")
     metadata_secret = r.secret("metadataSecret")
@@ -147,6 +149,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         nova_conf_overrides=overrides,
         nova_conf_secret_overrides=secret_overrides,
         workers=_workers(r),
+        migration=moves,
     )
 
     warnings: list[str] = []

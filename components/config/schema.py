@@ -78,6 +78,8 @@ UNDECLARED: dict[str, Key] = {
     "metadataSecret": Key("string", secret=True),
     "placement": Key("object"),  # {deploy, dbName, dbUser}
     "placementDbPassword": Key("string", secret=True),  # required when the program deploys placement
+    "migration": Key("object"),  # {enabled, scheme, caFile, certFile, keyFile}: instances move between hypervisors
+    "novaSshPrivateKey": Key("string", secret=True),  # nova's own SSH key between hypervisors (migration)
 }
 
 

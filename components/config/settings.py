@@ -107,6 +107,20 @@ class PlacementSettings:
 
 
 @dataclass(frozen=True)
+class MigrationSettings:
+    """Instances move between the hypervisors: libvirt's live migration (over `scheme`, to each
+    node's myIp) and nova's SSH between the hypervisors (cold migration, resize) with one key."""
+    enabled: bool = False
+    scheme: str = "ssh"  # libvirt's transport: ssh (qemu+ssh, nova's key) or tls (qemu+tls, certificates)
+    ca_file: Optional[str] = None  # tls: paths on every hypervisor (the operator puts the files there)
+    cert_file: Optional[str] = None
+    key_file: Optional[str] = None
+    nova_private_key: Optional[Secret] = None  # novaSshPrivateKey (OpenSSH or PEM text)
+    nova_public_key: Optional[str] = None  # "keytype base64 comment", derived from it
+    nova_key_type: Optional[str] = None  # ed25519, rsa, ecdsa: the file name ssh looks for (id_<type>)
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     release: releases.ReleaseProfile
@@ -130,6 +144,7 @@ class Settings:
     nova_conf_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     nova_conf_secret_overrides: Mapping[str, Mapping[str, Secret]] = field(default_factory=dict)
     workers: Optional[int] = None  # None: the distribution's defaults
+    migration: MigrationSettings = MigrationSettings()
     warnings: tuple[str, ...] = ()  # what the stack does that it should not, said at each run
 
 

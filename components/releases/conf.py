@@ -116,7 +116,13 @@ def modern_conf(compute: bool, service_roles_required: bool = True) -> Options:
         conf["keystone_authtoken"]["service_token_roles_required"] = "true"
     if compute:
         conf["vnc"]["novncproxy_base_url"] = "{novncproxy_base_url}"
-        conf["libvirt"] = {"virt_type": "{virt_type}"}
+        conf["libvirt"] = {
+            "virt_type": "{virt_type}",
+            # The stack's `migration` (left out unless it is enabled): libvirt reaches the target
+            # over this scheme, at the address the target names (its myIp), not its hostname.
+            "live_migration_scheme": "{live_migration_scheme}",
+            "live_migration_inbound_addr": "{live_migration_inbound_addr}",
+        }
     else:
         # Only the API/conductor side talks to the databases; hypervisors go through conductor.
         conf["api_database"] = {"connection": "{api_db_connection}"}

@@ -40,6 +40,21 @@ PLACEHOLDER = "offline-plan-placeholder-{key}"
 UNSET_IS_MEANINGFUL = {"sshPrivateKey", "novaConfSecret"}
 
 
+def placeholder(key: str) -> str:
+    """A secret's placeholder. novaSshPrivateKey is read as a key (its public half is derived),
+    so its placeholder is one: a fixed ed25519 key (PKCS#8 PEM: the same text at every plan),
+    derived from the placeholder text, as public as the text itself."""
+    text = PLACEHOLDER.format(key=key)
+    if key != "novaSshPrivateKey":
+        return text
+    import hashlib
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    key_obj = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(text.encode()).digest())
+    return key_obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode()
+
+
 class StackConfigError(Exception):
     """The stack cannot run: what the CLI would say, and how to fix it."""
 
@@ -236,7 +251,7 @@ def stack_values(stack: str, secrets: Optional[Mapping[str, str]] = None,
             value = raw.get(full)
             stored = isinstance(value, dict) and "secure" in value and not value.get("plain")
             if spec.secret and key not in UNSET_IS_MEANINGFUL and full not in removed and (value is None or stored):
-                raw[full] = {"secure": PLACEHOLDER.format(key=key), "plain": True}
+                raw[full] = {"secure": placeholder(key), "plain": True}
                 placeholders.append(key)
     return StackValues(stack, document, raw, sorted(placeholders))
 
