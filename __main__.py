@@ -7,6 +7,7 @@ from components.compute import HostDiscovery, HostDiscoveryArgs, HypervisorArgs,
 from components.controller import ControllerArgs, ControllerNode
 from components.database import Database, service_database_args
 from components.horizon import Dashboard, DashboardArgs
+from components.migration import MigrationPeers, MigrationPeersArgs
 from components.identity import ServiceIdentity, keystone_provider, nova_identity_args
 from components.placement import PlacementArgs, PlacementService
 from components.settings_source import read_settings
@@ -35,6 +36,9 @@ hypervisors = [HypervisorNode(node.name, HypervisorArgs.from_settings(settings, 
                for node in settings.hypervisors]
 if hypervisors and settings.release.release.cells_v2:  # cells v2 maps new hypervisors explicitly
     HostDiscovery("cells", HostDiscoveryArgs(ctl, hypervisors, [node.name for node in settings.hypervisors]))
+if settings.migration.enabled and len(hypervisors) > 1:  # each hypervisor reaches every other one
+    MigrationPeers("migration", MigrationPeersArgs(settings.hypervisors, [h.steps for h in hypervisors],
+                                                   [h.migration for h in hypervisors]))
 
 if settings.dashboard.enabled:
     dashboard = Dashboard("dashboard", DashboardArgs.from_settings(settings, settings.dashboard.node, endpoints))

@@ -18,6 +18,7 @@ import pulumi
 from components import scripts
 from components.config import NodeSettings, Secret, Settings
 from components.handles import ControllerHandle
+from components.migration import HypervisorMigration, NodeMigration, node_migration
 from components.node import NodeSteps, content_hash
 from components.nova_conf import (
     COMPUTE, plain_secret_overrides, render_compute_driver_conf, render_masked, render_nova_conf, secret_values,
@@ -44,6 +45,7 @@ class HypervisorArgs:
     nova_conf_masked: str  # as a plan shows it, every secret masked
     # Verification asks the controller, once its services run.
     controller: ControllerHandle
+    migration: Optional[NodeMigration] = None  # the stack's `migration`, when enabled
 
     @classmethod
     def from_settings(cls, s: Settings, node: NodeSettings, controller: ControllerHandle) -> "HypervisorArgs":
@@ -51,7 +53,7 @@ class HypervisorArgs:
         return cls(release=s.release, node=node, private_key=s.ssh_private_key, preflight_targets=hypervisor_targets(s),
                    nova_conf=lambda virt: render_nova_conf(s, node, COMPUTE, secrets, overrides, virt_type=virt),
                    nova_conf_masked=render_masked(s, node, COMPUTE, virt_type=node.virt_type or "(detected: kvm or qemu)"),
-                   controller=controller)
+                   controller=controller, migration=node_migration(s))
 
 
 class HypervisorNode(pulumi.ComponentResource):
@@ -59,7 +61,7 @@ class HypervisorNode(pulumi.ComponentResource):
         super().__init__("openstack-nova:components:HypervisorNode", name, None, opts)
         node = args.node
         release, packaging = args.release.release, args.release.packaging
-        steps = NodeSteps(self, name, node, private_key=args.private_key)
+        steps = self.steps = NodeSteps(self, name, node, private_key=args.private_key)
 
         self.preflight = steps.run("preflight", scripts.preflight(args.preflight_targets))
         self.packages = steps.run("packages", scripts.install_packages(
@@ -103,6 +105,9 @@ class HypervisorNode(pulumi.ComponentResource):
             "service-record", scripts.service_record(OPENRC, release.services_via_api, node.name),
             depends_on=[self.verify, ctl.verify],
             delete=scripts.remove_compute_service(OPENRC, release.services_via_api, node.name))
+        # Migration: nova's SSH key, trust and the certificates (the checks between the
+        # hypervisors are MigrationPeers', once every hypervisor's files are registered).
+        self.migration = HypervisorMigration(steps, args.migration, self.packages) if args.migration else None
         self.nova_conf_masked = args.nova_conf_masked
         self.register_outputs({"host": node.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})
 
