@@ -4,7 +4,13 @@ and the check that every one reaches every other one as nova and libvirt will.
 On each hypervisor (HypervisorNode's steps, after its packages: the nova user exists):
 
     ssh-home -> nova-ssh-key (secret, on stdin), nova-authorized-keys, nova-known-hosts
-    [libvirt-tls: the certificates, scheme tls]
+    [libvirt-ssh-config: scheme ssh] [libvirt-tls: the certificates, scheme tls]
+
+A live migration is peer to peer (nova always asks libvirt for VIR_MIGRATE_PEER2PEER): the
+source's libvirtd, running as root, opens qemu+ssh://<target myIp>/system itself. nova's
+deprecated live_migration_uri could name the user and key in the URI; instead an ssh_config
+drop-in tells root's ssh to log in to the other hypervisors' myIp as nova with nova's key,
+checking the pinned host keys (nova's known_hosts).
 
 nova.conf gets `[libvirt] live_migration_scheme` and `live_migration_inbound_addr` (= myIp) from
 the same settings, so a change there restarts nova-compute through nova.conf's content hash; the
@@ -26,6 +32,7 @@ from components.node import NodeSteps
 from components.scripts import migration as scripts
 
 SSH_DIR = f"{scripts.NOVA_HOME}/.ssh"
+SSH_CONFIG = "/etc/ssh/ssh_config.d/openstack-nova-migration.conf"  # Debian's and Ubuntu's ssh_config include it
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,14 @@ class NodeMigration:
     key_type: str
     public_key: str  # its public half, nova's authorized_keys on every hypervisor
     known_hosts: str  # every hypervisor's pinned host key, at its myIp and its name
+    ssh_config: str  # root's ssh (libvirtd's qemu+ssh) to the hypervisors: as nova, nova's key
     tls_files: Optional[tuple[str, str, str]] = None  # (caFile, certFile, keyFile) for scheme tls
 
     @property
     def digest(self) -> str:
         """What a check depends on, public parts only (the public key stands for the private)."""
-        return hashlib.sha256("\n".join([self.scheme, self.public_key, self.known_hosts, repr(self.tls_files)])
+        return hashlib.sha256("\n".join([self.scheme, self.public_key, self.known_hosts, self.ssh_config,
+                                         repr(self.tls_files)])
                               .encode()).hexdigest()
 
 
@@ -52,13 +61,28 @@ def known_hosts(hypervisors: Sequence[NodeSettings]) -> str:
     return "".join(f"{node.my_ip},{node.name} {node.host_key}\n" for node in hypervisors)
 
 
+def libvirt_ssh_config(hypervisors: Sequence[NodeSettings], key_type: str) -> str:
+    """ssh_config for root (libvirtd) reaching every hypervisor's myIp: as nova, with nova's key,
+    against nova's known_hosts (pinned keys only). Other users' ssh is left alone."""
+    hosts = ",".join(node.my_ip for node in hypervisors)
+    return ("# openstack-nova (migration): libvirtd, as root, reaches the other hypervisors' libvirt as nova\n"
+            f"Match localuser root host {hosts}\n"
+            f"    User {scripts.NOVA_USER}\n"
+            f"    IdentityFile {SSH_DIR}/id_{key_type}\n"
+            "    IdentitiesOnly yes\n"
+            f"    UserKnownHostsFile {SSH_DIR}/known_hosts\n"
+            "    StrictHostKeyChecking yes\n"
+            "    BatchMode yes\n")
+
+
 def node_migration(settings: Settings) -> Optional[NodeMigration]:
     m = settings.migration
     if not m.enabled:
         return None
     tls = (m.ca_file, m.cert_file, m.key_file) if m.scheme == "tls" else None
     return NodeMigration(scheme=m.scheme, private_key=m.nova_private_key, key_type=m.nova_key_type,
-                         public_key=m.nova_public_key, known_hosts=known_hosts(settings.hypervisors), tls_files=tls)
+                         public_key=m.nova_public_key, known_hosts=known_hosts(settings.hypervisors),
+                         ssh_config=libvirt_ssh_config(settings.hypervisors, m.nova_key_type), tls_files=tls)
 
 
 class HypervisorMigration:
@@ -75,11 +99,14 @@ class HypervisorMigration:
                                                 owner=user, group=user, mode="0600", depends_on=[self.home], secret=False)
         self.known_hosts = steps.write_file("nova-known-hosts", f"{SSH_DIR}/known_hosts", m.known_hosts, owner=user,
                                             group=user, mode="0644", depends_on=[self.home], secret=False)
-        self.tls = None
+        self.tls = self.ssh_config = None
         if m.tls_files:
             self.tls = steps.run("libvirt-tls", scripts.libvirt_tls(*m.tls_files), depends_on=[packages])
+        else:
+            self.ssh_config = steps.write_file("libvirt-ssh-config", SSH_CONFIG, m.ssh_config, mode="0644",
+                                               depends_on=[packages], secret=False)
         # what a migration from this node needs here, and what one to it needs here
-        self.outbound = [self.key, self.known_hosts, *([self.tls] if self.tls else [])]
+        self.outbound = [self.key, self.known_hosts, *([self.tls] if self.tls else [self.ssh_config])]
         self.inbound = [self.authorized_keys, *([self.tls] if self.tls else [])]
 
 

@@ -211,12 +211,21 @@ def test_each_hypervisor_gets_nova_s_ssh_files_after_its_packages(rec):
         assert authorized == nova_key(NOVA_KEY)[0] + "\n"
         known = unwrap(rec.by_name(f"{n}-nova-known-hosts").raw_inputs)["stdin"]
         assert known.splitlines() == [f"10.20.0.2{i},compute{i} {KEYS[f'compute{i}']}" for i in (1, 2, 3)]
+        # libvirtd (root) opens a live migration's qemu+ssh itself: as nova, with nova's key
+        config = unwrap(rec.by_name(f"{n}-libvirt-ssh-config").raw_inputs)
+        assert "/etc/ssh/ssh_config.d/openstack-nova-migration.conf" in config["create"]
+        assert config["stdin"].splitlines()[1:] == [
+            "Match localuser root host 10.20.0.21,10.20.0.22,10.20.0.23", "    User nova",
+            "    IdentityFile /var/lib/nova/.ssh/id_ed25519", "    IdentitiesOnly yes",
+            "    UserKnownHostsFile /var/lib/nova/.ssh/known_hosts", "    StrictHostKeyChecking yes", "    BatchMode yes"]
+        assert deps(rec, f"{n}-libvirt-ssh-config") == {f"{n}-packages"}
 
 
 def test_each_check_waits_for_its_own_files_and_every_other_s_authorized_keys(rec):
     for n in ("compute1", "compute2", "compute3"):
         others = {o for o in ("compute1", "compute2", "compute3") if o != n}
-        assert deps(rec, f"{n}-migration-check") == {f"{n}-nova-ssh-key", f"{n}-nova-known-hosts"} | {
+        assert deps(rec, f"{n}-migration-check") == {f"{n}-nova-ssh-key", f"{n}-nova-known-hosts",
+                                                     f"{n}-libvirt-ssh-config"} | {
             f"{o}-nova-authorized-keys" for o in others}
         check = rec.by_name(f"{n}-migration-check")
         assert check.parent.endswith("MigrationPeers::migration")
@@ -321,7 +330,8 @@ def test_the_check_logs_in_to_every_peer_as_nova(peer_box, listener):
     assert (result.rc, result.err) == (0, "")
     assert result.out == "migration peers reachable from compute1: compute2\n"
     assert box.calls("ssh") == ["-o BatchMode=yes -o ConnectTimeout=10 127.0.0.1 true"]
-    assert box.calls("virsh") == ["-c qemu+ssh://127.0.0.1/system version"]
+    assert box.calls("virsh") == ["-c qemu+ssh://127.0.0.1/system version"]  # as root: libvirtd's connection
+    assert box.calls("su") == ["-s /bin/sh -c ssh -o BatchMode=yes -o ConnectTimeout=10 127.0.0.1 true nova"]
 
 
 def test_an_unreachable_peer_is_named_with_the_fix(peer_box):
@@ -345,8 +355,8 @@ def test_a_refused_login_and_an_unreachable_libvirt_are_reported(peer_box, liste
     (box.state / "ssh-fails").unlink()
     (box.state / "virsh-fails").touch()
     result = box.run(scripts.check_peers("compute1", [("compute2", "127.0.0.1")], "ssh", ssh_port=listener))
-    assert result.rc == 1 and "nova cannot reach compute2's libvirt at qemu+ssh://127.0.0.1/system: error: failed " \
-                               "to connect to the hypervisor; the nova user on compute2 must be in group libvirt" in result.err
+    assert result.rc == 1 and "compute1: libvirtd (root) cannot reach compute2's libvirt at qemu+ssh://127.0.0.1/system: " \
+                               "error: failed to connect to the hypervisor; root's ssh must log in to compute2 as nova" in result.err
 
 
 def test_check_refuses_what_is_not_a_node_name_or_an_address():

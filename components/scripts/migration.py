@@ -76,9 +76,10 @@ def libvirt_tls(ca_file: str, cert_file: str, key_file: str, libvirt_group: str 
 def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: str = NOVA_USER,
                 timeout: int = 10, ssh_port: int = SSH_PORT) -> str:
     """Run on hypervisor `node`: every other hypervisor (name, myIp) answers the way a migration
-    needs, checked as nova would connect: TCP to its sshd, nova's ssh login by key against the
-    pinned host key (cold migration and resize), and its libvirt over the live migration scheme
-    (qemu+ssh, or libvirtd's TLS port). Every problem is reported at once, naming both nodes and
+    needs, checked as nova and libvirt would connect: TCP to its sshd, nova's ssh login by key
+    against the pinned host key (cold migration and resize), and its libvirt over the live
+    migration scheme: qemu+ssh as root (a peer-to-peer migration's connection is the source
+    libvirtd's, which runs as root: its ssh_config drop-in logs in as nova), or libvirtd's TLS port. Every problem is reported at once, naming both nodes and
     the fix; then it fails."""
     checked_hosts([node, *(name for name, _ in peers)], "node name")
     if scheme not in ("ssh", "tls"):
@@ -105,11 +106,11 @@ def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: 
             "fi")
         if scheme == "ssh":
             uri = f"qemu+ssh://{url}/system"
-            virsh = as_service(user, f"timeout 60 virsh -c {q(uri)} version")
             lines.append(
-                f"if [ -z \"$problems\" ] && ! out=$({virsh} 2>&1 </dev/null); then\n"
-                f"  note \"{node}: nova cannot reach {name}'s libvirt at {uri}: $(printf '%s' \"$out\" | tail -n 1); "
-                f"the nova user on {name} must be in group libvirt (its nova-compute package adds it)\"\n"
+                f"if [ -z \"$problems\" ] && ! out=$(timeout 60 virsh -c {q(uri)} version 2>&1 </dev/null); then\n"
+                f"  note \"{node}: libvirtd (root) cannot reach {name}'s libvirt at {uri}: $(printf '%s' \"$out\" | tail -n 1); "
+                f"root's ssh must log in to {name} as nova (the ssh_config drop-in), and nova on {name} be in group "
+                "libvirt (its nova-compute package adds it)\"\n"
                 "fi")
         else:
             lines.append(
