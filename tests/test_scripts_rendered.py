@@ -158,6 +158,17 @@ PINNED = {
         "e2e-compute1-service-record create": "9962cb54718bfb6dd678c30476c451ce1d39a13cbde51598563a44e70036fc68",
         "e2e-compute1-service-record delete": "8605e8183c2fbabe590fb34d6febaf717ddf2e1001fe0cda9837c5fba576d451",
         "e2e-compute1-verify create": "c84def7e552caee0883f5bcd09bb782068ef2a2e2dcbd8863008756aad282bf5",
+        # the second hypervisor (migration): new steps, the first one's scripts unchanged
+        "e2e-compute2-compute-conf create": "4a8a094d56e7ea823114fcf8c2db9fa8f3ff1aeebcc4fcfd88c286630b9fdd68",
+        "e2e-compute2-detect-virt create": "b595e23fd5d1e7a1254c53a777b4b3296492a13098c3d968d08eaa94bdca4fe8",
+        "e2e-compute2-nova-conf create": "109afa7fa4ee6bd69a9099b9fb015adeb95bd1596dde029aae6d49126b2ac1b4",
+        "e2e-compute2-packages create": "8db4717a05dfb387977eb7556140d12b4b9bc897d8bea62ab3a3d0e476096e89",
+        "e2e-compute2-preflight create": "831dc181f1746684afdb02fc7ae081ed5931ac12df455428927267007089da39",
+        "e2e-compute2-restart create (detect-virt: kvm)": "63d8706de2ca6ee92272d2d705d7b8ef8b7ea08b589865c0893d0e3c8d9ff77b",
+        "e2e-compute2-restart create (detect-virt: qemu)": "b5b717aad431ada5e45f7778caca58fd2121d8d8f9369dafabbdcf50cddc9b45",
+        "e2e-compute2-service-record create": "b6ef238da440374523737d01e1c394b7983da4c2da1cf99918f262849527b777",
+        "e2e-compute2-service-record delete": "001278a952eb0e364cba2011137afd89e2577a7f8893e76f2227d2b368fb4869",
+        "e2e-compute2-verify create": "c203daa352dfb08e2adfaa4e3725c31608a1d09733e71579c6e9a2b0db11677d",
         "placement-conf create": "ba03a08f26c1c20af219ead2c3ce15d6848b103b195ff0580b691d652b5a4f3a",
         "placement-db-sync create": "119bb45a5f5c6bb755b6c2edbd5438df004912727d709c91f26305294641bd93",
         "placement-packages create": "d3c9f27d479ae05b81105ac325847e00f2d05b014213dc7bc84c1e462e879659",
@@ -248,6 +259,9 @@ def test_every_stack_is_pinned():
 # --------------------------------------------------------------------------------------------
 
 _HYPERVISOR = {"name": "cmp9", "host": "cmp9.example.org", "myIp": "10.0.0.9"}
+_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIItVb8l4yjEdDFfBd4rTut+EPVeX9juj4pR6uJS5lzzj"
+_MIGRATING = [{**_HYPERVISOR, "name": f"cmp{i}", "host": f"cmp{i}.example.org", "myIp": f"10.0.0.{i}", "hostKey": _HOST_KEY}
+              for i in (8, 9)]
 # Stacks with options their files do not set, for the scripts those options render.
 VARIANTS: tuple[tuple[str, Mapping[str, Any]], ...] = (
     # Liberty with a hypervisor (nova-manage's listing, the nova client), reached through sudo
@@ -260,6 +274,10 @@ VARIANTS: tuple[tuple[str, Mapping[str, Any]], ...] = (
     ("e2e", {"distro": "ubuntu-24.04", "workers": None}),
     # production, its dashboard on (a non-root user on every node)
     ("prod", {"dashboard": {"enabled": True}}),
+    # migration between hypervisors (nova's key: the offline plan's placeholder key), each scheme
+    ("dev", {"migration": {"enabled": True}, "hypervisors": _MIGRATING}),
+    ("prod", {"migration": {"enabled": True, "scheme": "tls", "caFile": "/etc/pki/nova/ca.pem",
+                            "certFile": "/etc/pki/nova/cert.pem", "keyFile": "/etc/pki/nova/key.pem"}}),
 )
 
 # Deliberate patterns shellcheck notes: (code, text of the line it flags, why it stays).

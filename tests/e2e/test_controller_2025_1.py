@@ -7,8 +7,9 @@ program's own placement), reached over SSH on port 22 with its host key pinned i
 (`controller.hostKey`). The engine (tests/e2e/engine.py) applies what __main__.py registered,
 then: services up, an authenticated API, the catalog, nova.conf byte for byte, no secret
 anywhere, nova-status's upgrade check, a no-op rerun, a forced rerun, a one-option change, and
-destroy. The phases' times are printed in the summary. What it does not prove: the Pulumi CLI
-itself (engine.py stands in for it), hypervisors.
+destroy. Two hypervisors: an instance moves between them (live block migration, cold
+migration, resize), and one is drained before it leaves the stack. The phases' times are printed
+in the summary. What it does not prove: the Pulumi CLI itself (engine.py stands in for it).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Optional
 
 import pytest
 
@@ -35,6 +37,8 @@ pytestmark = pytest.mark.e2e
 STACK = "e2e"
 LAB_LABEL = "2025.1 controller"
 PORT = 8774
+# What the test adds to the stack (with the host keys it pins): instances move between the hypervisors.
+MIGRATION = {"enabled": True, "scheme": "ssh"}
 
 
 def hostile(label: str, avoid: str = "") -> str:
@@ -64,19 +68,44 @@ def stack_secrets(env) -> dict[str, str]:
         "placementDbPassword": hostile("placementdb"),
         "metadataSecret": hostile("meta"),
         "sshPrivateKey": env.ssh_private_key,
+        "novaSshPrivateKey": nova_ssh_key(),  # the hypervisors' nova user's, for migration
     })
 
 
-@pytest.fixture(scope="module")
-def hypervisor(lab):
-    return lab.hosts[stack_values(STACK)["hypervisors"][0]["name"]]
+def nova_ssh_key() -> str:
+    """A fresh ed25519 key in OpenSSH format, as `ssh-keygen -t ed25519 -N ''` writes it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    return Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                                      serialization.NoEncryption()).decode()
 
 
 @pytest.fixture(scope="module")
-def detected_virt_type(hypervisor):
-    """What the program's own detection script prints on the hypervisor host: under the mock
-    runtime the program reads this step's stdout from here, as an apply reads the real one."""
-    return hypervisor.run(["bash", "-c", scripts.detect_virt_type()], what="detect virt type").stdout.strip()
+def hypervisors(lab):
+    """Every hypervisor's host, in the stack's order."""
+    return [lab.hosts[h["name"]] for h in stack_values(STACK)["hypervisors"]]
+
+
+@pytest.fixture(scope="module")
+def hypervisor(hypervisors):
+    """The first hypervisor (the one instances boot on; the second is where they move to)."""
+    return hypervisors[0]
+
+
+@pytest.fixture(scope="module")
+def other_hypervisor(hypervisors):
+    assert len(hypervisors) >= 2, "the e2e stack has two hypervisors (migration moves instances between them)"
+    return hypervisors[1]
+
+
+@pytest.fixture(scope="module")
+def detected_virt_type(hypervisors):
+    """What the program's own detection script prints on the hypervisor hosts (the same lab
+    hardware: one answer): under the mock runtime the program reads this step's stdout from
+    here, as an apply reads the real one."""
+    found = {h.run(["bash", "-c", scripts.detect_virt_type()], what="detect virt type").stdout.strip() for h in hypervisors}
+    assert len(found) == 1, f"the hypervisors detect different virt types: {found}"
+    return found.pop()
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +118,7 @@ def record(lab, env, controller, stack_secrets, detected_virt_type):
         pinned = {"controller": {**values["controller"], "hostKey": controller.host_key},
                   "hypervisors": [{**h, "hostKey": lab.hosts[h["name"]].host_key} for h in values["hypervisors"]]}
         config, keys = stack_config(STACK, secrets=stack_secrets, overrides={
-            "dbAdminUser": env.db_admin_user, **pinned, **overrides})
+            "dbAdminUser": env.db_admin_user, "migration": MIGRATION, **pinned, **overrides})
         return run_program(STACK, config, keys, preview=False, apply_stdout={"detect-virt": detected_virt_type})
     return registrations
 
@@ -178,18 +207,19 @@ def test_compute_services_report_up_as_the_node(deployment, openstack, controlle
     assert {("nova-conductor", controller.name, "up"), ("nova-scheduler", controller.name, "up")} <= states
 
 
-def test_the_hypervisor_is_up_with_the_detected_virt_type(deployment, openstack, hypervisor, detected_virt_type):
+def test_the_hypervisors_are_up_with_the_detected_virt_type(deployment, openstack, hypervisors, detected_virt_type):
     """The program's detection chose kvm where the machine lends /dev/kvm (qemu otherwise);
     nova-compute.conf, which Debian's nova-compute reads after nova.conf, carries it; host
-    discovery mapped the node: the hypervisor is listed up."""
+    discovery mapped both nodes: both hypervisors are listed up."""
     engine, _, _ = deployment
     assert detected_virt_type == ("kvm" if os.path.exists("/dev/kvm") else "qemu")
-    assert engine.results[f"{hypervisor.name}-detect-virt"].stdout == detected_virt_type
-    assert f"virt_type = {detected_virt_type}\n" in hypervisor.path("/etc/nova/nova-compute.conf").read_text()
     listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
-    assert ("nova-compute", hypervisor.name, "up") in {(s["Binary"], s["Host"], s["State"]) for s in listing}
-    hypervisors = json.loads(openstack("hypervisor", "list", "-f", "json"))
-    assert [(h["Hypervisor Hostname"], h["State"]) for h in hypervisors] == [(hypervisor.name, "up")]
+    for hypervisor in hypervisors:
+        assert engine.results[f"{hypervisor.name}-detect-virt"].stdout == detected_virt_type
+        assert f"virt_type = {detected_virt_type}\n" in hypervisor.path("/etc/nova/nova-compute.conf").read_text()
+        assert ("nova-compute", hypervisor.name, "up") in {(s["Binary"], s["Host"], s["State"]) for s in listing}
+    listed = json.loads(openstack("hypervisor", "list", "-f", "json"))
+    assert sorted((h["Hypervisor Hostname"], h["State"]) for h in listed) == sorted((h.name, "up") for h in hypervisors)
     assert "cells-discover-hosts" in engine.results
 
 
@@ -197,9 +227,10 @@ def test_the_hypervisor_is_up_with_the_detected_virt_type(deployment, openstack,
 # inspector refuses an MBR whose partition table is empty: "Image does not pass safety check").
 # The guest's firmware finds nothing to boot and waits: its domain runs all the same.
 DISK = b"openstack-nova e2e disk\n".ljust(1024 * 1024, b"\0")
-# `networks: none` needs 2.37; the openstack client of Debian 13 accepts no microversion without
-# novaclient, so the test speaks the compute API itself.
+# `networks: none` needs 2.37, a cold migration to a named host 2.56; the openstack client of
+# Debian 13 accepts no microversion without novaclient, so the test speaks the compute API itself.
 COMPUTE_MICROVERSION = "compute 2.37"
+MIGRATE_MICROVERSION = "compute 2.56"
 
 
 def wait_for(what: str, check, timeout: float = 240, interval: float = 3):
@@ -213,12 +244,12 @@ def wait_for(what: str, check, timeout: float = 240, interval: float = 3):
         time.sleep(interval)
 
 
-def compute(env, method: str, path: str, body=None):
-    """The compute API as admin, at the microversion above; None for a 404."""
+def compute(env, method: str, path: str, body=None, version: str = COMPUTE_MICROVERSION):
+    """The compute API as admin, at a microversion (2.37 unless told); None for a 404."""
     req = urllib.request.Request(f"http://{env.ssh_host}:{PORT}/v2.1{path}", method=method,
                                  data=json.dumps(body).encode() if body is not None else None,
                                  headers={"X-Auth-Token": env.keystone().token, "Content-Type": "application/json",
-                                          "Accept": "application/json", "OpenStack-API-Version": COMPUTE_MICROVERSION})
+                                          "Accept": "application/json", "OpenStack-API-Version": version})
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             raw = resp.read()
@@ -229,51 +260,193 @@ def compute(env, method: str, path: str, body=None):
     return json.loads(raw) if raw else {}
 
 
-def boot_and_delete(lab, env, openstack, hypervisor, name: str) -> float:
-    """glance holds a raw image the test made; a flavor; a server without networks (nova then
-    allocates none): ACTIVE within a bound, its libvirt domain running on the hypervisor;
-    deleted, it is gone from nova and from libvirt. Returns the seconds to ACTIVE."""
-    started = time.monotonic()
-    lab.services.host.path(f"/root/{name}.img").write_bytes(DISK)
-    image = json.loads(openstack("image", "create", "--disk-format", "raw", "--container-format", "bare",
-                                 "--file", f"/root/{name}.img", "--public", name, "-f", "json"))
-    flavor = json.loads(openstack("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", name, "-f", "json"))
-    server = compute(env, "POST", "/servers", {"server": {"name": name, "imageRef": image["id"],
-                                                          "flavorRef": flavor["id"], "networks": "none"}})["server"]
-    try:
-        # (A server's own view asks neutron for its security groups, and there is no neutron: the
-        # listing filtered by status does not; the libvirt domain's UUID is the server's.)
-        def settled():
-            for status in ("ACTIVE", "ERROR"):
-                if server["id"] in {x["id"] for x in compute(env, "GET", f"/servers?name={name}&status={status}")["servers"]}:
-                    return status
-            return None
-        status = wait_for("the server to become ACTIVE", settled)
-        if status != "ACTIVE":
-            log = hypervisor.path("/var/log/nova/nova-compute.log").read_text(errors="replace").splitlines()
-            why = [line for line in log if "Error" in line and "Traceback" not in line and "File " not in line]
-            raise AssertionError("the server went to ERROR; what the hypervisor's nova-compute said:\n"
-                                 + "\n".join(why[-8:]))
+class Instance:
+    """A server of the test's own: glance holds a raw image the test made; a flavor; a server
+    without networks (nova then allocates none), booted on a named hypervisor. Seen through the
+    listings (a server's own view asks neutron for its security groups, and there is no neutron;
+    the libvirt domain's UUID is the server's)."""
+
+    def __init__(self, lab, env, openstack, name: str):
+        self.env, self.openstack, self.name = env, openstack, name
+        lab.services.host.path(f"/root/{name}.img").write_bytes(DISK)
+        # (os_shutdown_timeout: a cold migration or resize first asks the guest to shut down and
+        # waits for it, 60 s by default; this one has no OS to answer)
+        self.image = json.loads(openstack("image", "create", "--disk-format", "raw", "--container-format", "bare",
+                                          "--property", "os_shutdown_timeout=5", "--file", f"/root/{name}.img",
+                                          "--public", name, "-f", "json"))
+        self.flavor = json.loads(openstack("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", name,
+                                           "-f", "json"))
+        self.id = ""
+        self.flavors = [self.flavor]
+
+    def boot(self, hypervisor) -> float:
+        """ACTIVE on `hypervisor` (an admin's availability zone `nova:<host>`) within a bound, its
+        domain running there; returns the seconds to ACTIVE."""
+        started = time.monotonic()
+        self.id = compute(self.env, "POST", "/servers", {"server": {
+            "name": self.name, "imageRef": self.image["id"], "flavorRef": self.flavor["id"], "networks": "none",
+            "availability_zone": f"nova:{hypervisor.name}"}})["server"]["id"]
+        self.wait("ACTIVE", hypervisor)
         seconds = time.monotonic() - started
-        # nova places it on the hypervisor (2.37's per-hypervisor server listing), and libvirt runs it there
-        placed = compute(env, "GET", f"/os-hypervisors/{hypervisor.name}/servers")["hypervisors"]
-        assert [(h["hypervisor_hostname"], [x["uuid"] for x in h.get("servers", [])]) for h in placed] == [
-            (hypervisor.name, [server["id"]])]
-        running = hypervisor.run(["virsh", "-c", "qemu:///system", "list", "--uuid"], what="virsh list").stdout.split()
-        assert server["id"] in running
+        self.assert_on(hypervisor)
+        return seconds
+
+    def status(self) -> Optional[str]:
+        for status in ("ACTIVE", "VERIFY_RESIZE", "ERROR", "MIGRATING", "RESIZE", "SHUTOFF"):
+            if self.id in {x["id"] for x in compute(self.env, "GET", f"/servers?name={self.name}&status={status}")["servers"]}:
+                return status
+        return None
+
+    def wait(self, wanted: str, hypervisor, timeout: float = 240) -> None:
+        def settled():
+            status = self.status()
+            return status if status in (wanted, "ERROR") else None
+        seen = wait_for(f"the server to become {wanted}", settled, timeout=timeout)
+        if seen != wanted:
+            log = hypervisor.path("/var/log/nova/nova-compute.log").read_text(errors="replace").splitlines()
+            why = [line for line in log if ("ERROR" in line or "Error" in line) and "Traceback" not in line
+                   and "File " not in line]
+            raise AssertionError(f"the server went to {seen}, not {wanted}; what {hypervisor.name}'s nova-compute "
+                                 "said:\n" + "\n".join(why[-8:]))
+
+    def host(self) -> list[str]:
+        """The hypervisors nova lists it on (2.37's per-hypervisor server listing)."""
+        return [h["hypervisor_hostname"] for h in compute(self.env, "GET", "/os-hypervisors/detail")["hypervisors"]
+                if self.id in {x["uuid"] for x in (compute(self.env, "GET", f"/os-hypervisors/{h['hypervisor_hostname']}/servers")
+                                                   ["hypervisors"][0].get("servers") or [])}]
+
+    def assert_on(self, hypervisor, *others) -> None:
+        """nova places it on `hypervisor`, whose libvirt runs its domain; gone from `others`' libvirt."""
+        assert self.host() == [hypervisor.name]
+        assert self.id in domains(hypervisor, running=True)
+        for other in others:
+            assert self.id not in domains(other), f"{self.id} still defined on {other.name}"
+
+    def action(self, body: dict, version: str = COMPUTE_MICROVERSION) -> None:
+        compute(self.env, "POST", f"/servers/{self.id}/action", body, version=version)
+
+    def migrated(self, wanted: str, hypervisor, timeout: float = 300) -> dict:
+        """Wait for its last migration to reach `wanted` (or fail); the record."""
+        def settled():
+            record = self.migration()
+            return record if record.get("status") in (wanted, "error", "failed") else None
+        record = wait_for(f"the migration to be {wanted}", settled, timeout=timeout)
+        if record["status"] != wanted:
+            log = hypervisor.path("/var/log/nova/nova-compute.log").read_text(errors="replace").splitlines()
+            raise AssertionError(f"the {record.get('migration_type')} migration is {record['status']}; "
+                                 f"{hypervisor.name}'s nova-compute said:\n" + "\n".join(
+                                     [line for line in log if "ERROR" in line][-8:]))
+        return record
+
+    def migration(self) -> dict:
+        """The server's last migration record (its status: completed, finished, confirmed, error...)."""
+        found = [m for m in compute(self.env, "GET", "/os-migrations")["migrations"] if m["instance_uuid"] == self.id]
+        return max(found, key=lambda m: m["id"]) if found else {}
+
+    def delete(self, hypervisors) -> None:
+        if self.id:
+            compute(self.env, "DELETE", f"/servers/{self.id}")
+            wait_for("the server to be deleted", lambda: self.id not in {
+                x["id"] for x in compute(self.env, "GET", f"/servers?name={self.name}")["servers"]})
+        for flavor in self.flavors:
+            self.openstack("flavor", "delete", flavor["id"])
+        self.openstack("image", "delete", self.image["id"])
+        for hypervisor in hypervisors:
+            wait_for(f"its libvirt domain to go from {hypervisor.name}", lambda: self.id not in domains(hypervisor),
+                     timeout=60)
+
+
+def domains(hypervisor, running: bool = False) -> list[str]:
+    """The UUIDs of the libvirt domains on a hypervisor (running ones only, or every defined one)."""
+    return hypervisor.run(["virsh", "-c", "qemu:///system", "list", "--uuid", *([] if running else ["--all"])],
+                          what="virsh list").stdout.split()
+
+
+def boot_and_delete(lab, env, openstack, hypervisor, name: str) -> float:
+    """An instance ACTIVE on the hypervisor within a bound, its libvirt domain running there;
+    deleted, it is gone from nova and from libvirt. Returns the seconds to ACTIVE."""
+    instance = Instance(lab, env, openstack, name)
+    try:
+        return instance.boot(hypervisor)
     finally:  # a failed boot must not leave a server that blocks the hypervisor's removal
-        compute(env, "DELETE", f"/servers/{server['id']}")
-        wait_for("the server to be deleted", lambda: server["id"] not in {
-            x["id"] for x in compute(env, "GET", f"/servers?name={name}")["servers"]})
-        openstack("flavor", "delete", flavor["id"])
-        openstack("image", "delete", image["id"])
-    wait_for("its libvirt domain to go", lambda: server["id"] not in hypervisor.run(
-        ["virsh", "-c", "qemu:///system", "list", "--all", "--uuid"], what="virsh list").stdout.split(), timeout=60)
-    return seconds
+        instance.delete([hypervisor])
 
 
 def test_an_instance_boots_on_the_hypervisor(deployment, lab, env, openstack, hypervisor):
     lab.timings["instance_active_s"] = round(boot_and_delete(lab, env, openstack, hypervisor, "e2e-boot"), 1)
+
+
+def test_an_instance_moves_between_the_hypervisors(deployment, lab, env, openstack, hypervisor, other_hypervisor):
+    """The stack's `migration` (scheme ssh): an ACTIVE instance live-migrated with its disk (no
+    shared storage) to the other hypervisor, its domain running there and gone from the source;
+    cold-migrated back (nova's ssh between the hypervisors) and confirmed; resized to a bigger
+    flavor (nova moves it to the other host) and confirmed."""
+    engine, _, _ = deployment
+    for h in (hypervisor, other_hypervisor):
+        assert "migration peers reachable" in engine.results[f"{h.name}-migration-check"].stdout
+        conf = h.path("/etc/nova/nova.conf").read_text()
+        assert "live_migration_scheme = ssh\n" in conf
+        assert f"live_migration_inbound_addr = {h.address.ip}\n" in conf
+    instance = Instance(lab, env, openstack, "e2e-move")
+    try:
+        instance.boot(hypervisor)
+
+        started = time.monotonic()
+        instance.action({"os-migrateLive": {"host": other_hypervisor.name, "block_migration": True}})
+        record = instance.migrated("completed", hypervisor)
+        assert (record["migration_type"], record["dest_compute"]) == ("live-migration", other_hypervisor.name)
+        instance.wait("ACTIVE", other_hypervisor)
+        wait_for("the domain to go from the source", lambda: instance.id not in domains(hypervisor), timeout=60)
+        instance.assert_on(other_hypervisor, hypervisor)
+        lab.timings["live_migration_s"] = round(time.monotonic() - started, 1)
+
+        started = time.monotonic()
+        instance.action({"migrate": {"host": hypervisor.name}}, version=MIGRATE_MICROVERSION)
+        instance.wait("VERIFY_RESIZE", other_hypervisor)
+        instance.action({"confirmResize": None})
+        instance.wait("ACTIVE", hypervisor)
+        record = instance.migrated("confirmed", other_hypervisor)
+        assert (record["migration_type"], record["dest_compute"]) == ("migration", hypervisor.name)
+        wait_for("the domain to go from the source", lambda: instance.id not in domains(other_hypervisor), timeout=60)
+        instance.assert_on(hypervisor, other_hypervisor)
+        lab.timings["cold_migration_s"] = round(time.monotonic() - started, 1)
+
+        started = time.monotonic()
+        bigger = json.loads(openstack("flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", "1",
+                                      "e2e-move-bigger", "-f", "json"))
+        instance.flavors.append(bigger)
+        instance.action({"resize": {"flavorRef": bigger["id"]}})
+        instance.wait("VERIFY_RESIZE", hypervisor)
+        instance.action({"confirmResize": None})
+        instance.wait("ACTIVE", other_hypervisor)
+        record = instance.migrated("confirmed", hypervisor)
+        assert (record["migration_type"], record["new_instance_type_id"] != record["old_instance_type_id"]) == (
+            "resize", True)
+        wait_for("the domain to go from the source", lambda: instance.id not in domains(hypervisor), timeout=60)
+        instance.assert_on(other_hypervisor, hypervisor)
+        lab.timings["resize_s"] = round(time.monotonic() - started, 1)
+    finally:
+        instance.delete([hypervisor, other_hypervisor])
+
+
+def test_migration_that_cannot_work_fails_naming_the_node_and_the_fix(lab, record, hypervisor, other_hypervisor):
+    """Bad input. A hypervisor whose myIp the other cannot reach: the other's migration check,
+    as the program registers it, stops naming both nodes and the fix. A tls scheme without its
+    certificates: the program refuses before it registers anything."""
+    values = stack_values(STACK)
+    pinned = [{**h, "hostKey": lab.hosts[h["name"]].host_key} for h in values["hypervisors"]]
+    unreachable = "172.31.221.250"  # in the lab's subnet, no host there
+    rec = record(hypervisors=[pinned[0], {**pinned[1], "myIp": unreachable}])
+    script = unwrap(rec.by_name(f"{hypervisor.name}-migration-check").raw_inputs)["create"]
+    started = time.monotonic()
+    proc = hypervisor.run(["bash", "-c", script], check=False, timeout=120, what="migration check")
+    assert time.monotonic() - started < 30
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert (f"{hypervisor.name} cannot reach {other_hypervisor.name} at {unreachable}:22" in proc.stderr
+            and f"set {other_hypervisor.name}'s myIp to an address {hypervisor.name} reaches" in proc.stderr), proc.stderr
+    with pytest.raises(Exception) as refused:
+        record(migration={"enabled": True, "scheme": "tls"})
+    assert "migration.caFile: is required by scheme tls" in str(refused.value)
 
 
 SCREENSHOTS = PROJECT_ROOT / "out" / "e2e" / "screenshots"  # the test's output (out/ is not committed)
@@ -362,7 +535,7 @@ def test_a_forced_kvm_where_dev_kvm_is_missing_fails_saying_so(lab, record, cont
                            "virtualisation (or nested KVM) or set the node's virtType to qemu\n")
 
 
-def test_the_programs_placement_answers_on_the_controller(deployment, env, openstack, hypervisor):
+def test_the_programs_placement_answers_on_the_controller(deployment, env, openstack, hypervisors):
     with urllib.request.urlopen(f"http://{env.ssh_host}:8778/", timeout=60) as resp:
         assert json.loads(resp.read())["versions"][0]["status"] == "CURRENT"
     catalog = json.loads(openstack("catalog", "show", "placement", "-f", "json"))
@@ -371,8 +544,8 @@ def test_the_programs_placement_answers_on_the_controller(deployment, env, opens
     req = urllib.request.Request(f"http://{env.ssh_host}:8778/resource_providers",
                                  headers={"X-Auth-Token": env.keystone().token, "Accept": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as resp:
-        # the hypervisor's nova-compute registered itself there
-        assert [p["name"] for p in json.loads(resp.read())["resource_providers"]] == [hypervisor.name]
+        # each hypervisor's nova-compute registered itself there
+        assert sorted(p["name"] for p in json.loads(resp.read())["resource_providers"]) == sorted(h.name for h in hypervisors)
 
 
 def test_compute_api_answers_an_authenticated_request(deployment, env):
@@ -408,19 +581,30 @@ def test_the_hypervisor_s_nova_conf_is_its_render(deployment, hypervisor):
     assert "[api_database]" not in rendered  # hypervisors reach the databases only through conductor
 
 
-def test_no_secret_in_process_lists_logs_or_command_text(deployment, stack_secrets, controller, hypervisor):
+def test_no_secret_in_process_lists_logs_or_command_text(deployment, stack_secrets, controller, hypervisors):
     engine, rec, _ = deployment
-    secret_values = [v for k, v in stack_secrets.items() if k != "sshPrivateKey"]
+    secret_values = [v for k, v in stack_secrets.items() if k not in ("sshPrivateKey", "novaSshPrivateKey")]
     assert engine.ps_snapshots, "the process list was never captured"
     processes = "\n".join(engine.ps_snapshots)  # the machine's ps: every host's processes too
     files = list(controller.path("/var/log/nova").glob("*.log"))
     assert {"nova-conductor.log", "nova-scheduler.log", "nova-api.log"} <= {p.name for p in files}
-    compute_logs = list(hypervisor.path("/var/log/nova").glob("*.log"))
-    assert "nova-compute.log" in {p.name for p in compute_logs}
-    files += compute_logs
+    for hypervisor in hypervisors:
+        compute_logs = list(hypervisor.path("/var/log/nova").glob("*.log"))
+        assert "nova-compute.log" in {p.name for p in compute_logs}
+        files += compute_logs
     logs = "\n".join(p.read_text(errors="replace") for p in files)
     commands = "\n".join(unwrap(r.raw_inputs)["create"] for r in rec.resources() if r.type == "command:remote:Command")
     outputs = "\n".join(r.stdout + r.stderr for r in engine.results.values())
+    # nova's migration key: in no command, output, log or process list; on each hypervisor only
+    # in nova's own file (0600)
+    key_body = "".join(stack_secrets["novaSshPrivateKey"].strip().splitlines()[1:-1])
+    assert len(key_body) > 100
+    for text in (processes, logs, commands, outputs):
+        assert key_body[20:80] not in "".join(text.split())
+    for hypervisor in hypervisors:
+        key_file = hypervisor.path("/var/lib/nova/.ssh/id_ed25519")
+        assert key_file.read_text() == stack_secrets["novaSshPrivateKey"].strip() + "\n"
+        assert hypervisor.run(["stat", "-c", "%a %U", "/var/lib/nova/.ssh/id_ed25519"]).stdout.split() == ["600", "nova"]
     for value in secret_values:
         assert value not in processes
         assert value not in logs
@@ -435,33 +619,36 @@ def test_rerun_with_nothing_changed_runs_nothing(deployment, record):
     assert engine.history[-1].steps == []
 
 
-def test_forced_rerun_succeeds_and_keeps_one_cell(deployment, env, record, hypervisor, openstack):
-    """`pulumi up --replace` of every step but the hypervisor's service record, which exists for
-    its delete (replacing it would run the old one's: the hypervisor's removal from nova)."""
+def test_forced_rerun_succeeds_and_keeps_one_cell(deployment, env, record, hypervisors, openstack):
+    """`pulumi up --replace` of every step but the hypervisors' service records, which exist for
+    their delete (replacing one would run the old one's: the hypervisor's removal from nova)."""
     engine, rec, _ = deployment
-    kept = f"{hypervisor.name}-service-record"
-    again = engine.apply(record(), force=True, keep=[kept], label="rerun, every command replaced")
-    assert set(again) == {r.name for r in rec.resources() if r.type == "command:remote:Command"} - {kept}
+    kept = [f"{h.name}-service-record" for h in hypervisors]
+    again = engine.apply(record(), force=True, keep=kept, label="rerun, every command replaced")
+    assert set(again) == {r.name for r in rec.resources() if r.type == "command:remote:Command"} - set(kept)
     cells = on_controller(env, "su -s /bin/sh -c 'nova-manage cell_v2 list_cells' nova").stdout
     assert [line.split("|")[1].strip() for line in cells.splitlines() if line.startswith("|")].count("cell1") == 1
     assert "unchanged: /etc/nova/nova.conf" in engine.results["controller-nova-conf"].stdout
-    assert "unchanged: /etc/nova/nova.conf" in engine.results[f"{hypervisor.name}-nova-conf"].stdout
-    hypervisors = json.loads(openstack("hypervisor", "list", "-f", "json"))
-    assert [(h["Hypervisor Hostname"], h["State"]) for h in hypervisors] == [(hypervisor.name, "up")]
+    for hypervisor in hypervisors:
+        assert "unchanged: /etc/nova/nova.conf" in engine.results[f"{hypervisor.name}-nova-conf"].stdout
+        assert "unchanged: /var/lib/nova/.ssh/known_hosts" in engine.results[f"{hypervisor.name}-nova-known-hosts"].stdout
+        assert "migration peers reachable" in engine.results[f"{hypervisor.name}-migration-check"].stdout
+    listed = json.loads(openstack("hypervisor", "list", "-f", "json"))
+    assert sorted((h["Hypervisor Hostname"], h["State"]) for h in listed) == sorted((h.name, "up") for h in hypervisors)
 
 
-def test_changed_option_runs_only_config_restart_and_verify(deployment, record, controller, hypervisor, openstack):
+def test_changed_option_runs_only_config_restart_and_verify(deployment, record, controller, hypervisors, openstack):
     """nova.conf's option changes on every node that reads it: each rewrites its file (update),
     and its restart and verify are replaced (their trigger changed); nothing else runs."""
     engine, _, _ = deployment
     conf = {**stack_values(STACK)["novaConf"], "DEFAULT": {"debug": True}}  # the stack's own, plus one
     changed = engine.apply(record(novaConf=conf), label="rerun, one nova option changed")
-    nodes = ("controller", hypervisor.name)  # the prefixes of their steps' names
+    nodes = ("controller", *(h.name for h in hypervisors))  # the prefixes of their steps' names
     assert sorted(changed) == sorted(f"{n}-{step}" for n in nodes for step in ("nova-conf", "restart", "verify"))
     ops = sorted((s.name, s.op) for s in engine.history[-1].steps)
     assert ops == sorted([(f"{n}-nova-conf", "update") for n in nodes] + [
         (f"{n}-{step}", op) for n in nodes for step in ("restart", "verify") for op in ("replace", "delete-replaced")])
-    for prefix, node in (("controller", controller), (hypervisor.name, hypervisor)):
+    for prefix, node in (("controller", controller), *((h.name, h) for h in hypervisors)):
         assert "written: /etc/nova/nova.conf" in engine.results[f"{prefix}-nova-conf"].stdout
         assert "debug = true" in node.path("/etc/nova/nova.conf").read_text()
     listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
@@ -470,7 +657,7 @@ def test_changed_option_runs_only_config_restart_and_verify(deployment, record, 
 
 
 def test_rotated_database_and_rabbitmq_passwords(deployment, record, stack_secrets, env, lab, controller,
-                                                 hypervisor, openstack):
+                                                 hypervisor, hypervisors, openstack):
     """Day 2: new database and RabbitMQ passwords (RabbitMQ's changed first, as an operator
     would). The account is updated in place, every node's nova.conf rewritten and its services
     restarted; the cell mappings hold templates, not the old password; nova still boots."""
@@ -483,7 +670,7 @@ def test_rotated_database_and_rabbitmq_passwords(deployment, record, stack_secre
     stack_secrets.update(dbPassword=new_db, rabbitPassword=new_rabbit)  # what later tests apply too
     changed = engine.apply(record(), label="rerun, database and RabbitMQ passwords rotated")
     assert "nova-db-mysql" in changed and "placement-db-mysql" not in changed
-    for prefix in ("controller", hypervisor.name):
+    for prefix in ("controller", *(h.name for h in hypervisors)):
         assert {f"{prefix}-nova-conf", f"{prefix}-restart", f"{prefix}-verify"} <= set(changed)
     assert "controller-packages" not in changed and "placement-restart" not in changed
     # nova formats the stored templates with nova.conf's values when it reads a mapping: the
@@ -499,17 +686,48 @@ def test_rotated_database_and_rabbitmq_passwords(deployment, record, stack_secre
     boot_and_delete(lab, env, openstack, hypervisor, "e2e-rotated")
 
 
-def test_a_hypervisor_leaving_the_stack_is_removed_from_nova(deployment, record, hypervisor, openstack):
-    """The stack without its hypervisor: the engine deletes the node's resources, whose service
-    record's delete disables and deletes its nova-compute service on the controller."""
+def test_a_hypervisor_leaving_the_stack_is_drained_then_removed(deployment, record, lab, env, openstack, hypervisor,
+                                                               other_hypervisor):
+    """README's procedure: the leaving hypervisor (the second) is disabled, its instance
+    live-migrated away (the scheduler picks the other: no host named), then the stack without
+    it: the engine deletes the node's resources, whose service record's delete disables and
+    deletes its nova-compute service on the controller. The instance stays ACTIVE on the other."""
     engine, _, _ = deployment
-    removed = engine.apply(record(hypervisors=[]), label="rerun, the hypervisor removed")
-    assert f"{hypervisor.name}-service-record" in removed
-    assert {s.op for s in engine.history[-1].steps} <= {"delete", "replace", "delete-replaced"}
-    assert (f"{hypervisor.name}-service-record", "delete") in {(s.name, s.op) for s in engine.history[-1].steps}
-    listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
-    assert hypervisor.name not in {s["Host"] for s in listing}
-    assert json.loads(openstack("hypervisor", "list", "-f", "json")) == []
+    leaving, staying = other_hypervisor, hypervisor
+    instance = Instance(lab, env, openstack, "e2e-drain")
+    try:
+        instance.boot(leaving)
+        started = time.monotonic()
+        openstack("compute", "service", "set", "--disable", "--disable-reason", "leaving the stack", leaving.name,
+                  "nova-compute")
+        instance.action({"os-migrateLive": {"host": None, "block_migration": True}})
+        instance.migrated("completed", leaving)
+        instance.wait("ACTIVE", staying)
+        instance.assert_on(staying, leaving)
+        lab.timings["drain_s"] = round(time.monotonic() - started, 1)
+
+        kept = [{**h, "hostKey": lab.hosts[h["name"]].host_key} for h in stack_values(STACK)["hypervisors"]
+                if h["name"] == staying.name]
+        removed = engine.apply(record(hypervisors=kept), label="rerun, a drained hypervisor removed")
+        assert f"{leaving.name}-service-record" in removed
+        steps = {(s.name, s.op) for s in engine.history[-1].steps}
+        assert {op for _, op in steps} <= {"delete", "replace", "delete-replaced", "update"}
+        assert (f"{leaving.name}-service-record", "delete") in steps
+        # the one that stays trusts, and its root reaches as nova, only the hypervisors left;
+        # nothing else of it changes
+        assert {name for name, op in steps if op == "update"} == {
+            f"{staying.name}-nova-known-hosts", f"{staying.name}-libvirt-ssh-config"}
+        assert leaving.name not in staying.path("/var/lib/nova/.ssh/known_hosts").read_text()
+        assert str(leaving.address.ip) not in staying.path(
+            "/etc/ssh/ssh_config.d/openstack-nova-migration.conf").read_text()
+        listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
+        assert leaving.name not in {s["Host"] for s in listing}
+        assert [h["Hypervisor Hostname"] for h in json.loads(openstack("hypervisor", "list", "-f", "json"))] == [
+            staying.name]
+        assert instance.status() == "ACTIVE"
+        instance.assert_on(staying)
+    finally:
+        instance.delete([staying])
 
 
 def test_destroy_deletes_what_the_program_made(deployment, env):

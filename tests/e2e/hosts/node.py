@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -176,7 +177,11 @@ class Host:
                    what=f"{self.name}'s chronyd to report a Normal leap status", timeout=30, interval=0.5)
 
     def start_libvirt(self) -> None:
-        """virtlogd and libvirtd, as a hypervisor's init system would start them at boot."""
+        """virtlogd and libvirtd, as a hypervisor's init system would start them at boot. Each
+        host has a libvirt host UUID of its own: libvirt reads it from the machine's SMBIOS, the
+        same for every host of a lab, and refuses a migration to "the same host"."""
+        conf = self.path("/etc/libvirt/libvirtd.conf")
+        conf.write_text(conf.read_text() + f'host_uuid = "{uuid.uuid5(uuid.NAMESPACE_DNS, self.name + ".nova-e2e")}"\n')
         self.run(["/usr/sbin/virtlogd", "-d"], what="virtlogd")
         self.run(["/usr/sbin/libvirtd", "-d"], what="libvirtd")
         wait_until(lambda: self.run(["virsh", "-c", "qemu:///system", "version"], check=False, timeout=30).returncode == 0,
