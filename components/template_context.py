@@ -3,10 +3,10 @@ openrc), from the stack's settings; secrets passed in separately so that tests, 
 and the Pulumi glue share one function. Pure."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 from urllib.parse import quote
 
-from components.config import NodeSettings, Settings
+from components.config import NodeSettings, Secret, Settings
 from components.ini import MASK
 from components.validate import url_host
 
@@ -14,31 +14,23 @@ CONTROLLER = "controller"
 COMPUTE = "compute"
 
 
-# The secret settings behind each secret a template may name (context name -> stack key).
-SECRET_SETTINGS = {
-    "db_password": "dbPassword",
-    "rabbit_password": "rabbitPassword",
-    "nova_password": "novaPassword",
-    "neutron_password": "neutronPassword",
-    "placement_password": "placementPassword",
-    "metadata_secret": "metadataSecret",
-    "admin_password": "keystoneAdminPassword",
-    "placement_db_password": "placementDbPassword",
+# Each secret a template may name: the stack key that holds it and where Settings keeps it.
+SECRETS: dict[str, tuple[str, Callable[[Settings], Optional[Secret]]]] = {
+    "db_password": ("dbPassword", lambda s: s.database.password),
+    "rabbit_password": ("rabbitPassword", lambda s: s.messaging.password),
+    "nova_password": ("novaPassword", lambda s: s.identity.password),
+    "neutron_password": ("neutronPassword", lambda s: s.neutron_password),
+    "placement_password": ("placementPassword", lambda s: s.placement_password),
+    "metadata_secret": ("metadataSecret", lambda s: s.metadata_secret),
+    "admin_password": ("keystoneAdminPassword", lambda s: s.keystone.admin_password),
+    "placement_db_password": ("placementDbPassword", lambda s: s.placement.db_password),
 }
+SECRET_SETTINGS = {name: key for name, (key, _) in SECRETS.items()}  # context name -> stack key
 
 
 def secret_values(settings: Settings) -> dict[str, Optional[str]]:
-    """The plain secret values by context name (for tests and the Pulumi glue)."""
-    return {
-        "db_password": settings.database.password.value,
-        "rabbit_password": settings.messaging.password.value,
-        "nova_password": settings.identity.password.value,
-        "neutron_password": settings.neutron_password.value,
-        "placement_password": settings.placement_password.value if settings.placement_password else None,
-        "metadata_secret": settings.metadata_secret.value if settings.metadata_secret else None,
-        "admin_password": settings.keystone.admin_password.value,
-        "placement_db_password": settings.placement.db_password.value if settings.placement.db_password else None,
-    }
+    """The plain secret values by context name (None: not set), for tests and the Pulumi glue."""
+    return {name: (secret.value if (secret := held(settings)) else None) for name, (_, held) in SECRETS.items()}
 
 
 def _url_password(value: str) -> str:
