@@ -109,7 +109,7 @@ class Reader:
             self.problem(key, f"is empty; set a real value with `pulumi config set --secret {key} <value>`")
         elif isinstance(value, str) and (problem := validate.check_characters(
                 value, validate.SECRET_REFUSED_CATEGORIES, allowed="\n\r" if multiline else "", secret=True)):
-            # Never the value itself: the problem names the character and where it stands.
+            # Never the value itself, nor where the character stands: only which character it is.
             self.problem(key, problem)
         return Secret(value) if isinstance(value, str) else Secret(json.dumps(value))
 

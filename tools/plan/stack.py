@@ -47,7 +47,6 @@ def placeholder(key: str) -> str:
     text = PLACEHOLDER.format(key=key)
     if key != "novaSshPrivateKey":
         return text
-    import hashlib
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     key_obj = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(text.encode()).digest())
