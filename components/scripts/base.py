@@ -86,3 +86,21 @@ def as_user(script: str, user: str) -> str:
         return script
     checked([user], validate.UNIX_USER_RE, "user name")
     return f"sudo -n /bin/bash -c {q(script)}"
+
+
+# Shell for steps that check several things: `note "..."` collects a problem, and
+# `fail_on_problems` reports them all at once, then fails the step.
+COLLECT_PROBLEMS = "problems=''\nnote() { problems=\"${problems}  - $1\n\"; }"
+
+
+def fail_on_problems(what: str) -> str:
+    """One shell line: print every noted problem under '<what> failed:' and exit 1 if any."""
+    if not re.fullmatch(r"[a-z][a-z ]*", what):
+        raise ValueError(f"refusing check name {what!r}")
+    return f"if [ -n \"$problems\" ]; then printf '{what} failed:\\n%s' \"$problems\" >&2; exit 1; fi"
+
+
+def tcp_probe(host: str, port: int) -> str:
+    """A shell command that succeeds when `host` answers on TCP `port` within 5 s (bash's
+    /dev/tcp: nothing to install); the host travels as an argument, never inside the program."""
+    return f"timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' {q(host)} {int(port)} 2>/dev/null"

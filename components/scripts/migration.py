@@ -7,7 +7,10 @@ from __future__ import annotations
 from typing import Sequence
 
 from components import validate
-from components.scripts.base import HEADER, UNDER_SYSTEMD, as_service, checked, checked_hosts, checked_path, q, service_action
+from components.scripts.base import (
+    COLLECT_PROBLEMS, HEADER, UNDER_SYSTEMD, as_service, checked, checked_hosts, checked_path, fail_on_problems, q,
+    service_action, tcp_probe,
+)
 
 NOVA_USER = "nova"
 NOVA_HOME = "/var/lib/nova"  # Debian's and Ubuntu's nova-common: the nova user's home
@@ -87,7 +90,7 @@ def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: 
     for _, address in peers:
         if validate.ip(address) is None:
             raise ValueError(f"{address!r} is not an IP address")
-    lines = [HEADER.strip(), "problems=''", "note() { problems=\"${problems}  - $1\n\"; }",
+    lines = [HEADER.strip(), COLLECT_PROBLEMS,
              f"command -v ssh >/dev/null 2>&1 || note {q(f'ssh is not installed on {node}: nova and libvirt migrate over it; install openssh-client')}"]
     ssh_port = int(ssh_port)  # (22: what nova's ssh and libvirt's qemu+ssh use; tests pass another)
     for name, address in peers:
@@ -98,7 +101,7 @@ def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: 
                        f"{name}, or set {name}'s myIp to an address {node} reaches")
         login = as_service(user, f"ssh -o BatchMode=yes -o ConnectTimeout={int(timeout)} {q(address)} true")
         lines.append(
-            f"if ! timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' {q(address)} {ssh_port} 2>/dev/null; then\n"
+            f"if ! {tcp_probe(address, ssh_port)}; then\n"
             f"  note {q(unreachable)}\n"
             f"elif ! out=$({login} 2>&1 </dev/null); then\n"
             f"  note \"{node}: nova cannot log in to {name} ({address}) by ssh: $(printf '%s' \"$out\" | tail -n 1); "
@@ -114,9 +117,9 @@ def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: 
                 "fi")
         else:
             lines.append(
-                f"timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' {q(address)} {port} 2>/dev/null || note "
+                f"{tcp_probe(address, port)} || note "
                 + q(f"{node} cannot reach {name}'s libvirt TLS listener at {url}:{port}: open TCP {port} from {node} "
                     f"to {name} and enable libvirtd's TLS socket there"))
-    lines.append("if [ -n \"$problems\" ]; then printf 'migration check failed:\\n%s' \"$problems\" >&2; exit 1; fi")
+    lines.append(fail_on_problems("migration check"))
     lines.append(f"echo {q(f'migration peers reachable from {node}: ' + (' '.join(n for n, _ in peers) or 'none'))}")
     return "\n".join(lines) + "\n"

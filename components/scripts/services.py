@@ -6,14 +6,15 @@ from typing import Optional, Sequence
 
 from components import validate
 from components.scripts.base import (
-    SERVICE_RE, HEADER, awk_string, checked, checked_hosts, UNDER_SYSTEMD, checked_path, needs_tools, q, service_action,
+    COLLECT_PROBLEMS, SERVICE_RE, HEADER, awk_string, checked, checked_hosts, UNDER_SYSTEMD, checked_path, fail_on_problems,
+    needs_tools, q, service_action, tcp_probe,
 )
 from components.scripts.nova_manage import nova_manage
 
 def preflight(targets: Sequence[tuple[str, str, int]]) -> str:
     """Time sync is healthy (chrony or ntp, whichever is installed) and every (what, host, port)
     answers on TCP. Reports every problem at once, then fails."""
-    lines = [HEADER.strip(), "problems=''", "note() { problems=\"${problems}  - $1\n\"; }"]
+    lines = [HEADER.strip(), COLLECT_PROBLEMS]
     lines.append(
         "if command -v chronyc >/dev/null 2>&1; then\n"
         "  chronyc -n tracking | grep -q '^Leap status *: Normal' || note 'time: chrony is not synchronised (chronyc tracking)'\n"
@@ -28,10 +29,9 @@ def preflight(targets: Sequence[tuple[str, str, int]]) -> str:
     for what, host, port in targets:
         target = f"{what} ({host}:{int(port)})"
         lines.append(
-            f"timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' {q(host)} {int(port)} 2>/dev/null"
-            f" || note {q('unreachable: ' + target)}"
+            f"{tcp_probe(host, port)} || note {q('unreachable: ' + target)}"
         )
-    lines.append("if [ -n \"$problems\" ]; then printf 'preflight failed:\\n%s' \"$problems\" >&2; exit 1; fi")
+    lines.append(fail_on_problems("preflight"))
     lines.append("echo preflight ok")
     return "\n".join(lines) + "\n"
 
