@@ -150,12 +150,13 @@ def render_wsgi_conf(wsgi_dir: str, process_group: Optional[str] = None) -> str:
     of the package's daemon process, when it defines one (DashboardPackaging.wsgi_process_group)."""
     if process_group is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", process_group):
         raise ValueError(f"refusing WSGI process group {process_group!r}")
-    group = ("# In the package's daemon process: Horizon's sessions live in its memory.\n"
-             f"    WSGIProcessGroup {process_group}\n") if process_group else ""
-    return ("# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n"
-            "# Horizon in the main interpreter: cryptography's PyO3 module cannot load in a sub-interpreter.\n"
-            f"<Directory {checked_path(wsgi_dir)}>\n    WSGIApplicationGroup %{{GLOBAL}}\n"
-            + (f"    {group}" if group else "") + "</Directory>\n")
+    lines = ["# Managed by openstack-nova (Pulumi). Local edits are overwritten.",
+             "# Horizon in the main interpreter: cryptography's PyO3 module cannot load in a sub-interpreter.",
+             f"<Directory {checked_path(wsgi_dir)}>", "    WSGIApplicationGroup %{GLOBAL}"]
+    if process_group:
+        lines += ["    # In the package's daemon process: Horizon's sessions live in its memory.",
+                  f"    WSGIProcessGroup {process_group}"]
+    return "\n".join([*lines, "</Directory>"]) + "\n"
 
 
 class Dashboard(pulumi.ComponentResource):
