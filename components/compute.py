@@ -19,7 +19,7 @@ from components import scripts
 from components.config import NodeSettings, Secret, Settings
 from components.handles import ControllerHandle
 from components.migration import HypervisorMigration, NodeMigration, node_migration
-from components.node import NodeSteps, content_hash
+from components.node import NodeSteps, content_hash, secret_when_known
 from components.nova_conf import (
     COMPUTE, plain_secret_overrides, render_compute_driver_conf, render_masked, render_nova_conf, secret_values,
 )
@@ -74,7 +74,9 @@ class HypervisorNode(pulumi.ComponentResource):
         else:
             self.detect_virt = steps.run("detect-virt", scripts.detect_virt_type(), depends_on=[self.preflight])
             virt_type = self.detect_virt.stdout.apply(checked_virt_type)
-        self.nova_conf_text = pulumi.Output.secret(virt_type.apply(args.nova_conf))
+        # Secret once known; a plain unknown at a preview before detect-virt has run (a command
+        # provider refuses an unknown secret: node.secret_when_known).
+        self.nova_conf_text = secret_when_known(virt_type.apply(args.nova_conf))
         conf_hash = content_hash(self.nova_conf_text)
         self.config = steps.write_file("nova-conf", NOVA_CONF, self.nova_conf_text, group="nova", mode="0640",
                                        depends_on=[self.packages])

@@ -3,13 +3,15 @@ remote command. Components read as short step tables over `NodeSteps`."""
 from __future__ import annotations
 
 import hashlib
-from typing import Optional, Sequence
+from typing import Optional, Sequence, TypeVar
 
 import pulumi
 from pulumi_command import remote
 
 from components import scripts
 from components.config import NodeSettings, Secret
+
+T = TypeVar("T")
 
 
 def connection(node: NodeSettings, private_key: Optional[Secret]) -> remote.ConnectionArgs:
@@ -23,6 +25,16 @@ def connection(node: NodeSettings, private_key: Optional[Secret]) -> remote.Conn
                                            host_key=node.jump_host_key)
     return remote.ConnectionArgs(host=node.host, port=node.port, user=node.user, private_key=key,
                                  host_key=node.host_key, proxy=proxy, dial_error_limit=10, per_dial_timeout=15)
+
+
+def secret_when_known(value: pulumi.Input[T]) -> pulumi.Output[T]:
+    """`value` as a secret, except while it is unknown (a preview before the step it comes from
+    has run, e.g. a hypervisor's detected virt type): then a plain unknown, which carries no value
+    to hide. The real command provider refuses an unknown secret inside `triggers` ("triggers[0]:
+    malformed secret: missing value": the engine sends the secret's marker without its value), so
+    a fresh stack's `pulumi preview` would fail. Once known, the value is the secret it always was
+    (the same state as before, nothing re-runs)."""
+    return pulumi.Output.unsecret(pulumi.Output.from_input(value)).apply(pulumi.Output.secret)
 
 
 def content_hash(content: pulumi.Input[str]) -> pulumi.Output[str]:
