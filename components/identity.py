@@ -89,6 +89,7 @@ def nova_identity_args(settings: Settings, provider: openstack.Provider) -> Serv
         adopt_endpoint_ids=dict(ident.adopt_endpoint_ids),
         project_id=ident.project_id,
         role_id=ident.role_id,
+        extra_role_ids=dict(ident.extra_role_ids),
     )
 
 

@@ -156,7 +156,7 @@ def test_pulumi_yaml_requires_only_secrets_and_the_hosts_every_stack_names():
     undeclared = {k for k in SCHEMA if k not in declared}
     assert undeclared == {"controller", "hypervisors", "dashboard", "endpointUrls", "adoptIds", "novaConf",
                           "novaConfSecret", "sshPrivateKey", "placementPassword", "metadataSecret", "placement",
-                          "placementDbPassword", "migration", "novaSshPrivateKey"}
+                          "placementDbPassword", "migration", "novaSshPrivateKey", "serviceExtraRoleIds"}
     assert all(SCHEMA[k].kind in ("object", "array") or SCHEMA[k].secret for k in undeclared)
 
 

@@ -344,6 +344,7 @@ def test_every_plain_string_setting_refuses_a_line_break_even_when_the_stack_lea
 EVERY_MAP = {
     "endpointUrls": {"public": "http://compute.example.org:8774/v2.1", "internal": "http://ctl:8774/v2.1"},
     "adoptIds": {"user": "a" * 32, "service": "b" * 32, "endpoints": {"public": "c" * 32}},
+    "serviceExtraRoleIds": {"service": "d" * 32},
     "placement": {"dbName": "placement", "dbUser": "placement"},
     "dashboard": {"enabled": True, "timeZone": "Europe/Paris",
                   "node": {"name": "dash", "host": "dash.example.org", "myIp": "10.20.0.50", "user": "deploy",

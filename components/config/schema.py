@@ -71,6 +71,7 @@ UNDECLARED: dict[str, Key] = {
     "dashboard": Key("object"),
     "endpointUrls": Key("object"),
     "adoptIds": Key("object"),
+    "serviceExtraRoleIds": Key("object"),  # role name -> id, for the release's extra service roles
     "novaConf": Key("object"),
     "novaConfSecret": Key("object", secret=True),
     "sshPrivateKey": Key("string", secret=True),  # unset: the SSH agent

@@ -23,6 +23,28 @@ def db_user(r: Reader) -> Optional[str]:
     return user
 
 
+def _extra_role_ids(r: Reader, profile: Optional[releases.ReleaseProfile]) -> tuple[tuple[str, str], ...]:
+    """`serviceExtraRoleIds`: the ids of the roles a release assigns besides serviceRole (2023.1 and
+    later: `service`), so that a preview looks none of them up in keystone."""
+    given = r.get("serviceExtraRoleIds", {})
+    if not isinstance(given, dict):  # the reader named its type already
+        return ()
+    extra = [role for role in (profile.release.extra_service_roles if profile else ()) if role != r.get("serviceRole")]
+    found = []
+    for role, ident in sorted(given.items()):
+        key = f"serviceExtraRoleIds.{role}"
+        if role == r.get("serviceRole"):
+            r.problem(key, f"{role!r} is serviceRole; give its id as serviceRoleId")
+        elif profile is not None and role not in extra:
+            assigned = ", ".join(extra) or "none"
+            r.problem(key, f"{role!r} is not a role this release assigns besides serviceRole (it assigns: {assigned})")
+        elif not _is_keystone_id(ident):
+            r.problem(key, f"{ident!r} is not a keystone id; use what `openstack role show {role} -f value -c id` prints")
+        else:
+            found.append((role, ident))
+    return tuple(found)
+
+
 def identity(r: Reader, profile: Optional[releases.ReleaseProfile], controller: Optional[NodeSettings]) -> IdentitySettings:
     interfaces = r.get("endpointInterfaces")
     if isinstance(interfaces, list):
@@ -79,6 +101,7 @@ def identity(r: Reader, profile: Optional[releases.ReleaseProfile], controller: 
         if looked_up[key] is not None and not _is_keystone_id(looked_up[key]):
             r.problem(key, f"{looked_up[key]!r} is not a keystone id; use what `openstack {command} -f value -c id` prints")
             looked_up[key] = None
+    extra_role_ids = _extra_role_ids(r, profile)
 
     return IdentitySettings(
         user=r.name("novaUser"),
@@ -88,6 +111,7 @@ def identity(r: Reader, profile: Optional[releases.ReleaseProfile], controller: 
         role=r.name("serviceRole"),
         project_id=looked_up["serviceProjectId"],
         role_id=looked_up["serviceRoleId"],
+        extra_role_ids=extra_role_ids,
         service_name=r.name("serviceName"),
         service_type=service_type,
         description=r.get("serviceDescription"),

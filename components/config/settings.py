@@ -57,6 +57,7 @@ class IdentitySettings:
     role: str
     project_id: Optional[str]  # set: no keystone lookup of `project` (preview needs no keystone)
     role_id: Optional[str]
+    extra_role_ids: tuple[tuple[str, str], ...]  # (role, id) of the release's extra roles: no lookup
     service_name: str
     service_type: str
     description: str
