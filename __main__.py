@@ -3,7 +3,9 @@ hypervisors and the dashboard, as one graph. Ordering lives in the components' i
 dependencies; each component takes the narrow, typed inputs it uses (its Args' from_settings)."""
 import pulumi
 
-from components.compute import HostDiscovery, HostDiscoveryArgs, HypervisorArgs, HypervisorNode
+from components.compute import (
+    HostDiscovery, HostDiscoveryArgs, HypervisorArgs, HypervisorNode, HypervisorRoster, HypervisorRosterArgs,
+)
 from components.controller import ControllerArgs, ControllerNode
 from components.database import Database, service_database_args
 from components.horizon import Dashboard, DashboardArgs
@@ -22,18 +24,20 @@ identity = ServiceIdentity("nova-identity", nova_identity_args(settings, keyston
 endpoints = list(identity.endpoints.values())
 
 controller = ControllerNode("controller", ControllerArgs.from_settings(settings, database, endpoints))
-placement_ready = []
+placement_ready, placement_restarts = [], []
 if settings.placement.deploy:  # on the controller; nova's db sync and verify wait for it
     placement = PlacementService(
         "placement", PlacementArgs.from_settings(settings, controller.access, keystone, identity),
         # It was the controller's child until the program built it here: the same resources.
         pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=controller)]))
-    placement_ready = [placement.verify]
+    placement_ready, placement_restarts = [placement.verify], [placement.restart]
     pulumi.export("placement_url", settings.placement.endpoint_url)
-ctl = controller.start(placement_ready)
+ctl = controller.start(placement_ready, placement_restarts)
 
 hypervisors = [HypervisorNode(node.name, HypervisorArgs.from_settings(settings, node, ctl))
                for node in settings.hypervisors]
+# Every stack keeps its roster, even with no hypervisor: the last ones to leave are removed too.
+HypervisorRoster("hypervisor-roster", HypervisorRosterArgs(ctl, settings.release, [node.name for node in settings.hypervisors]))
 if hypervisors and settings.release.release.cells_v2:  # cells v2 maps new hypervisors explicitly
     HostDiscovery("cells", HostDiscoveryArgs(ctl, hypervisors, [node.name for node in settings.hypervisors]))
 if settings.migration.enabled and len(hypervisors) > 1:  # each hypervisor reaches every other one

@@ -6,7 +6,8 @@ Each hypervisor is its own branch of the graph, in parallel with the others:
 
 After every hypervisor reports up, one `nova-manage cell_v2 discover_hosts` runs on the
 controller (never one per hypervisor: concurrent runs race), and again only when the set of
-hypervisors changes.
+hypervisors changes. The roster on the controller removes from nova the hypervisors that left the
+stack, and only those.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from components import scripts
 from components.config import NodeSettings, Secret, Settings
 from components.handles import ControllerHandle
 from components.migration import HypervisorMigration, NodeMigration, node_migration
-from components.node import NodeSteps, content_hash, secret_when_known
+from components.node import NodeSteps, content_hash, ran_again, secret_when_known
 from components.nova_conf import (
     COMPUTE, plain_secret_overrides, render_compute_driver_conf, render_masked, render_nova_conf, secret_values,
 )
@@ -94,19 +95,21 @@ class HypervisorNode(pulumi.ComponentResource):
             triggers=[conf_hash, content_hash(driver_conf)])
         # Verified from the controller, which asks the API for this host's services.
         on_controller = NodeSteps(self, name, ctl.node, conn=ctl.connection)
+        # Runs again when this node's nova.conf changes, and after every restart of what its
+        # services lean on (the controller's conductor, placement: ctl.restarts): `up` ends only
+        # once this node's services report a heartbeat newer than that restart.
         self.verify = on_controller.run(
             "verify", scripts.verify_services(OPENRC, release.services_via_api, release.compute_expected_up, (),
                                               host=node.name),
-            depends_on=[self.restart, ctl.openrc], triggers=[conf_hash])
-        # Exists for its delete: when the node leaves the stack, its nova-compute service is
-        # disabled and its record (and resource provider) deleted from the controller. Its
-        # inputs never change while the node stays (a replace would run the old delete).
-        # It waits for the controller's verify too (the compute API in the catalog): on `pulumi
-        # destroy` its delete, which asks that API, then runs before the endpoints are deleted.
+            depends_on=[self.restart, ctl.openrc], triggers=[conf_hash, *(value for step in ctl.restarts for value in ran_again(step))])
+        # The node's nova-compute service record exists. It has no delete: nova forgets a
+        # hypervisor when it leaves the stack (HypervisorRoster), never because a step of one that
+        # stays was replaced (a delete runs after every replace; this step's once removed the
+        # host from nova on `pulumi up --replace`). Kept under its name so that deployed stacks
+        # update it to no delete rather than delete it, which would run their old one.
         self.service_record = on_controller.run(
             "service-record", scripts.service_record(OPENRC, release.services_via_api, node.name),
-            depends_on=[self.verify, ctl.verify],
-            delete=scripts.remove_compute_service(OPENRC, release.services_via_api, node.name))
+            depends_on=[self.verify, ctl.verify])
         # Migration: nova's SSH key, trust and the certificates (the checks between the
         # hypervisors are MigrationPeers', once every hypervisor's files are registered).
         self.migration = HypervisorMigration(steps, args.migration, self.packages) if args.migration else None
@@ -131,4 +134,27 @@ class HostDiscovery(pulumi.ComponentResource):
             depends_on=[ctl.db_sync, *(h.verify for h in args.hypervisors)],
             triggers=names,  # re-run only when the set of hypervisors changes
         )
+        self.register_outputs({"hypervisors": names})
+
+
+@dataclass
+class HypervisorRosterArgs:
+    controller: ControllerHandle  # the roster lives there; removal asks its compute API
+    release: ReleaseProfile
+    names: Sequence[str]  # the stack's hypervisors' node names (may be none: all have left)
+
+
+class HypervisorRoster(pulumi.ComponentResource):
+    """The stack's hypervisors, remembered on the controller: a host that leaves the stack is
+    removed from nova (its service disabled, its record and resource provider deleted), and only
+    then. Runs again only when the set of hypervisors changes; it has no delete, so a replace
+    (create, then the old one's delete) and `pulumi destroy` remove nothing."""
+
+    def __init__(self, name: str, args: HypervisorRosterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("openstack-nova:components:HypervisorRoster", name, None, opts)
+        names = sorted(args.names)
+        ctl = args.controller
+        self.update = NodeSteps(self, name, ctl.node, conn=ctl.connection).run(
+            "update", scripts.retire_departed_hypervisors(OPENRC, args.release.release.services_via_api, names),
+            depends_on=[ctl.verify, ctl.openrc], triggers=names)
         self.register_outputs({"hypervisors": names})

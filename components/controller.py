@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
+from pulumi_command import remote
 
 from components import scripts
 from components.config import NodeSettings, Secret, Settings
 from components.handles import ControllerAccess, ControllerHandle
-from components.node import NodeSteps, content_hash
+from components.node import NodeSteps, content_hash, ran_again
 from components.nova_conf import CONTROLLER, cell_templates, plain_secret_overrides, render_masked, render_nova_conf, secret_values
 from components.nova_node import NOVA_CONF, OPENRC, Target, controller_targets, nova_version
 from components.openrc import render_openrc
@@ -79,8 +80,11 @@ class ControllerNode(pulumi.ComponentResource):
                                         depends_on=[self.packages])
         self.access = ControllerAccess(args.node, node.connection, self.preflight, self.openrc)
 
-    def start(self, placement_ready: Sequence[pulumi.Resource] = ()) -> ControllerHandle:
-        """Sync the databases and run the services, once what they ask (placement) is ready."""
+    def start(self, placement_ready: Sequence[pulumi.Resource] = (),
+              placement_restarts: Sequence[remote.Command] = ()) -> ControllerHandle:
+        """Sync the databases and run the services, once what they ask (placement) is ready.
+        Verification runs again whenever placement restarts (`placement_restarts`): the
+        scheduler and the API ask it."""
         args, node, conf_hash = self.args, self.steps, self.nova_conf_sha256
         release, packaging = args.release.release, args.release.packaging
         # Runs again when the release changes (an upgrade: schema, data migrations, the check).
@@ -91,8 +95,10 @@ class ControllerNode(pulumi.ComponentResource):
                                 triggers=[conf_hash])
         self.verify = node.run(
             "verify", scripts.verify_services(OPENRC, release.services_via_api, release.expected_up, release.api_checks),
-            depends_on=[self.restart, self.openrc, *args.endpoints, *placement_ready], triggers=[conf_hash])
+            depends_on=[self.restart, self.openrc, *args.endpoints, *placement_ready],
+            triggers=[conf_hash, *(value for step in placement_restarts for value in ran_again(step))])
         self.nova_conf_masked = args.nova_conf_masked
         self.register_outputs({"host": args.node.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})
-        return ControllerHandle(**vars(self.access), db_sync=self.db_sync, restart=self.restart, verify=self.verify)
+        return ControllerHandle(**vars(self.access), db_sync=self.db_sync, restart=self.restart, verify=self.verify,
+                                restarts=(self.restart, *placement_restarts))
 

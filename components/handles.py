@@ -25,3 +25,6 @@ class ControllerHandle(ControllerAccess):
     db_sync: pulumi.Resource
     restart: pulumi.Resource
     verify: pulumi.Resource
+    # The steps that restart what the hypervisors' services lean on (the controller's conductor,
+    # placement): each hypervisor's verification runs again after any of them runs again.
+    restarts: tuple[pulumi.Resource, ...] = ()

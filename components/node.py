@@ -43,6 +43,14 @@ def content_hash(content: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.from_input(content).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
 
 
+def ran_again(step: remote.Command) -> list[pulumi.Output[str]]:
+    """Trigger values that change whenever `step` runs again: its id (a replace makes a new
+    one, unknown at the preview of a replace) and its script's hash (an update re-runs `create`).
+    As triggers of another step, that one runs again after it: verification of what depends on
+    a restart."""
+    return [step.id, content_hash(step.create.apply(lambda script: script or ""))]
+
+
 class NodeSteps:
     """The steps one component runs on one node: `run` names each `<prefix>-<step>`, runs it as
     root (through `sudo -n` for a non-root SSH user) and parents it to the component."""

@@ -59,13 +59,28 @@ def test_a_removed_hypervisor_is_deleted_leaves_first_and_discovery_reruns(prod_
              "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIItVb8l4yjEdDFfBd4rTut+EPVeX9juj4pR6uJS5lzzj",
              "jumpHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzq068oISmVm9WEYBFVOEl1C8xAx7uCF0LgklT8o7eP"}]
     steps = review(prod_state, recording("prod", hypervisors=kept))
-    assert ops(steps) == {"replace": ["cells-discover-hosts"],
+    assert ops(steps) == {"replace": ["cells-discover-hosts", "hypervisor-roster-update"],
                           "delete": ["cmp-a2-service-record", "cmp-a2-verify", "cmp-a2-restart", "cmp-a2-compute-conf",
                                      "cmp-a2-nova-conf", "cmp-a2-packages", "cmp-a2-preflight", "cmp-a2"]}
     by_name = {s.name: s for s in steps}
     assert by_name["cells-discover-hosts"].consequence == 'runs again, triggered by ["cmp-a1"]; triggers changed'
-    assert by_name["cmp-a2-service-record"].consequence == "its delete command runs"
+    # nova forgets cmp-a2 through the roster, which left the stack; no step's delete does it
+    assert by_name["hypervisor-roster-update"].consequence == 'runs again, triggered by ["cmp-a1"]; create changed, triggers changed'
+    assert by_name["cmp-a2-service-record"].consequence == "forgotten: it has no delete command"
     assert by_name["cmp-a2-restart"].consequence == "forgotten: it has no delete command"
+
+
+def test_a_controller_only_change_reverifies_every_hypervisor_after_its_restart(prod_state):
+    """dbPassword is only in the controller's nova.conf: its restart is replaced, so (as the
+    engine sees it) each hypervisor's verify, whose trigger is that restart's run, runs again;
+    nothing else of the hypervisors does."""
+    steps = review(prod_state, recording("prod", secrets={**sentinel_secrets(), "dbPassword": "Rotated-db-7c1e"}))
+    assert ops(steps) == {
+        "update": ["controller-nova-conf", "nova-db-mysql"],
+        "replace": ["controller-restart", "controller-verify", "cmp-a1-verify", "cmp-a2-verify"],
+    }
+    by_name = {s.name: s for s in steps}
+    assert by_name["cmp-a1-verify"].consequence.endswith("triggers known after controller-restart run again")
 
 
 def test_a_rotated_secret_shows_what_changes_never_the_value(prod_state):
@@ -95,7 +110,7 @@ def test_plan_json_has_the_shape_of_pulumi_preview(prod_state):
     assert (restart["op"], restart["replaceReasons"], restart["detailedDiff"]) == (
         "replace", ["triggers"], {"triggers": {"kind": "update-replace", "inputDiff": True}})
     assert restart["provider"].startswith(urns[0] + "::")
-    assert plan["changeSummary"] == {"update": 3, "replace": 6, "same": 44}
+    assert plan["changeSummary"] == {"update": 3, "replace": 6, "same": 46}
 
 
 def test_plan_text_shows_each_ssh_target_with_its_host_key(prod_state):
@@ -116,16 +131,16 @@ def test_the_command_keeps_the_last_plan_and_what_ifs_leave_it(tmp_path):
 
     first = plan()
     assert "compared with nothing" in (tmp_path / "plan.txt").read_text()
-    assert "59 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
+    assert "61 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
     state = (tmp_path / "state.json").read_text()
     what_if = plan("--set", json.dumps(NOVA_CONF_CHANGE).replace('{"novaConf": ', "novaConf=")[:-1])
-    assert "0 to create (0 by import), 2 to update, 4 to replace, 0 to delete, 53 unchanged" in what_if.stdout
+    assert "0 to create (0 by import), 2 to update, 5 to replace, 0 to delete, 54 unchanged" in what_if.stdout
     assert "left as it was" in what_if.stderr and (tmp_path / "state.json").read_text() == state
     other = tmp_path / "other"
     again = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--quiet", "--out",
                             str(other), "--against", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=300)
-    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 59 unchanged" in again.stdout
+    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 61 unchanged" in again.stdout
 
 
 def test_with_the_passphrase_a_rotated_password_is_changed_and_a_kept_one_is_not():

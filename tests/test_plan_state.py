@@ -286,7 +286,7 @@ def test_a_format_1_state_is_compared_with_and_replaced(project, capsys):
     assert code == 0 and "1 to update, 2 to replace" in out, err
     assert "format 1" in err and "stays so" in err and json.loads(kept.read_text())["format"] == 1
     code, out, err = plan(capsys)
-    assert code == 0 and "0 to update, 0 to replace, 0 to delete, 22 unchanged" in out, err
+    assert code == 0 and "0 to update, 0 to replace, 0 to delete, 24 unchanged" in out, err
     assert "format 1" in err and "replaced now with format 2" in err
     assert json.loads(kept.read_text())["format"] == 2 and mode(kept) == 0o600
 

@@ -28,11 +28,13 @@ def stack_run(request):
 
 EXPECTED_COMPONENTS = {
     "tutorial": {"nova-db": "Database", "nova-identity": "ServiceIdentity", "controller": "ControllerNode",
-                 "dashboard": "Dashboard"},
+                 "dashboard": "Dashboard", "hypervisor-roster": "HypervisorRoster"},
     "dev": {"nova-db": "Database", "nova-identity": "ServiceIdentity", "controller": "ControllerNode",
-            "dashboard": "Dashboard", "compute1": "HypervisorNode", "compute2": "HypervisorNode", "cells": "HostDiscovery"},
+            "dashboard": "Dashboard", "compute1": "HypervisorNode", "compute2": "HypervisorNode", "cells": "HostDiscovery",
+            "hypervisor-roster": "HypervisorRoster"},
     "prod": {"nova-db": "Database", "nova-identity": "ServiceIdentity", "controller": "ControllerNode",
-             "cmp-a1": "HypervisorNode", "cmp-a2": "HypervisorNode", "cells": "HostDiscovery"},
+             "cmp-a1": "HypervisorNode", "cmp-a2": "HypervisorNode", "cells": "HostDiscovery",
+             "hypervisor-roster": "HypervisorRoster"},
 }
 # Modern releases deploy placement on the controller: a component of the controller node, with its
 # own database and identity inside it.

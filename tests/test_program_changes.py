@@ -45,7 +45,7 @@ def test_adding_a_hypervisor_touches_only_that_node_and_discovery():
     assert added == [f"compute3-{s}" for s in ("compute-conf", "nova-conf", "packages", "preflight", "restart",
                                                 "service-record", "verify")]
     changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["cells-discover-hosts"]
+    assert changed == ["cells-discover-hosts", "hypervisor-roster-update"]
     assert after_rec.depends("cells-discover-hosts", "compute3-verify")
 
 
@@ -80,16 +80,47 @@ def test_liberty_has_no_discovery_and_keeps_hypervisor_steps():
     assert rec.waits_for("compute1-verify", "controller-restart")
 
 
-def test_a_hypervisor_leaving_the_stack_is_removed_from_nova_first():
+def test_only_leaving_the_stack_removes_a_hypervisor_from_nova():
+    """No step has a delete that removes a hypervisor: the engine runs a replaced step's delete
+    after its new create (`pulumi up --replace` once removed every hypervisor that way). The roster
+    on the controller removes the ones that left, and re-runs only when the set changes."""
     rec = record("prod")
+    for r in rec.of_type("command:remote:Command"):
+        assert "compute service delete" not in (unwrap(r.raw_inputs).get("delete") or ""), r.name
+    roster = rec.by_name("hypervisor-roster-update")
+    assert roster.inputs["triggers"] == ["cmp-a1", "cmp-a2"] and "delete" not in roster.inputs
+    inner = shlex.split(roster.inputs["create"])[4]  # through sudo: prod's SSH user is deploy
+    assert "current='cmp-a1 cmp-a2'" in inner and "roster=/var/lib/openstack-nova/hypervisors" in inner
+    assert unwrap(roster.raw_inputs)["connection"]["host"] == "nova-api.mgmt.prod.example.org"
+    assert sorted(roster.dependencies) == sorted([rec.by_name("controller-verify").urn, rec.by_name("controller-openrc").urn])
+    # the service record stays, without a delete, so a deployed stack updates it rather than
+    # deleting it (its old delete would remove the host)
     record_step = rec.by_name("cmp-a2-service-record")
-    # after the controller's verify too: on destroy its delete asks the compute API, whose
-    # endpoints the controller's verify waits for (so they are deleted after it)
-    assert sorted(record_step.dependencies) == sorted([rec.by_name("cmp-a2-verify").urn, rec.by_name("controller-verify").urn])
-    assert rec.waits_for("cmp-a2-service-record", "nova-identity-endpoint-public")
-    inner = shlex.split(record_step.inputs["delete"])[4]  # through sudo: prod's SSH user is deploy
-    assert "openstack compute service set --disable --disable-reason 'removed from the stack' cmp-a2 nova-compute" in inner
-    assert 'openstack compute service delete "$id"' in inner
-    # it runs on the controller and never changes while the node stays: no triggers to replace it
-    assert unwrap(record_step.raw_inputs)["connection"]["host"] == "nova-api.mgmt.prod.example.org"
-    assert "triggers" not in record_step.inputs
+    assert "delete" not in record_step.inputs and "triggers" not in record_step.inputs
+
+
+def test_with_no_hypervisor_left_the_roster_still_runs():
+    rec = record("dev", hypervisors=[])
+    roster = rec.by_name("hypervisor-roster-update")
+    assert roster.inputs["triggers"] == [] and "current=''" in roster.inputs["create"]
+
+
+def test_each_hypervisor_is_verified_again_after_the_controller_and_placement_restart():
+    """`up` ends only when the hypervisors serve again: their verify steps are triggered by each
+    run of the controller's restart and placement's, and wait for them."""
+    rec = record("dev")
+    for node in ("compute1", "compute2"):
+        verify = rec.by_name(f"{node}-verify")
+        assert sorted(verify.property_dependencies["triggers"]) == sorted(
+            [rec.by_name("controller-restart").urn, rec.by_name("placement-restart").urn]
+            + ([rec.by_name("compute1-detect-virt").urn] if node == "compute1" else []))
+        triggers = verify.inputs["triggers"]
+        assert len(triggers) == 5 and triggers[1] == "command-controller-restart-id" and triggers[3] == "command-placement-restart-id"
+        assert rec.waits_for(f"{node}-verify", "controller-restart")
+    controller_verify = rec.by_name("controller-verify")
+    assert controller_verify.property_dependencies["triggers"] == [rec.by_name("placement-restart").urn]
+    # Liberty: no placement, the controller's restart only
+    liberty = record("tutorial", hypervisors=[{"name": "compute1", "host": "compute1.example.org", "myIp": "10.0.0.7"}])
+    verify = liberty.by_name("compute1-verify")
+    assert rec.by_name("controller-restart").name in {liberty.registrations[u].name for u in verify.property_dependencies["triggers"]}
+    assert len(verify.inputs["triggers"]) == 3

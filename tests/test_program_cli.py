@@ -27,7 +27,7 @@ def test_offline_plan_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tools.plan", "tutorial", "--out", str(out), "--quiet"],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "critical path (6 steps): controller-preflight -> controller-packages" in done.stdout
+    assert "critical path (7 steps): controller-preflight -> controller-packages" in done.stdout
     plan = json.loads((out / "plan.json").read_text())
     step = next(s for s in plan["steps"] if s["urn"].endswith("::controller-db-sync"))
     assert step["op"] == "create" and step["newState"]["type"] == "command:remote:Command"

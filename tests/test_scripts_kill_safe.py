@@ -121,10 +121,15 @@ def removal_node(box: Sandbox) -> str:
                           '  "compute service delete "*) grep -vx "$4" "$STATE/services" > "$STATE/left" || true; mv "$STATE/left" "$STATE/services" ;;\n'
                           'esac')
     (box.root / "openrc").write_text("export OS_USERNAME=admin\n")
-    return scripts.remove_compute_service(str(box.root / "openrc"), True, "compute2")
+    roster = box.root / "roster" / "hypervisors"
+    if not roster.exists():  # the stack had compute1 and compute2; compute2 leaves
+        roster.parent.mkdir(exist_ok=True)
+        roster.write_text("compute1\ncompute2\n")
+    return scripts.retire_departed_hypervisors(str(box.root / "openrc"), True, ["compute1"], roster=str(roster))
 
 
 def test_removing_a_hypervisor_killed_at_any_point_then_rerun_removes_every_record():
     points = assert_kill_safe(removal_node, lambda box: ((box.state / "services").read_text(),
-                                                         (box.state / "disabled").exists()))
+                                                         (box.state / "disabled").exists(),
+                                                         (box.root / "roster" / "hypervisors").read_text()))
     assert points >= 5

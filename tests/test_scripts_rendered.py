@@ -85,6 +85,7 @@ def sha256(text: str) -> str:
 # (issue 22), for every stack in stacks/; see the module's docstring before changing one.
 PINNED = {
     "tutorial": {
+        "hypervisor-roster-update create": "414b6f6002961a724c3dcae5ca7625fb0efb780da1865595de5337a51e8ce59f",
         "controller-db-sync create": "8074dd6d18b6c26aa0a6b64bb8853150eb619d1968aba95d9da3bb7c4f5dd9d6",
         "controller-nova-conf create": "109afa7fa4ee6bd69a9099b9fb015adeb95bd1596dde029aae6d49126b2ac1b4",
         "controller-openrc create": "2b627e9240d8bbdc87940763b3fbce58b7043ffed2b042113982ec612ddb2d21",
@@ -97,6 +98,7 @@ PINNED = {
         "dashboard-verify create": "7ec6b31ecd27f75533e6d48644fe80586588a61cbea379a2bb4486bbf09919b4",
     },
     "dev": {
+        "hypervisor-roster-update create": "1db75d3764d36049196be82c59c4608fa84317b9d93e3f3d0c497478f38a69ec",
         "cells-discover-hosts create": "7b371aaeb9f14594f58ac3c362a9d900fcbdf7b050fbda2ad13efb0c6a05d492",
         "compute1-compute-conf create": "4a8a094d56e7ea823114fcf8c2db9fa8f3ff1aeebcc4fcfd88c286630b9fdd68",
         "compute1-detect-virt create": "b595e23fd5d1e7a1254c53a777b4b3296492a13098c3d968d08eaa94bdca4fe8",
@@ -106,7 +108,6 @@ PINNED = {
         "compute1-restart create (detect-virt: kvm)": "63d8706de2ca6ee92272d2d705d7b8ef8b7ea08b589865c0893d0e3c8d9ff77b",
         "compute1-restart create (detect-virt: qemu)": "b5b717aad431ada5e45f7778caca58fd2121d8d8f9369dafabbdcf50cddc9b45",
         "compute1-service-record create": "d20a7ee915bd84fcd98fa0059e8abbf12c72bea0b172ec4da1b237568b5b87f2",
-        "compute1-service-record delete": "9c46f7bfe48b86610a513534366325a4d145126ccb172e1ad02b3c9ad06f9155",
         "compute1-verify create": "b14510675350b1f5c3c85aa082b21457002a28e14f1fd4607b30a97926e062d7",
         "compute2-compute-conf create": "4a8a094d56e7ea823114fcf8c2db9fa8f3ff1aeebcc4fcfd88c286630b9fdd68",
         "compute2-nova-conf create": "109afa7fa4ee6bd69a9099b9fb015adeb95bd1596dde029aae6d49126b2ac1b4",
@@ -114,7 +115,6 @@ PINNED = {
         "compute2-preflight create": "832e958e357f9cb4f1a2943697e0754ef36bb4bc58f408e3480939f13e89b8d1",
         "compute2-restart create": "b5b717aad431ada5e45f7778caca58fd2121d8d8f9369dafabbdcf50cddc9b45",
         "compute2-service-record create": "08444b3a13b0290e90144ebc5dd65b94206e425a66c26527d0172f83f33b27e3",
-        "compute2-service-record delete": "61481173f22a0385c1e1ed04a354919ad2713c0e395378635da2cda8d18cfa47",
         "compute2-verify create": "9678a6437fc5e4bdbca7140dca5df319c3f150675a1adb5003bca2534ab53ea9",
         "controller-db-sync create": "c2e70cc9671c11c0a9b701e68184d80e8e093c37c55ca4cbbbf973ad89b0f16f",
         "controller-nova-conf create": "109afa7fa4ee6bd69a9099b9fb015adeb95bd1596dde029aae6d49126b2ac1b4",
@@ -134,6 +134,7 @@ PINNED = {
         "placement-verify create": "d8924d87a85c631edd26d4bb636ce0623c3b5b82cb3e44fce4a90684c0f86aa5",
     },
     "e2e": {
+        "hypervisor-roster-update create": "0b5ce08a3e86b82f25e72fa39a978054651bbd7e589e86e2de6f55cc2b5f975a",
         "cells-discover-hosts create": "7b371aaeb9f14594f58ac3c362a9d900fcbdf7b050fbda2ad13efb0c6a05d492",
         "controller-api-workers create": "3951cb9b25dc71eb8752dc58fa0578895279135353bcdec73707f6dc5b54ce1d",
         "controller-db-sync create": "ad0e60ef368a84a928a8b7ac359412bb8da04d6ae5064130e85bc45c67a61b00",
@@ -156,7 +157,6 @@ PINNED = {
         "e2e-compute1-restart create (detect-virt: kvm)": "63d8706de2ca6ee92272d2d705d7b8ef8b7ea08b589865c0893d0e3c8d9ff77b",
         "e2e-compute1-restart create (detect-virt: qemu)": "b5b717aad431ada5e45f7778caca58fd2121d8d8f9369dafabbdcf50cddc9b45",
         "e2e-compute1-service-record create": "9962cb54718bfb6dd678c30476c451ce1d39a13cbde51598563a44e70036fc68",
-        "e2e-compute1-service-record delete": "8605e8183c2fbabe590fb34d6febaf717ddf2e1001fe0cda9837c5fba576d451",
         "e2e-compute1-verify create": "c84def7e552caee0883f5bcd09bb782068ef2a2e2dcbd8863008756aad282bf5",
         # the second hypervisor (migration): new steps, the first one's scripts unchanged
         "e2e-compute2-compute-conf create": "4a8a094d56e7ea823114fcf8c2db9fa8f3ff1aeebcc4fcfd88c286630b9fdd68",
@@ -167,7 +167,6 @@ PINNED = {
         "e2e-compute2-restart create (detect-virt: kvm)": "63d8706de2ca6ee92272d2d705d7b8ef8b7ea08b589865c0893d0e3c8d9ff77b",
         "e2e-compute2-restart create (detect-virt: qemu)": "b5b717aad431ada5e45f7778caca58fd2121d8d8f9369dafabbdcf50cddc9b45",
         "e2e-compute2-service-record create": "b6ef238da440374523737d01e1c394b7983da4c2da1cf99918f262849527b777",
-        "e2e-compute2-service-record delete": "001278a952eb0e364cba2011137afd89e2577a7f8893e76f2227d2b368fb4869",
         "e2e-compute2-verify create": "c203daa352dfb08e2adfaa4e3725c31608a1d09733e71579c6e9a2b0db11677d",
         "placement-conf create": "ba03a08f26c1c20af219ead2c3ce15d6848b103b195ff0580b691d652b5a4f3a",
         "placement-db-sync create": "119bb45a5f5c6bb755b6c2edbd5438df004912727d709c91f26305294641bd93",
@@ -177,6 +176,7 @@ PINNED = {
         "placement-workers create": "ddaf3096d82301a5f460b8a678a65ed3b0bf07a24e8df7aaa0a887ced3015d16",
     },
     "prod": {
+        "hypervisor-roster-update create": "1c46ccfa8515cfd85e11928039677bdd1648eb6b8607a3f83ff7b3b38997f601",
         "cells-discover-hosts create": "73619f48f22bf5ea74971306a7206483fade0a2c05e6665c5a9c933fcd44f9bb",
         "cmp-a1-compute-conf create": "4fae59702b1947ae3d171a34fd6a9ac7b3a5d1dd2c80edcb85518be8cdb782f2",
         "cmp-a1-nova-conf create": "06056ef61c940c54926089f4f3bfbbf2b93c49908184461fcad71b675e70f88c",
@@ -184,7 +184,6 @@ PINNED = {
         "cmp-a1-preflight create": "a2a40ff5a5265ebb09d843fdfbc66e0de02b49bb556d733fe9d741f786526e99",
         "cmp-a1-restart create": "f6643d1e12e835cbb1f4005be436cf9bb23c3eb33ddec5b820f5ade8bcf0fc4f",
         "cmp-a1-service-record create": "35c154a463fb6902d788c933895b505cdf68c62dc7f708269d79496670e9baf7",
-        "cmp-a1-service-record delete": "1c0d5869843244a85ebccfb57cbd99fda42f145b30faa3c3a64973413abd1b07",
         "cmp-a1-verify create": "0edfbc837657c514860b2e970fa853932a6ab49d7807646554de213109ad821a",
         "cmp-a2-compute-conf create": "4fae59702b1947ae3d171a34fd6a9ac7b3a5d1dd2c80edcb85518be8cdb782f2",
         "cmp-a2-nova-conf create": "06056ef61c940c54926089f4f3bfbbf2b93c49908184461fcad71b675e70f88c",
@@ -192,7 +191,6 @@ PINNED = {
         "cmp-a2-preflight create": "a2a40ff5a5265ebb09d843fdfbc66e0de02b49bb556d733fe9d741f786526e99",
         "cmp-a2-restart create": "f6643d1e12e835cbb1f4005be436cf9bb23c3eb33ddec5b820f5ade8bcf0fc4f",
         "cmp-a2-service-record create": "bd8243cad7024ec8ed6fef22b313737a1a7b8baf916851bf0df37c109818b22e",
-        "cmp-a2-service-record delete": "535bc7b4df2d4697b056813486580b11761dbdf4eb3e155a7a87b2c47c5c3f7c",
         "cmp-a2-verify create": "c94986f51d9820374010e3f097aea118fea222704669d5788c0372ae49454bd8",
         "controller-db-sync create": "e283dda8d6cc37dd185d30cb47783897ced923d2d6d4595cf3fc0ba4c0fd2387",
         "controller-nova-conf create": "06056ef61c940c54926089f4f3bfbbf2b93c49908184461fcad71b675e70f88c",
@@ -208,6 +206,7 @@ PINNED = {
         "placement-verify create": "9f18d03b111336c28133d9f5e029effb24af9f4e918854f1d4e4a54193ab56c5",
     },
     "zed": {
+        "hypervisor-roster-update create": "e75e0b4dcc6234debdac95f08e2efe0cdd9d0c8773520729fbd398fe6321481d",
         "cells-discover-hosts create": "7b371aaeb9f14594f58ac3c362a9d900fcbdf7b050fbda2ad13efb0c6a05d492",
         "controller-api-workers create": "3951cb9b25dc71eb8752dc58fa0578895279135353bcdec73707f6dc5b54ce1d",
         "controller-db-sync create": "c2e70cc9671c11c0a9b701e68184d80e8e093c37c55ca4cbbbf973ad89b0f16f",
@@ -236,7 +235,6 @@ PINNED = {
         "zed-cmp1-restart create (detect-virt: kvm)": "63d8706de2ca6ee92272d2d705d7b8ef8b7ea08b589865c0893d0e3c8d9ff77b",
         "zed-cmp1-restart create (detect-virt: qemu)": "b5b717aad431ada5e45f7778caca58fd2121d8d8f9369dafabbdcf50cddc9b45",
         "zed-cmp1-service-record create": "e09eeff66a3ec98e7b81aedb208cf72c6cf5400a5d86bec49059026193530a7a",
-        "zed-cmp1-service-record delete": "d290d49c29efa388e17f75d66fac6e9e9123764aced6fb3877d5e50a6ba920c9",
         "zed-cmp1-verify create": "e8b7439a90ba01b55d06e15c2c7092d04057271c3ff64bd5c13902fefe8078a5",
     },
 }

@@ -396,21 +396,77 @@ def test_verify_http_refuses_hostile_urls(url):
 # a hypervisor's service record, and its removal when the node leaves the stack
 # --------------------------------------------------------------------------------------------
 
-def test_removing_a_hypervisor_disables_then_deletes_its_compute_service(box):
-    box.shim("openstack", 'case "$*" in\n'
-                          '  "compute service list --host compute2 --service nova-compute -f value -c ID")\n'
-                          '    [ -f "$STATE/gone" ] || echo 3f1c2b9e-1d2a-4f51-9a57-000000000002 ;;\n'
-                          '  "compute service delete "*) touch "$STATE/gone" ;;\n'
-                          'esac')
-    script = scripts.remove_compute_service(str(openrc(box)), True, "compute2")
+# nova's records as the shim keeps them: state/services, "host id" per line
+NOVA_RECORDS_SHIM = (
+    'case "$1 $2 $3" in\n'
+    '  "compute service list") awk -v h="$5" \'$1 == h {print $2}\' "$STATE/services" ;;\n'
+    '  "compute service set") echo "$6" >> "$STATE/disabled" ;;\n'
+    '  "compute service delete") awk -v i="$4" \'$2 != i\' "$STATE/services" > "$STATE/left"; mv "$STATE/left" "$STATE/services" ;;\n'
+    'esac')
+
+
+def roster_box(box, records: str, roster: str | None):
+    (box.state / "services").write_text(records)
+    box.shim("openstack", NOVA_RECORDS_SHIM)
+    path = box.root / "var/lib/openstack-nova/hypervisors"
+    if roster is not None:
+        path.parent.mkdir(parents=True)
+        path.write_text(roster)
+    return path
+
+
+def test_the_roster_removes_only_the_hypervisors_that_left_the_stack(box):
+    path = roster_box(box, "compute1 3f1c-0001\ncompute2 3f1c-0002\ncompute9 3f1c-0009\n", "compute1\ncompute2\n")
+    script = scripts.retire_departed_hypervisors(str(openrc(box)), True, ["compute1"], roster=str(path))
     r = box.run(script)
-    assert (r.rc, r.out) == (0, "nova-compute service removed: compute2\n"), r.err
-    assert box.calls("openstack")[1:] == [
+    assert (r.rc, r.out) == (0, "nova-compute service removed: compute2\nhypervisors of this stack: compute1\n"), r.err
+    assert box.calls("openstack") == [
+        "compute service list --host compute2 --service nova-compute -f value -c ID",
         "compute service set --disable --disable-reason removed from the stack compute2 nova-compute",
-        "compute service delete 3f1c2b9e-1d2a-4f51-9a57-000000000002",
+        "compute service delete 3f1c-0002",
     ]
-    again = box.run(script)  # idempotent: nothing left to remove
-    assert (again.rc, again.out) == (0, "no nova-compute service left on compute2\n")
+    # compute9 was never this stack's: left alone; the roster now lists the stack's hypervisors
+    assert (box.state / "services").read_text() == "compute1 3f1c-0001\ncompute9 3f1c-0009\n"
+    assert path.read_text() == "compute1\n"
+    again = box.run(script)  # nothing left the stack since: nothing asked of nova
+    assert (again.rc, again.out) == (0, "hypervisors of this stack: compute1\n")
+    assert len(box.calls("openstack")) == 3
+
+
+def test_a_rerun_or_replace_of_the_roster_with_the_same_hypervisors_removes_nothing(box):
+    path = roster_box(box, "compute1 3f1c-0001\ncompute2 3f1c-0002\n", None)
+    script = scripts.retire_departed_hypervisors(str(openrc(box)), True, ["compute2", "compute1"], roster=str(path))
+    for _ in range(2):  # the first run (no roster yet: a stack deployed before it) and a forced rerun
+        r = box.run(script)
+        assert (r.rc, r.out) == (0, "hypervisors of this stack: compute1 compute2\n"), r.err
+    assert box.calls("openstack") == [] and path.read_text() == "compute1\ncompute2\n"
+
+
+def test_the_last_hypervisors_leaving_are_removed_too(box):
+    path = roster_box(box, "compute1 3f1c-0001\n", "compute1\n")
+    r = box.run(scripts.retire_departed_hypervisors(str(openrc(box)), True, [], roster=str(path)))
+    assert (r.rc, r.out) == (0, "nova-compute service removed: compute1\nhypervisors of this stack: none\n"), r.err
+    assert (box.state / "services").read_text() == "" and path.read_text() == ""
+
+
+def test_liberty_removes_with_the_nova_client(box):
+    path = roster_box(box, "", "compute1\ncompute2\n")
+    box.shim("nova", 'case "$1" in service-list) [ -f "$STATE/gone" ] || printf "%s\\n" "+----+" "| Id | Binary |" '
+                     '"+----+" "| 7 | nova-compute |" ;; service-delete) touch "$STATE/gone" ;; esac')
+    r = box.run(scripts.retire_departed_hypervisors(str(openrc(box)), False, ["compute1"], roster=str(path)))
+    assert (r.rc, r.out) == (0, "nova-compute service removed: compute2\nhypervisors of this stack: compute1\n"), r.err
+    assert box.calls("nova") == ["service-list --host compute2 --binary nova-compute",
+                                     "service-disable --reason removed from the stack compute2 nova-compute",
+                                     "service-delete 7"]
+
+
+@pytest.mark.parametrize("entry", ["-rf", "$(touch pwned)", "*", "a;b"])
+def test_a_tampered_roster_entry_stops_the_step_before_nova_is_asked(box, entry):
+    path = roster_box(box, "", f"compute1\n{entry}\n")
+    (box.root / "pwned-glob-target").write_text("")
+    r = box.run(scripts.retire_departed_hypervisors(str(openrc(box)), True, ["compute1"], roster=str(path)))
+    assert r.rc == 1 and "not a host name" in r.err
+    assert box.calls("openstack") == [] and not (box.root / "pwned").exists()
 
 
 def test_the_service_record_step_fails_when_nova_has_no_record(box):
@@ -422,4 +478,4 @@ def test_the_service_record_step_fails_when_nova_has_no_record(box):
 @pytest.mark.parametrize("host", HOSTILE_HOSTS)
 def test_service_record_scripts_refuse_hostile_hosts(host):
     with pytest.raises(ValueError):
-        scripts.remove_compute_service("/root/admin-openrc", True, host)
+        scripts.retire_departed_hypervisors("/root/admin-openrc", True, ["compute1", host])

@@ -19,7 +19,7 @@ from components.scripts.nova_manage import (
 from components.scripts.packages import NovaVersion, install_packages
 from components.scripts.placement import placement_db_sync, verify_placement
 from components.scripts.services import (
-    detect_virt_type, enable_apache_conf, preflight, reload_service, remove_compute_service, require_virt_type, restart_services,
+    detect_virt_type, enable_apache_conf, preflight, reload_service, retire_departed_hypervisors, require_virt_type, restart_services,
     service_record, verify_http, verify_login_page, verify_services,
 )
 
@@ -27,6 +27,6 @@ __all__ = [
     "HEADER", "as_service", "as_user", "checked_path", "q", "service_action", "render_openrc", "set_uwsgi_processes", "write_file_from_stdin",
     "CellTemplates", "MASKED_FUNCTION", "UPGRADE_CHECK", "db_sync", "discover_hosts", "nova_manage",
     "nova_manage_words", "NovaVersion", "install_packages", "placement_db_sync", "verify_placement", "enable_apache_conf",
-    "detect_virt_type", "preflight", "reload_service", "remove_compute_service", "require_virt_type",
+    "detect_virt_type", "preflight", "reload_service", "retire_departed_hypervisors", "require_virt_type",
     "restart_services", "service_record", "verify_http", "verify_login_page", "verify_services",
 ]

@@ -118,27 +118,59 @@ def service_record(openrc: str, via_api: bool, host: str) -> str:
             f"echo {q('nova-compute service recorded: ' + host)}\n")
 
 
-def remove_compute_service(openrc: str, via_api: bool, host: str) -> str:
-    """When a hypervisor leaves: disable its nova-compute service, then delete the service record
-    (with it nova deletes the host's resource provider), so nothing schedules to a host that is
-    gone. Runs on the controller; nothing to do when no record is left (idempotent)."""
-    checked_hosts([host], "host name")
-    h = q(host)
+# Where the controller keeps the names of the stack's hypervisors, between runs.
+ROSTER = "/var/lib/openstack-nova/hypervisors"
+# A roster entry as the roster step writes it (a node name: no leading "-", no shell syntax).
+_ROSTER_ENTRY_RE = "[A-Za-z0-9][A-Za-z0-9.-]*"
+
+
+def retire_departed_hypervisors(openrc: str, via_api: bool, names: Sequence[str], roster: str = ROSTER) -> str:
+    """The stack's hypervisors as a roster kept on the controller. A host in the roster that is
+    no longer in the stack has left it: its nova-compute service is disabled and its record (with
+    it, nova deletes the host's resource provider) deleted, so nothing schedules to a host that is
+    gone. Only leaving the stack removes a host: a replaced or re-run step of one that stays
+    removes nothing (a `delete` command would run at every replace). The roster is rewritten,
+    atomically, after the departed are gone, so a run killed half-way retires them again; a
+    host with no record left is skipped (idempotent)."""
+    names = sorted(checked_hosts(names, "host name"))
+    checked_path(roster)
+    reason = q("removed from the stack")
     if via_api:
-        disable = f"openstack compute service set --disable --disable-reason {q('removed from the stack')} {h} nova-compute"
+        ids = 'openstack compute service list --host "$host" --service nova-compute -f value -c ID'
+        disable = f'openstack compute service set --disable --disable-reason {reason} "$host" nova-compute'
         delete = 'openstack compute service delete "$id"'
     else:  # Liberty: the nova client
-        disable = f"nova service-disable --reason {q('removed from the stack')} {h} nova-compute"
+        ids = f'nova service-list --host "$host" --binary nova-compute | awk -F\'|\' {q(SERVICE_IDS_AWK)}'
+        disable = f'nova service-disable --reason {reason} "$host" nova-compute'
         delete = 'nova service-delete "$id"'
-    return (HEADER + f". {q(openrc)}\n"
-            f"ids=$({_compute_service_ids(via_api, host)})\n"
-            f"[ -n \"$ids\" ] || {{ echo {q('no nova-compute service left on ' + host)}; exit 0; }}\n"
-            f"{disable}\n"
-            "for id in $ids; do\n"
-            "  printf '%s\\n' \"$id\" | grep -Eqx '[0-9A-Za-z-]+' || { echo \"unexpected service id\" >&2; exit 1; }\n"
-            f"  {delete}\n"
-            "done\n"
-            f"echo {q('nova-compute service removed: ' + host)}\n")
+    return "\n".join([
+        HEADER.strip(),
+        f". {q(openrc)}",
+        f"roster={q(roster)}",
+        f"current={q(' '.join(names))}",
+        "retire() {  # $1: a host that left the stack",
+        "  host=$1",
+        f"  ids=$({ids})",
+        '  if [ -z "$ids" ]; then echo "no nova-compute service left on $host"; return 0; fi',
+        f"  {disable}",
+        "  for id in $ids; do",
+        "    printf '%s\\n' \"$id\" | grep -Eqx '[0-9A-Za-z-]+' || { echo 'unexpected service id' >&2; exit 1; }",
+        f"    {delete}",
+        "  done",
+        '  echo "nova-compute service removed: $host"',
+        "}",
+        'if [ -f "$roster" ]; then',
+        "  while read -r host <&3; do  # fd 3: the clients' stdin stays theirs",
+        '    [ -n "$host" ] || continue',
+        f"    printf '%s\\n' \"$host\" | grep -Eqx {q(_ROSTER_ENTRY_RE)} || {{ echo \"$roster: not a host name: $host\" >&2; exit 1; }}",
+        '    case " $current " in *" $host "*) ;; *) retire "$host" ;; esac',
+        '  done 3< "$roster"',
+        "fi",
+        'mkdir -p "${roster%/*}"',
+        (f"printf '%s\\n' {' '.join(q(n) for n in names)} > \"$roster.new\"" if names else ': > "$roster.new"'),
+        'mv -f "$roster.new" "$roster"',
+        'echo "hypervisors of this stack: ${current:-none}"',
+    ]) + "\n"
 
 
 def _compute_service_ids(via_api: bool, host: str) -> str:

@@ -9,7 +9,10 @@ The operation per resource follows the real engine and providers (pinned version
   re-running `create` when it has no `update` (pulumi-command v1.2.1); the bridged openstack
   resources replace on their ForceNew fields (a role assignment cannot be updated at all; users,
   services and endpoints only on `region`); the database provider never replaces (its diff);
-  a replace creates the new resource before deleting the old, whose `delete` command runs then.
+  a replace creates the new resource before deleting the old, whose `delete` command runs then;
+- an input computed from a resource that is created or replaced is unknown at preview (the new
+  resource's outputs are: a replaced command gets a new id), so it counts as changed, as the
+  engine counts it (a hypervisor's verification after the controller's restart is replaced).
 """
 from __future__ import annotations
 
@@ -82,24 +85,32 @@ def review(old: Optional[dict], rec: Recording, stack_key: Optional[bytes] = Non
     was = {r.urn: next((a for a in [r.urn, r.legacy_urn, *r.aliases] if a in olds), r.urn) for r in rec.resources()}
     new_state = snapshot(rec, digests=Digests.of(old, stack_key), digest_urns=was) if old else None
     steps = []
+    runs_anew: dict[str, str] = {}  # URN -> name of each resource created or replaced so far
     for r in engine_order(rec):
         before = olds.get(was[r.urn])
         if before is None:
+            runs_anew[r.urn] = r.name
             steps.append(Step(r.urn, r.name, r.type, "import" if r.import_id else "create",
                               consequence=_created(r)))
             continue
         moved = f"moved from {was[r.urn]} (alias)" if was[r.urn] not in (r.urn, r.legacy_urn) else ""
         after = new_state["resources"][r.urn]
-        changed = sorted(k for k in set(before["digests"]) | set(after["digests"])
-                         if before["digests"].get(k) != after["digests"].get(k))
+        changed = {k for k in set(before["digests"]) | set(after["digests"])
+                   if before["digests"].get(k) != after["digests"].get(k)}
+        unknown = {k: sorted(runs_anew[u] for u in urns if u in runs_anew)
+                   for k, urns in r.property_dependencies.items() if any(u in runs_anew for u in urns)}
+        changed = sorted(changed | set(unknown))
         if not changed or not r.custom:
             steps.append(Step(r.urn, r.name, r.type, "same", consequence=moved))
             continue
         secret = sorted(k for k in changed if k in after["secret"] or k in before["secret"])
         replace = sorted(set(changed) & replace_keys(r))
         op = "replace" if replace else "update"
+        if op == "replace":
+            runs_anew[r.urn] = r.name
+        after_runs = "; ".join(f"{k} known after {', '.join(names)} run again" for k, names in sorted(unknown.items()))
         steps.append(Step(r.urn, r.name, r.type, op, changed, secret, replace,
-                          "; ".join(filter(None, [moved, _changed(rec, r, op, changed, secret, replace)]))))
+                          "; ".join(filter(None, [moved, _changed(rec, r, op, changed, secret, replace), after_runs]))))
     claimed = set(was.values())
     gone = [urn for urn in olds if urn not in claimed]
     for urn in sorted(gone, key=lambda u: _depth(olds, u), reverse=True):
