@@ -1,7 +1,7 @@
 """By hand, from tests/e2e (run by the project's venv python, as root):
 
     python3 -m hosts down                 # take down whatever a run left
-    python3 -m hosts up e2e-2025          # the lab of a stack file, left up (then `down`)
+    python3 -m hosts up e2e               # the lab of a stack file, left up (then `down`)
     python3 -m hosts status
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .stack import lab_plan  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python3 -m hosts")
     parser.add_argument("action", choices=["up", "down", "status"])
-    parser.add_argument("stack", nargs="?", default="e2e-2025")
+    parser.add_argument("stack", nargs="?", default="e2e")
     args = parser.parse_args()
     lab = Lab()
     try:
