@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The machine services the tests use, from Debian's packages: MariaDB (the database provider's
 # tests and the e2e lab's databases), RabbitMQ (the e2e lab's message queue), debootstrap (the
-# e2e test hosts' roots) and shellcheck (the rendered scripts' lint). Installs what is missing and
+# e2e test hosts' roots), shellcheck (the rendered scripts' lint) and OpenSSH (the keys the tests
+# make; the sshd the provider tests start on loopback, never the machine's own). Installs what is missing and
 # starts what is stopped; run by `./dev test` before pytest, a no-op where all is up.
 # Needs root for the install; without it, says what is missing and leaves the tests to skip (or,
 # under NOVA_TESTS_REQUIRE_SERVICES=1, fail) with the reason.
@@ -12,6 +13,8 @@ command -v mariadb >/dev/null || packages+=(mariadb-server)
 command -v rabbitmqctl >/dev/null || packages+=(rabbitmq-server)
 command -v debootstrap >/dev/null || packages+=(debootstrap)
 command -v shellcheck >/dev/null || packages+=(shellcheck)
+command -v ssh-keygen >/dev/null || packages+=(openssh-client)
+[ -x /usr/sbin/sshd ] || packages+=(openssh-server)  # the command provider's tests reach an sshd on loopback
 
 if [ "${#packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -26,9 +26,9 @@ comes from (pulumi/pulumi pkg/resource/deploy/: step_generator.go, step_executor
   reported with its error, the deletes do not run, and the state keeps what succeeded
   (executeChain, cancelDueToError).
 
-The providers (engine_kinds.py): remote.Command as pulumi-command runs it (remote_command.py),
+The providers (engine_kinds.py): remote.Command as pulumi-command runs it (tests/doubles/ssh.py),
 the database through the SDK's own provider host (provider_host.py), keystone objects as
-pulumi-openstack manages them (openstack_identity.py). What the mock runtime made up stands for
+pulumi-openstack manages them (tests/doubles/keystone.py). What the mock runtime made up stands for
 what the real providers return: a mock id (or a mock lookup's id) in an input is replaced by the
 real one once the resource it came from has run. A command's mock stdout cannot be: no input of
 the e2e stack reads one. `force` is `pulumi up --replace` of every remote.Command.

@@ -14,8 +14,8 @@ import secrets
 import threading
 from typing import Any, Optional
 
-import remote_command
-from openstack_identity import KINDS as IDENTITY_TYPES, ROLE_ASSIGNMENT, IdentityProvider
+from tests.doubles import ssh as remote_command
+from tests.doubles.keystone import KINDS as IDENTITY_TYPES, ROLE_ASSIGNMENT, IdentityProvider
 from provider_host import DynamicProvider, ProviderHost
 from tools.plan.diff import COMMAND
 
@@ -24,7 +24,7 @@ OPENSTACK = "pulumi:providers:openstack"
 
 
 class CommandProvider:
-    """pulumi-command's remote.Command (commandController.go; remote_command.py runs it)."""
+    """pulumi-command's remote.Command (commandController.go; tests/doubles/ssh.py runs it)."""
 
     @staticmethod
     def check(new: Any, _old: Any) -> tuple[dict, list]:
@@ -127,7 +127,7 @@ class ProviderResource:
 
 
 class IdentityResources:
-    """openstack:identity/* through the provider each resource names (openstack_identity.py)."""
+    """openstack:identity/* through the provider each resource names (tests/doubles/keystone.py)."""
 
     def __init__(self, kinds: "Kinds") -> None:
         self.kinds = kinds

@@ -10,11 +10,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-import remote_command
+from tests.doubles import ssh as remote_command
 from engine import Engine, EngineError
-from harness.identity import KeystoneError
+from tests.e2e.harness.identity import KeystoneError
 from made_up import recording, registration
-from openstack_identity import ROLE_ASSIGNMENT
+from tests.doubles.keystone import ROLE_ASSIGNMENT
 from tools.plan.monitor import keystone_id
 from tools.plan.recording import Invocation
 
