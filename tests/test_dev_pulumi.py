@@ -1,6 +1,7 @@
-"""`./dev pulumi`: the Pulumi CLI on PATH, run with the project's backend and rules. The CLI is
-not on these machines (README: "The Pulumi CLI"), so a recording `pulumi` stands in for it here:
-these tests check what the wrapper hands the CLI and what it tells a user, not the CLI."""
+"""`./dev pulumi`: the Pulumi CLI on PATH, run with the project's backend and rules, for a
+machine with the Python language host (README: "Running it: the real Pulumi engine"). A
+recording `pulumi` stands in for it here: these tests check what the wrapper hands the CLI and
+what it tells a user, not the CLI (tests/test_program_engine.py runs the real one)."""
 from __future__ import annotations
 
 import os

@@ -5,15 +5,15 @@
 #   - passphrase secrets as the CLI reads them (PULUMI_CONFIG_PASSPHRASE or _FILE; the
 #     tutorial stack's is `openstack`).
 # The CLI must be at least the version of the `pulumi` SDK the program pins (requirements.txt),
-# with the providers the SDKs request installed (`pulumi plugin ls`). This project cannot build
-# the CLI's Python language host nor its providers on machines that only reach the Go module
-# proxy (README: "The Pulumi CLI"), so it uses the one you have.
+# with the Python language host and the providers the SDKs request installed (`pulumi plugin ls`).
+# Without the language host, `./dev preview|up|...` runs the program through the Automation API
+# instead (README: "Running it: the real Pulumi engine").
 set -euo pipefail
 project=$(cd "$(dirname "$0")/.." && pwd)
 
 if ! command -v pulumi >/dev/null 2>&1; then
-  echo "error: no pulumi CLI on PATH; install the Pulumi CLI and the plugins" \
-       "the program's SDKs request (see README, \"The Pulumi CLI\"), or plan offline with ./dev plan" >&2
+  echo "error: no pulumi CLI on PATH; use ./dev preview|up STACK (it builds the CLI: ./dev toolchain)," \
+       "or plan offline with ./dev plan (README, \"Running it: the real Pulumi engine\")" >&2
   exit 127
 fi
 want=$(sed -n 's/^pulumi==//p' "$project/requirements.txt")
