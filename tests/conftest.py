@@ -18,7 +18,7 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 # The fixtures of the shell-script sandbox (box, listener), for the tests/test_scripts_*.py modules.
-pytest_plugins = ["tests.sandbox", "tests.mysql_support"]
+pytest_plugins = ["tests.sandbox", "tests.mysql_support", "tests.engine_support"]
 
 REQUIRE_SERVICES = os.environ.get("NOVA_TESTS_REQUIRE_SERVICES") == "1"
 # The tutorial stack's secrets are `secure:` values under this documented passphrase (README).

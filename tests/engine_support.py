@@ -27,7 +27,7 @@ PASSPHRASE = "engine-tests"  # the tests' own stacks' passphrase (no secret of a
 
 @dataclass
 class Engine:
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # holds the tests' passphrase
     root: Path
     installed: str
     output: list[str] = field(default_factory=list)

@@ -7,7 +7,6 @@ import subprocess
 
 from tools.plan import PROJECT_ROOT
 
-pytest_plugins = ["tests.engine_support"]
 
 
 def dev(*args: str, env: dict) -> subprocess.CompletedProcess:

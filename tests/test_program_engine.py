@@ -6,21 +6,18 @@ This is the check that was missing when a new stack's first preview failed under
 providers ("triggers[0]: malformed secret: missing value"): the mock runtime never refused it."""
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-import pulumi.automation as auto
 import pytest
 
 from tests.support import sentinel_secrets
 from tests.test_fresh_preview import IDS, SERVICE_ROLE_ID
 from tests.test_migration import NOVA_KEY, dev_hypervisors
-from tools.engine.workspace import select
+from tools.engine.workspace import select, set_config
 from tools.plan import PROJECT_ROOT, run_program, stack_config
 from tools.plan.stack import known_stacks
 
-pytest_plugins = ["tests.engine_support"]
 
 # keystone: nothing listens there, so any lookup the program made would fail the preview
 NO_KEYSTONE = {"keystoneHost": "127.0.0.1", "keystonePublicUrl": "https://127.0.0.1:9/",
@@ -50,7 +47,7 @@ def secrets_for(stack: str, extra: dict) -> dict:
     return values
 
 
-def engine_preview(engine, stack: str, overrides: dict, secrets: dict, work: Path):
+def engine_preview(engine, stack: str, config, work: Path):
     """A new stack previewed by the engine, its stack file copied into `work` (config set there)."""
     (work / "stacks").mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "Pulumi.yaml", work)
@@ -59,9 +56,7 @@ def engine_preview(engine, stack: str, overrides: dict, secrets: dict, work: Pat
     if stack == "tutorial":
         env["PULUMI_CONFIG_PASSPHRASE"] = "openstack"
     st = select(stack, env, work_dir=work)
-    config = {f"openstack-nova:{k}": auto.ConfigValue(v if isinstance(v, str) else json.dumps(v)) for k, v in overrides.items()}
-    config.update({f"openstack-nova:{k}": auto.ConfigValue(v, secret=True) for k, v in secrets.items()})
-    st.set_all_config(config)
+    set_config(st, config.values, config.secret_keys)
     steps = []
     result = st.preview(on_output=engine.printer(), color="never",
                         on_event=lambda e: steps.append(e.resource_pre_event.metadata) if e.resource_pre_event else None)
@@ -71,9 +66,9 @@ def engine_preview(engine, stack: str, overrides: dict, secrets: dict, work: Pat
 @pytest.mark.parametrize("shape", SHAPES)
 def test_a_new_stack_previews_without_keystone_as_the_offline_plan_says(engine, shape, tmp_path):
     stack, extra = SHAPES[shape]
-    overrides, secrets = overrides_for(stack, extra), secrets_for(stack, extra)
-    result, steps = engine_preview(engine, stack, overrides, secrets, tmp_path)
-    config = stack_config(stack, secrets, overrides, placeholder_secrets=stack != "tutorial")
+    config = stack_config(stack, secrets_for(stack, extra), overrides_for(stack, extra),
+                          placeholder_secrets=stack != "tutorial")
+    result, steps = engine_preview(engine, stack, config, tmp_path)
     offline = run_program(stack, config.values, config.secret_keys)
     planned = {(r.urn, r.type, r.parent) for r in offline.resources()}
     engine_steps = {(m.urn, m.type, m.new.parent if m.new else "") for m in steps if m.op == "create"}

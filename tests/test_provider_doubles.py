@@ -13,7 +13,6 @@ import pulumi.automation as auto
 import pytest
 from pulumi_command import remote
 
-pytest_plugins = ["tests.engine_support"]
 
 
 def connection(sshd, host_key: Optional[str] = None, dial_error_limit: int = 10) -> remote.ConnectionArgs:

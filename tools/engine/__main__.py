@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Optional
 
-from tools.engine.workspace import EngineError, check_plugins, engine_env, select, toolchain
+from tools.engine.workspace import EngineError, check_plugins, engine_env, preview, select, toolchain
 
 OPERATIONS = ("preview", "up", "refresh", "destroy", "cancel")
 
@@ -35,10 +35,10 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> object:
     out = dict(on_output=print, color="never")
     common = dict(target=args.target or None, expect_no_changes=args.expect_no_changes or None)
     if args.operation == "preview":
-        return stack.preview(diff=args.diff, replace=args.replace or None, **common, **out)
+        return preview(stack, diff=args.diff, replace=args.replace or None, **common, **out)
     if args.operation == "up":
         if not args.skip_preview:  # Stack.up() skips the CLI's own preview: run it as the CLI would
-            stack.preview(diff=args.diff, replace=args.replace or None, **common, **out)
+            preview(stack, diff=args.diff, replace=args.replace or None, **common, **out)
         return stack.up(diff=args.diff, replace=args.replace or None, **common, **out)
     if args.operation == "refresh":
         return stack.refresh(clear_pending_creates=args.clear_pending_creates or None, **common, **out)
