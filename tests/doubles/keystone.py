@@ -65,7 +65,7 @@ class IdentityProvider:
 
     def create(self, type_: str, news: dict) -> tuple[str, dict]:
         if type_ == ROLE_ASSIGNMENT:
-            self.keystone.call("PUT", self._assignment_path(news))
+            self.keystone.call("PUT", self.assignment_path(news))
             return "/".join(news.get(k, "") for k in ASSIGNMENT_KEYS), dict(news)
         kind = KINDS[type_]
         body = {kind.fields[k]: v for k, v in news.items() if v not in (None, "")}
@@ -90,7 +90,7 @@ class IdentityProvider:
         return self._state(kind, updated, news)
 
     def delete(self, type_: str, id_: str, outputs: dict) -> None:
-        path = self._assignment_path(outputs) if type_ == ROLE_ASSIGNMENT else f"/{KINDS[type_].collection}/{id_}"
+        path = self.assignment_path(outputs) if type_ == ROLE_ASSIGNMENT else f"/{KINDS[type_].collection}/{id_}"
         try:
             self.keystone.call("DELETE", path)
         except KeystoneError as exc:
@@ -114,7 +114,7 @@ class IdentityProvider:
         return state
 
     @staticmethod
-    def _assignment_path(props: dict) -> str:
+    def assignment_path(props: dict) -> str:
         target = f"/projects/{props['projectId']}" if props.get("projectId") else f"/domains/{props['domainId']}"
         actor = f"/groups/{props['groupId']}" if props.get("groupId") else f"/users/{props['userId']}"
         return f"{target}{actor}/roles/{props['roleId']}"

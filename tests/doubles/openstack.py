@@ -12,8 +12,6 @@ for the resources and functions this program uses, over keystone's v3 API (keyst
 Unknown inputs (fields this double does not model) fail Check, naming the field."""
 from __future__ import annotations
 
-from typing import Optional
-
 from tests.doubles.keystone import ASSIGNMENT_KEYS, KINDS, ROLE_ASSIGNMENT, IdentityProvider, KeystoneError
 from tests.doubles.server import Provider, ProviderError, Resource, serve
 from tests.doubles.wire import UNKNOWN, Secret, plain
@@ -52,8 +50,21 @@ class IdentityResource(Resource):
         return id_, self._secret(state)
 
     def read(self, id_: str, state: dict, inputs: dict) -> tuple[str, dict, dict]:
-        found, _ = self._keystone().read(self.type, id_)
-        return id_, self._secret(found), self._secret(found)
+        """Refresh (the state given) or import (none): what keystone holds; a gone object reads as
+        no id (the engine forgets it). Fields keystone never returns (a password) keep the
+        state's value, as Terraform keeps an attribute its read does not set."""
+        try:
+            if self.type == ROLE_ASSIGNMENT:
+                self._keystone().keystone.call("HEAD", self._keystone().assignment_path(plain(state)))
+                return id_, state, inputs
+            found, _ = self._keystone().read(self.type, id_)
+        except KeystoneError as err:
+            if err.status == 404:
+                return "", {}, {}
+            raise ProviderError(str(err)) from None
+        kept = {k: state[k] for k in KINDS[self.type].write_only if k in state}
+        found = self._secret({**found, **kept})
+        return id_, found, (inputs if state else found)  # an import: the object is its inputs too
 
     def update(self, id_: str, olds: dict, news: dict, preview: bool) -> dict:
         changed, _ = self.diff(olds, news)
@@ -80,7 +91,7 @@ def lookup(token: str):
     return invoke
 
 
-def provider(config: Optional[dict] = None) -> Provider:
+def provider() -> Provider:
     p = Provider("openstack", VERSION, {})
     p.resources = {t: IdentityResource(p, t) for t in (*KINDS, ROLE_ASSIGNMENT)}
     p.invokes = {t: lookup(t) for t in ("openstack:identity/getProject:getProject", "openstack:identity/getRole:getRole")}
