@@ -4,15 +4,18 @@ is a host of its own (tests/e2e/hosts/), never on the test machine.
 The lab (stacks/Pulumi.e2e.yaml's addresses): the machine's MariaDB and RabbitMQ through the
 bridge's gateway, keystone and glance in a services host, the controller in another (with the
 program's own placement), reached over SSH on port 22 with its host key pinned in the stack
-(`controller.hostKey`). The engine (tests/e2e/engine.py) applies what __main__.py registered,
+(`controller.hostKey`). The real Pulumi engine (the CLI, the program through the Automation API:
+tests/e2e/pulumi_engine.py) previews and applies the stack, its config and secrets set through
+the Automation API, with the provider doubles (tests/doubles) or NOVA_E2E_PLUGINS' real plugins;
 then: services up, an authenticated API, the catalog, nova.conf byte for byte, no secret
 anywhere, nova-status's upgrade check, a no-op rerun, a forced rerun, a one-option change, and
 destroy. Two hypervisors: an instance moves between them (live block migration, cold
 migration, resize), and one is drained before it leaves the stack. The phases' times are printed
-in the summary. What it does not prove: the Pulumi CLI itself (engine.py stands in for it).
+in the summary.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -21,11 +24,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from types import SimpleNamespace
 from typing import Optional
 
 import pytest
 
-from engine import Engine
+from pulumi_engine import StackEngine
 from components import scripts
 from harness.common import timed
 from hosts.fixture import KEEP
@@ -119,19 +123,22 @@ def record(lab, env, controller, stack_secrets, detected_virt_type):
                   "hypervisors": [{**h, "hostKey": lab.hosts[h["name"]].host_key} for h in values["hypervisors"]]}
         config, keys = stack_config(STACK, secrets=stack_secrets, overrides={
             "dbAdminUser": env.db_admin_user, "migration": MIGRATION, **pinned, **overrides})
-        return run_program(STACK, config, keys, preview=False, apply_stdout={"detect-virt": detected_virt_type})
+        rec = run_program(STACK, config, keys, preview=False, apply_stdout={"detect-virt": detected_virt_type})
+        rec.applied_config = SimpleNamespace(values=config, secret_keys=set(keys))  # what the engine is given
+        return rec
     return registrations
 
 
 @pytest.fixture(scope="module")
-def deployment(lab, env, record, stack_secrets, pytestconfig):
+def deployment(lab, env, record, stack_secrets, pytestconfig, engine, tmp_path_factory):
     others = nova_rpc_consumers()
     assert not others, (f"another nova serves RPC on RabbitMQ's vhost / ({', '.join(others)}): the program's "
                         "transport_url has no vhost of its own, so the two would answer each other's calls")
     # neutron's keystone user, as its own chapter would make it: nova's [neutron] credentials
     lab.services.network_user("neutron", stack_secrets["neutronPassword"])
     rec = record()
-    engine = Engine(env)
+    pulumi = engine
+    engine = StackEngine(STACK, pulumi, tmp_path_factory.mktemp("e2e-project"))
     try:
         with timed(lab.timings, "deploy_s"):
             first = engine.apply(rec, label="install")
@@ -147,7 +154,7 @@ def deployment(lab, env, record, stack_secrets, pytestconfig):
         finally:
             if engine.history:
                 report_lines(pytestconfig, [engine.timing_table(0)] + [
-                    f"e2e engine, {a.label}: {len(a.steps)} steps, wall {a.wall:.1f} s" for a in engine.history[1:]])
+                    f"engine, {a.label}: {len(a.steps)} steps, wall {a.wall:.1f} s" for a in engine.history[1:]])
 
 
 def nova_rpc_consumers() -> list[str]:
@@ -642,25 +649,6 @@ def test_forced_rerun_succeeds_keeps_one_cell_and_every_hypervisor(deployment, e
         (h.name, "enabled", "up") for h in hypervisors)
 
 
-def test_changed_option_runs_only_config_restart_and_verify(deployment, record, controller, hypervisors, openstack):
-    """nova.conf's option changes on every node that reads it: each rewrites its file (update),
-    and its restart and verify are replaced (their trigger changed); nothing else runs."""
-    engine, _, _ = deployment
-    conf = {**stack_values(STACK)["novaConf"], "DEFAULT": {"debug": True}}  # the stack's own, plus one
-    changed = engine.apply(record(novaConf=conf), label="rerun, one nova option changed")
-    nodes = ("controller", *(h.name for h in hypervisors))  # the prefixes of their steps' names
-    assert sorted(changed) == sorted(f"{n}-{step}" for n in nodes for step in ("nova-conf", "restart", "verify"))
-    ops = sorted((s.name, s.op) for s in engine.history[-1].steps)
-    assert ops == sorted([(f"{n}-nova-conf", "update") for n in nodes] + [
-        (f"{n}-{step}", op) for n in nodes for step in ("restart", "verify") for op in ("replace", "delete-replaced")])
-    for prefix, node in (("controller", controller), *((h.name, h) for h in hypervisors)):
-        assert "written: /etc/nova/nova.conf" in engine.results[f"{prefix}-nova-conf"].stdout
-        assert "debug = true" in node.path("/etc/nova/nova.conf").read_text()
-    listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
-    assert {("nova-conductor", "up"), ("nova-scheduler", "up"), ("nova-compute", "up")} <= {
-        (s["Binary"], s["State"]) for s in listing}
-
-
 def test_a_rotated_database_password_returns_with_every_hypervisor_serving(deployment, record, stack_secrets, env, lab,
                                                                            openstack, hypervisor, other_hypervisor,
                                                                            hypervisors):
@@ -687,6 +675,25 @@ def test_a_rotated_database_password_returns_with_every_hypervisor_serving(deplo
         instance.assert_on(other_hypervisor, hypervisor)
     finally:
         instance.delete([hypervisor, other_hypervisor])
+
+
+def test_changed_option_runs_only_config_restart_and_verify(deployment, record, controller, hypervisors, openstack):
+    """nova.conf's option changes on every node that reads it: each rewrites its file (update),
+    and its restart and verify are replaced (their trigger changed); nothing else runs."""
+    engine, _, _ = deployment
+    conf = {**stack_values(STACK)["novaConf"], "DEFAULT": {"debug": True}}  # the stack's own, plus one
+    changed = engine.apply(record(novaConf=conf), label="rerun, one nova option changed")
+    nodes = ("controller", *(h.name for h in hypervisors))  # the prefixes of their steps' names
+    assert sorted(changed) == sorted(f"{n}-{step}" for n in nodes for step in ("nova-conf", "restart", "verify"))
+    ops = sorted((s.name, s.op) for s in engine.history[-1].steps)
+    assert ops == sorted([(f"{n}-nova-conf", "update") for n in nodes] + [
+        (f"{n}-{step}", op) for n in nodes for step in ("restart", "verify") for op in ("replace", "delete-replaced")])
+    for prefix, node in (("controller", controller), *((h.name, h) for h in hypervisors)):
+        assert "written: /etc/nova/nova.conf" in engine.results[f"{prefix}-nova-conf"].stdout
+        assert "debug = true" in node.path("/etc/nova/nova.conf").read_text()
+    listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
+    assert {("nova-conductor", "up"), ("nova-scheduler", "up"), ("nova-compute", "up")} <= {
+        (s["Binary"], s["State"]) for s in listing}
 
 
 def test_rotated_database_and_rabbitmq_passwords(deployment, record, stack_secrets, env, lab, controller,
@@ -763,6 +770,38 @@ def test_a_hypervisor_leaving_the_stack_is_drained_then_removed(deployment, reco
         instance.delete([staying])
 
 
+def test_refresh_sees_a_dropped_database_account_and_up_restores_it(deployment):
+    """Drift the database provider can see: nova's account dropped by hand. `pulumi refresh`
+    (the provider's read) records it gone; the next `up` makes it again, and nothing else."""
+    engine, rec, _ = deployment
+    db = unwrap(rec.by_name("nova-db-mysql").raw_inputs)
+    mysql = ["mysql", "--protocol=socket", "-uroot", "-N", "-B", "-e"]
+    hosts = [h for h in db["hosts"]]
+    for host in hosts:
+        subprocess.run([*mysql, f"DROP USER IF EXISTS '{db['user']}'@'{host}'"], check=True, capture_output=True)
+    changes = engine.refresh()
+    assert changes.get("update") == 1, changes
+    assert engine.apply(label="rerun after the account was dropped") == ["nova-db-mysql"]  # the config as it is
+    users = subprocess.run([*mysql, f"SELECT Host FROM mysql.user WHERE User = '{db['user']}'"], capture_output=True,
+                           text=True).stdout.split()
+    assert sorted(users) == sorted(hosts)
+
+
+def test_no_secret_in_the_exported_state_or_the_backend(deployment, stack_secrets):
+    """`pulumi stack export` (without --show-secrets) and every file of the backend, histories and
+    backups included: no secret of the stack, raw, base64, hex or URL-encoded."""
+    engine, _, _ = deployment
+    exported = engine.export_text()
+    files = [p for p in engine.backend.rglob("*") if p.is_file()]
+    assert exported and files
+    texts = [exported.encode()] + [p.read_bytes() for p in files]
+    for name, value in stack_secrets.items():
+        probe = "".join(value.split())[40:100] if "PrivateKey" in name else value  # a key: a run of its body
+        forms = {probe, base64.b64encode(probe.encode()).decode(), probe.encode().hex(),
+                 urllib.parse.quote(probe, safe=""), urllib.parse.quote_plus(probe)}
+        assert not [f for f in forms for t in texts if f.encode() in t], name
+
+
 def test_destroy_deletes_what_the_program_made(deployment, env):
     """`pulumi destroy`: keystone objects deleted, the database's accounts and (dbDropOnDelete)
     databases dropped through the provider host, placement's as nova's."""
@@ -783,3 +822,4 @@ def test_destroy_deletes_what_the_program_made(deployment, env):
     for prefix in ("nova", "placement"):
         db = unwrap(rec.by_name(f"{prefix}-db-mysql").raw_inputs)
         assert db["user"] not in accounts and not set(db["databases"]) & set(schemas)
+    assert engine.destroy(label="destroy again") == [] and engine.history[-1].steps == []

@@ -1,5 +1,6 @@
-"""The end-to-end tests' building blocks, shared by the test hosts (tests/e2e/hosts) and the
-engine (tests/e2e/engine.py). Nothing here installs or starts anything on the machine itself.
+"""The end-to-end tests' building blocks, shared by the test hosts (tests/e2e/hosts), the tests
+and the keystone double (tests/doubles/keystone.py). Nothing here installs or starts anything on
+the machine itself.
 
 Modules, by concern:
 - common: the region, MariaDB account hosts, PrereqError, running commands, private files, timings;
