@@ -3,7 +3,7 @@
 Pulumi pickles `ServiceDatabaseProvider` by reference, and the CLI's provider host (`python -m
 pulumi.dynamic`) unpickles it from every stack's state by the path
 `components.mysql_admin.ServiceDatabaseProvider`: renaming or moving the module or the class breaks
-`pulumi refresh`/`destroy`/`up` of every existing stack (tests/test_provider_host.py pins it).
+`pulumi refresh`/`destroy`/`up` of every existing stack (tests/test_database_component.py pins it).
 That is also why this file is longer than the others (~400 lines): the provider, the inputs it
 declares (ServiceDatabaseArgs) and the SQL it runs stay in the one module every state names.
 Importing the module must have no side effects: every method opens its own admin connection and

@@ -139,3 +139,18 @@ def test_registered_inputs_are_exactly_the_declared_fields(monitor):
     assert sorted(monitor.requests["nova-db-mysql"].object.keys()) == sorted(inputs)
     assert inputs["admin_ca_file"] == "/etc/mysql/ca.pem" and inputs["drop_databases_on_delete"] is True
     assert monitor.requests["nova-db-mysql"].protect is True
+
+
+def test_the_provider_is_pickled_by_its_module_path():
+    """The dynamic-provider host finds the provider's code only by this reference, stored in every
+    stack's state: a rename breaks existing stacks (`pulumi refresh`/`destroy`/`up` of them)."""
+    import base64
+    import pickletools
+
+    from tests.support import record
+    from tools.plan import unwrap
+
+    blob = base64.b64decode(unwrap(record("dev").by_name("nova-db-mysql").raw_inputs)["__provider"])
+    strings = [arg for _, arg, _ in pickletools.genops(blob) if isinstance(arg, str)]
+    assert strings[:2] == ["components.mysql_admin", "ServiceDatabaseProvider"], strings
+    assert len(blob) < 200, "the provider must be pickled by reference, not by value"
