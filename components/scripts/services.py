@@ -112,7 +112,7 @@ def verify_services(openrc: str, via_api: bool, expected: Sequence[str], api_che
 def service_record(openrc: str, via_api: bool, host: str) -> str:
     """The hypervisor's nova-compute service record exists (its verify step saw it up)."""
     checked_hosts([host], "host name")
-    listing = _compute_service_ids(via_api, host)
+    listing = _compute_service_ids(via_api, q(host))
     return (HEADER + f". {q(openrc)}\n"
             f"[ -n \"$({listing})\" ] || {{ echo {q('no nova-compute service on ' + host)} >&2; exit 1; }}\n"
             f"echo {q('nova-compute service recorded: ' + host)}\n")
@@ -135,12 +135,11 @@ def retire_departed_hypervisors(openrc: str, via_api: bool, names: Sequence[str]
     names = sorted(checked_hosts(names, "host name"))
     checked_path(roster)
     reason = q("removed from the stack")
+    ids = _compute_service_ids(via_api, '"$host"')
     if via_api:
-        ids = 'openstack compute service list --host "$host" --service nova-compute -f value -c ID'
         disable = f'openstack compute service set --disable --disable-reason {reason} "$host" nova-compute'
         delete = 'openstack compute service delete "$id"'
     else:  # Liberty: the nova client
-        ids = f'nova service-list --host "$host" --binary nova-compute | awk -F\'|\' {q(SERVICE_IDS_AWK)}'
         disable = f'nova service-disable --reason {reason} "$host" nova-compute'
         delete = 'nova service-delete "$id"'
     return "\n".join([
@@ -173,10 +172,12 @@ def retire_departed_hypervisors(openrc: str, via_api: bool, names: Sequence[str]
     ]) + "\n"
 
 
-def _compute_service_ids(via_api: bool, host: str) -> str:
+def _compute_service_ids(via_api: bool, host_word: str) -> str:
+    """The command listing a host's nova-compute service ids; `host_word` is shell text already
+    quoted (a quoted name, or a quoted variable such as "$host")."""
     if via_api:
-        return f"openstack compute service list --host {q(host)} --service nova-compute -f value -c ID"
-    return f"nova service-list --host {q(host)} --binary nova-compute | awk -F'|' {q(SERVICE_IDS_AWK)}"
+        return f"openstack compute service list --host {host_word} --service nova-compute -f value -c ID"
+    return f"nova service-list --host {host_word} --binary nova-compute | awk -F'|' {q(SERVICE_IDS_AWK)}"
 
 
 def enable_apache_conf(name: str) -> str:
