@@ -26,6 +26,42 @@ os.environ["PULUMI_CONFIG_PASSPHRASE"] = "openstack"
 os.environ.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
 
 
+# `./dev test` runs the suite in two pytest-xdist workers (`--dist loadgroup`): the e2e tests,
+# which share one lab and run in their file order, are one group on one worker; every other test
+# module is a group of its own, spread over the workers. The e2e lab mostly waits (packages,
+# services, the engine), so the rest of the suite runs beside it instead of after it.
+E2E_GROUP = "e2e"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = E2E_GROUP if item.get_closest_marker("e2e") else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+class _WorkerSummaries:
+    """The summaries xdist workers hand over (`workeroutput["summary_sections"]`, e.g. the e2e
+    lab's phase timings), printed by the controller: a worker's own terminal is not shown."""
+
+    def __init__(self) -> None:
+        self.sections: list[tuple[str, list[str]]] = []
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        self.sections.extend(getattr(node, "workeroutput", {}).get("summary_sections", []))
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        for title, lines in self.sections:
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerSummaries(), "nova-worker-summaries")
+
+
 def service_unavailable(reason: str) -> None:
     """Skip (developer machine) or fail (CI) because a real service is missing."""
     if REQUIRE_SERVICES:
