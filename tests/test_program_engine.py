@@ -1,6 +1,7 @@
 """The program itself under the real engine (the CLI, the Automation API, the provider doubles or
 NOVA_E2E_PLUGINS' real plugins): a new stack of every shape previews, needing no keystone when
-its ids are given, and the engine plans what the offline plan (`./dev plan`) says.
+its ids are given, and the engine plans what the offline plan (`./dev plan`) says: the same resources, operations,
+types, parents and dependencies (tests/engine_plans.py; the e2e compares changes the same way).
 
 This is the check that was missing when a new stack's first preview failed under the real
 providers ("triggers[0]: malformed secret: missing value"): the mock runtime never refused it."""
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine_plans import disagreements, engine_plan, offline_plan
 from tests.support import sentinel_secrets
 from tests.test_fresh_preview import IDS, SERVICE_ROLE_ID
 from tests.test_migration import NOVA_KEY, dev_hypervisors
@@ -57,22 +59,21 @@ def engine_preview(engine, stack: str, config, work: Path):
         env["PULUMI_CONFIG_PASSPHRASE"] = "openstack"
     st = select(stack, env, work_dir=work)
     set_config(st, config.values, config.secret_keys)
-    steps = []
-    result = st.preview(on_output=engine.printer(), color="never",
-                        on_event=lambda e: steps.append(e.resource_pre_event.metadata) if e.resource_pre_event else None)
-    return result, steps
+    result = st.preview(on_output=engine.printer(), color="never", plan=str(work / "plan.json"))
+    return result, engine_plan(work / "plan.json")
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_a_new_stack_previews_without_keystone_as_the_offline_plan_says(engine, shape, tmp_path):
+    """Every resource the engine plans is the offline plan's, with the same operation (create),
+    type, parent and dependencies; and nothing asked keystone."""
     stack, extra = SHAPES[shape]
     config = stack_config(stack, secrets_for(stack, extra), overrides_for(stack, extra),
                           placeholder_secrets=stack != "tutorial")
-    result, steps = engine_preview(engine, stack, config, tmp_path)
+    result, planned = engine_preview(engine, stack, config, tmp_path)
     offline = run_program(stack, config.values, config.secret_keys)
-    planned = {(r.urn, r.type, r.parent) for r in offline.resources()}
-    engine_steps = {(m.urn, m.type, m.new.parent if m.new else "") for m in steps if m.op == "create"}
-    default_providers = {s for s in engine_steps if s[1].startswith("pulumi:providers:") and "::default" in s[0]}
-    assert engine_steps - default_providers == planned
-    assert result.change_summary == {"create": len(planned)}
+    assert disagreements(planned, offline_plan(offline)) == []
+    assert {p.op for p in planned.values()} == {"create"}
+    assert result.change_summary == {"create": len(offline.resources())}
+    assert sum(1 for p in planned.values() if p.dependencies) > len(planned) // 2  # the rows carry the graph
     assert not [i for i in offline.invocations if i.token.startswith("openstack:")]

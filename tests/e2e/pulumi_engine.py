@@ -20,6 +20,7 @@ from typing import Any
 
 import pulumi.automation as auto
 
+from tests.engine_plans import engine_plan
 from tools.engine.workspace import preview, select, set_config
 from tools.plan import PROJECT_ROOT
 
@@ -50,6 +51,8 @@ class Applied:
     wall: float
     results: dict = field(default_factory=dict)  # name -> StepResult, of this apply
     providers: list = field(default_factory=list)  # the provider steps (a default provider's update)
+    planned: dict = field(default_factory=dict)  # URN -> tests.engine_plans.Planned: its preview's plan
+    rec: Any = None  # the offline recording of the config applied (None: the config as it was)
 
 
 @dataclass
@@ -133,17 +136,25 @@ class StackEngine:
 
     def apply(self, rec=None, force: bool = False, label: str = "") -> list[str]:
         """`./dev up` of the recording's config (None: the stack's config as it is): a preview
-        (which must pass), then `up`; `force` is `--replace` of every command. The names of the
-        steps that ran, in order."""
+        (which must pass; its plan kept in the history), then `up`; `force` is `--replace` of
+        every command. The names of the steps that ran, in order."""
         if rec is not None:
             self._configure(rec)
         replace = [r["urn"] for r in self.exported() if r["type"] == "command:remote:Command"] if force else None
         st = self._select()
+        plan_file = self.work / f"plan-{len(self.history)}.json"
         try:
-            preview(st, on_output=self.printed.append, color="never", replace=replace)
+            preview(st, on_output=self.printed.append, color="never", replace=replace, plan=str(plan_file))
         except auto.errors.CommandError as err:
             raise EngineError(f"{label}: the preview failed: {err}") from None
-        return self._run(label or "up", st.up, replace=replace)
+        ran = self._run(label or "up", st.up, replace=replace)
+        self.history[-1].planned, self.history[-1].rec = engine_plan(plan_file), rec
+        plan_file.unlink()  # holds the stack's secrets (encrypted): kept no longer than needed
+        return ran
+
+    def last_rec(self, before: int = -1):
+        """The recording of the last apply before history[before] that set the config."""
+        return next((a.rec for a in reversed(self.history[:before]) if a.rec is not None), None)
 
     def destroy(self, label: str = "destroy") -> list[str]:
         return self._run(label, self._select().destroy)

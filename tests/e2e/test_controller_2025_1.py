@@ -34,6 +34,7 @@ from components import scripts
 from harness.common import timed
 from hosts.fixture import KEEP
 from hosts.report import report_lines
+from tests.engine_plans import disagreements, offline_plan
 from hosts.stack import stack_values
 from tools.plan import PROJECT_ROOT, run_program, stack_config, unwrap
 
@@ -182,6 +183,21 @@ def on_controller(env, command: str) -> subprocess.CompletedProcess:
 
 def controller_steps(rec) -> list[str]:
     return [r.name for r in rec.resources() if r.type == "command:remote:Command" and r.name.startswith("controller-")]
+
+
+def assert_planned_as_offline(engine) -> None:
+    """The engine's preview of the last apply planned, resource by resource, what the offline
+    review (`./dev plan` against the state the previous apply's config left) says: the same
+    operations, types, parents and dependencies (tests/engine_plans.py)."""
+    applied = engine.history[-1]
+    assert disagreements(applied.planned, offline_plan(applied.rec, engine.last_rec())) == []
+
+
+def test_the_engine_planned_the_install_as_the_offline_plan_says(deployment):
+    engine, rec, _ = deployment
+    assert_planned_as_offline(engine)
+    assert {p.op for p in engine.history[0].planned.values()} == {"create"}
+    assert len(engine.history[0].planned) == len(rec.resources())
 
 
 def test_every_step_ran_in_dependency_order(deployment):
@@ -624,6 +640,7 @@ def test_rerun_with_nothing_changed_runs_nothing(deployment, record):
     engine, _, _ = deployment
     assert engine.apply(record(), label="rerun, nothing changed") == []
     assert engine.history[-1].steps == []
+    assert_planned_as_offline(engine)
 
 
 def test_forced_rerun_succeeds_keeps_one_cell_and_every_hypervisor(deployment, env, record, hypervisors, openstack):
@@ -663,6 +680,7 @@ def test_a_rotated_database_password_returns_with_every_hypervisor_serving(deplo
         instance.boot(hypervisor)
         stack_secrets.update(dbPassword=hostile("db1", avoid="@%"))  # what later tests apply too
         changed = engine.apply(record(), label="rerun, database password rotated")
+        assert_planned_as_offline(engine)
         assert sorted(changed) == sorted(["nova-db-mysql", "controller-nova-conf", "controller-restart", "controller-verify",
                                           *(f"{h.name}-verify" for h in hypervisors)])
         restarted = engine.results["controller-restart"]
@@ -683,6 +701,7 @@ def test_changed_option_runs_only_config_restart_and_verify(deployment, record, 
     engine, _, _ = deployment
     conf = {**stack_values(STACK)["novaConf"], "DEFAULT": {"debug": True}}  # the stack's own, plus one
     changed = engine.apply(record(novaConf=conf), label="rerun, one nova option changed")
+    assert_planned_as_offline(engine)
     nodes = ("controller", *(h.name for h in hypervisors))  # the prefixes of their steps' names
     assert sorted(changed) == sorted(f"{n}-{step}" for n in nodes for step in ("nova-conf", "restart", "verify"))
     ops = sorted((s.name, s.op) for s in engine.history[-1].steps)
@@ -709,6 +728,7 @@ def test_rotated_database_and_rabbitmq_passwords(deployment, record, stack_secre
     assert proc.returncode == 0, proc.stderr
     stack_secrets.update(dbPassword=new_db, rabbitPassword=new_rabbit)  # what later tests apply too
     changed = engine.apply(record(), label="rerun, database and RabbitMQ passwords rotated")
+    assert_planned_as_offline(engine)
     assert "nova-db-mysql" in changed and "placement-db-mysql" not in changed
     for prefix in ("controller", *(h.name for h in hypervisors)):
         assert {f"{prefix}-nova-conf", f"{prefix}-restart", f"{prefix}-verify"} <= set(changed)
@@ -749,6 +769,7 @@ def test_a_hypervisor_leaving_the_stack_is_drained_then_removed(deployment, reco
         kept = [{**h, "hostKey": lab.hosts[h["name"]].host_key} for h in stack_values(STACK)["hypervisors"]
                 if h["name"] == staying.name]
         engine.apply(record(hypervisors=kept), label="rerun, a drained hypervisor removed")
+        assert_planned_as_offline(engine)
         steps = {(s.name, s.op) for s in engine.history[-1].steps}
         assert {op for _, op in steps} <= {"delete", "replace", "delete-replaced", "update"}
         assert ("hypervisor-roster-update", "replace") in steps and (f"{leaving.name}-service-record", "delete") in steps
