@@ -139,6 +139,37 @@ def test_graph_svg_is_private_too(project, capsys, monkeypatch):
     assert svg.read_text().startswith("<svg>digraph plan {") and mode(svg) == 0o600
 
 
+def tree(folder: Path) -> dict[str, tuple[int, str]]:
+    """Every path under `folder` (itself included) -> its mode and, for a file, its content."""
+    return {str(p.relative_to(folder)): (os.lstat(p).st_mode, p.read_text() if p.is_file() else "")
+            for p in [folder, *folder.rglob("*")]}
+
+
+def test_a_stack_name_that_climbs_out_of_stacks_and_out_is_refused(project, capsys):
+    """`x/../../victim/evil` read victim/evil.yaml as the stack, wrote the plan into victim/evil
+    and chmodded the folders on the way (the project's own root among them) to 0700."""
+    victim = project / "victim"
+    victim.mkdir()
+    (victim / "evil.yaml").write_text((project / "stacks" / "Pulumi.tutorial.yaml").read_text())
+    (project / "stacks" / "Pulumi.x").mkdir()
+    before = tree(project)
+    with pytest.raises(SystemExit) as exit_:
+        plan_command.main(["x/../../victim/evil", "--quiet"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument stack: stack name 'x/../../victim/evil' has '/' at position 1; a stack name is 1 to 100 " \
+           "letters, digits, '-', '_' and '.' (the Pulumi CLI's rule), without '..'" in err
+    assert tree(project) == before
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "", "x" * 101, "tutorial\n"])
+def test_stack_names_follow_the_cli_rule_and_stay_one_folder(project, capsys, name):
+    with pytest.raises(SystemExit) as exit_:
+        plan_command.main([name, "--quiet", "--out", str(project / "new")])
+    assert exit_.value.code == 2 and "a stack name is 1 to 100 letters" in capsys.readouterr().err
+    assert not (project / "new").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # Secret digests
 # ---------------------------------------------------------------------------------------------

@@ -50,6 +50,14 @@ def test_offline_plan_reports_bad_config_and_fails(tmp_path):
     assert not (tmp_path / "plan.json").exists()
 
 
+def test_the_engine_commands_refuse_a_stack_name_that_leaves_its_folders():
+    """The name reaches the backend and stacks/Pulumi.<stack>.yaml: the CLI's rule, without '..'."""
+    done = subprocess.run([sys.executable, "-m", "tools.engine", "preview", "x/../../victim/evil"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "argument stack: stack name 'x/../../victim/evil' has '/' at position 1; a stack name is 1 to 100" in done.stderr
+
+
 def test_adopting_hand_made_identity_objects_imports_them():
     ids = {"user": "bb15f195eb49467fa595eda60e2635d2", "service": "fedb8e01d4964d59b15d386aed3eb681",
            "endpoints": {"public": "13baaaf28887442699d68b3d8f3faca5", "internal": "0b5c9c11af9e4b67a9fb9d1fa6b311f6",

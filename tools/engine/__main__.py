@@ -11,6 +11,7 @@ import sys
 from typing import Optional
 
 from tools.engine.workspace import EngineError, check_plugins, engine_env, preview, select, toolchain
+from tools.plan.stack import stack_argument
 
 OPERATIONS = ("preview", "up", "refresh", "destroy", "cancel")
 
@@ -18,7 +19,7 @@ OPERATIONS = ("preview", "up", "refresh", "destroy", "cancel")
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="./dev", description="Run a stack through the real Pulumi engine.")
     p.add_argument("operation", choices=OPERATIONS, help="what the engine does (as `pulumi <operation>`)")
-    p.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
+    p.add_argument("stack", type=stack_argument, help="stack name (stacks/Pulumi.<stack>.yaml)")
     p.add_argument("--diff", action="store_true", help="show each resource's changed inputs (preview, up)")
     p.add_argument("--replace", action="append", default=[], metavar="URN",
                    help="replace this resource even if unchanged (preview, up); repeatable")

@@ -14,7 +14,7 @@ from components.config import ConfigError
 from tools.plan.files import private_dir
 from tools.plan.monitor import run_program
 from tools.plan.render import write_plan
-from tools.plan.stack import StackConfigError, stack_config
+from tools.plan.stack import StackConfigError, stack_argument, stack_config
 from tools.plan.state import STATE_FORMAT, comparison_note, load_state, save_state, snapshot
 
 STATE_FILE = "state.json"  # the last plan, what the next plan is reviewed against
@@ -22,7 +22,7 @@ STATE_FILE = "state.json"  # the last plan, what the next plan is reviewed again
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev plan", description="Offline plan of a stack (no Pulumi CLI needed).")
-    parser.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
+    parser.add_argument("stack", type=stack_argument, help="stack name (stacks/Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="output folder (default out/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

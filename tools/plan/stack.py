@@ -17,6 +17,7 @@ for each secret, sent as a Pulumi secret. Missing non-secret keys still fail.
 """
 from __future__ import annotations
 
+import argparse
 import base64
 import functools
 import hashlib
@@ -71,7 +72,41 @@ class StackConfig:
         return iter((self.values, self.secret_keys))
 
 
+# The Pulumi CLI's rule for a stack name (`tokens.ParseStackName`: 1 to 100 of these characters),
+# and one of ours: here the name is also a path component (stacks/Pulumi.<stack>.yaml,
+# out/<stack>/), so a name may not contain `..` nor be `.`, which would reach out of those folders.
+STACK_NAME_CHARS = re.compile(r"[A-Za-z0-9_.-]")
+STACK_NAME_MAX = 100
+
+
+def stack_name_problem(stack: str) -> Optional[str]:
+    """What is wrong with `stack` as a stack name (None: nothing), in words that say the rule."""
+    rule = (f"a stack name is 1 to {STACK_NAME_MAX} letters, digits, '-', '_' and '.' (the Pulumi CLI's rule), "
+            "without '..', as in stacks/Pulumi.<stack>.yaml")
+    if not stack:
+        return f"the stack name is empty; {rule}"
+    if len(stack) > STACK_NAME_MAX:
+        return f"the stack name is {len(stack)} characters long; {rule}"
+    bad = next((i for i, char in enumerate(stack) if not STACK_NAME_CHARS.fullmatch(char)), None)
+    if bad is not None:
+        return f"stack name {stack!r} has {stack[bad]!r} at position {bad}; {rule}"
+    if ".." in stack or stack == ".":
+        return f"stack name {stack!r}: as a path, '..' and '.' name folders other than out/<stack>/; {rule}"
+    return None
+
+
+def stack_argument(text: str) -> str:
+    """argparse's `type` for a stack name: a bad one is a usage error (exit 2) saying the rule."""
+    problem = stack_name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def stack_path(stack: str) -> Path:
+    problem = stack_name_problem(stack)
+    if problem:
+        raise StackConfigError(problem)
     return STACKS_DIR / f"Pulumi.{stack}.yaml"
 
 
