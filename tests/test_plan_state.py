@@ -4,6 +4,7 @@ file, different for equal secrets in different places); old-format and damaged s
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import hmac
 import json
@@ -128,6 +129,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
     assert [p.name for p in target.parent.iterdir()] == ["plan.txt"] and target.read_text() == "old"
 
 
+def test_a_plan_that_cannot_be_written_says_so_and_exits_2(project, capsys, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(plan_command, "write_plan", full_disk)
+    code, out, err = plan(capsys)
+    assert code == 2 and err.endswith(f"error: cannot write the plan to {project / 'out' / 'tutorial'}: "
+                                      "No space left on device; give --out another folder\n")
+
+
 def test_graph_svg_is_private_too(project, capsys, monkeypatch):
     bin_dir = project / "bin"
     bin_dir.mkdir()
@@ -168,6 +179,69 @@ def test_stack_names_follow_the_cli_rule_and_stay_one_folder(project, capsys, na
         plan_command.main([name, "--quiet", "--out", str(project / "new")])
     assert exit_.value.code == 2 and "a stack name is 1 to 100 letters" in capsys.readouterr().err
     assert not (project / "new").exists()
+
+
+def _shared_folder(project: Path) -> Path:
+    shared = project / "shared"  # as /tmp: everyone's, sticky
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    (shared / "plan.txt").write_text("someone else's")
+    (shared / "notes").write_text("someone else's")
+    return shared
+
+
+@pytest.mark.parametrize("where, says", [
+    (_shared_folder, "holds files the plan did not write (notes)"),
+    (lambda project: project, "holds files the plan did not write (out, stacks)"),  # `--out .` in the project
+    (lambda project: project / "stacks" / "Pulumi.tutorial.yaml", "is a file, not a folder"),
+    (lambda project: project / "stacks" / "Pulumi.tutorial.yaml" / "plan", "cannot be made: "),
+])
+def test_out_writes_only_into_a_folder_of_its_own_and_changes_no_other_mode(project, capsys, where, says):
+    (project / "out").mkdir()
+    target = where(project)
+    before = tree(project)
+    code, out, err = plan(capsys, "--out", str(target))
+    assert code == 2 and f"error: --out {target}: {says}" in err, err
+    assert err.rstrip().endswith("give --out a new folder, or an empty one of yours")
+    assert tree(project) == before  # no file written or replaced, no mode changed (the sticky bit kept)
+
+
+def test_out_takes_a_new_folder_an_empty_one_of_yours_and_its_own_earlier_plan(project, capsys):
+    empty = project / "empty"
+    empty.mkdir(mode=0o755)
+    new = project / "new" / "plan"
+    for folder in (empty, new):
+        assert plan(capsys, "--out", str(folder))[0] == 0
+        assert mode(folder) == 0o700 and (folder / "state.json").exists()
+        assert plan(capsys, "--out", str(folder))[0] == 0, "its own earlier plan"
+    assert mode(project / "new") == 0o700  # made by the plan
+    (empty / "notes.txt").write_text("mine")
+    code, out, err = plan(capsys, "--out", str(empty))
+    assert code == 2 and "holds files the plan did not write (notes.txt)" in err
+
+
+def test_out_through_a_link_or_of_another_user_keeps_its_mode(project, capsys):
+    elsewhere = project / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    os.chmod(elsewhere, 0o755)
+    (project / "out").symlink_to(elsewhere)
+    assert plan(capsys)[0] == 0
+    assert mode(elsewhere) == 0o755 and mode(elsewhere / "tutorial") == 0o700  # not followed: the plan's own is
+    if os.geteuid() != 0:
+        return  # giving a folder to another user needs root
+    shared = project / "theirs"
+    shared.mkdir()
+    os.chown(shared, 65534, 65534)
+    os.chmod(shared, 0o775)
+    code, out, err = plan(capsys, "--out", str(shared))
+    assert code == 2 and f"--out {shared}: is a folder of another user" in err
+    assert mode(shared) == 0o775 and not list(shared.iterdir())
+    (project / "out").unlink()
+    (project / "out").mkdir(mode=0o755)
+    os.chown(project / "out", 65534, 65534)
+    os.chmod(project / "out", 0o777)
+    assert plan(capsys)[0] == 0
+    assert mode(project / "out") == 0o777 and mode(project / "out" / "tutorial") == 0o700
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from typing import Optional
 
 from tools.plan.paths import PROJECT_ROOT
 from components.config import ConfigError
-from tools.plan.files import private_dir
+from tools.plan.files import output_folder_problem, private_dir
 from tools.plan.monitor import run_program
-from tools.plan.render import write_plan
+from tools.plan.render import PLAN_FILES, write_plan
 from tools.plan.stack import StackConfigError, stack_argument, stack_config
 from tools.plan.state import STATE_FORMAT, comparison_note, load_state, save_state, snapshot
 
 STATE_FILE = "state.json"  # the last plan, what the next plan is reviewed against
+OUTPUT_FILES = (*PLAN_FILES, STATE_FILE)  # all the plan writes: a folder holding anything else is not its own
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -32,6 +33,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--against", type=Path, metavar="DIR",
                         help="review the changes against the state kept in DIR (default: the stack's last plan)")
     args = parser.parse_args(argv)
+    out = args.out or PROJECT_ROOT / "out" / args.stack
+    # Checked before anything runs: the plan writes only into a folder of its own (files.py)
+    problem = output_folder_problem(out, OUTPUT_FILES)
+    if problem:
+        print(f"error: {'--out ' if args.out else ''}{out}: {problem}; give --out a new folder, or an empty one "
+              "of yours", file=sys.stderr)
+        return 2
     overrides = {}
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -52,7 +60,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     if config.placeholders:
         print(f"note: planned with placeholder values for the secrets {', '.join(config.placeholders)}", file=sys.stderr)
-    out = args.out or PROJECT_ROOT / "out" / args.stack
     kept = (args.against or out) / STATE_FILE
     try:
         old = load_state(kept)
@@ -67,15 +74,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     if note:
         print(f"note: {note}", file=sys.stderr)
         against = f"{against}; {note}"
-    # out/ and out/<stack>/ are 0700 (made so, or tightened), each file 0600 (tools/plan/files.py)
-    private_dir(out, *([out.parent] if args.out is None else []))
-    written = write_plan(rec, out, old, against, config.secrets_key)
-    if args.set:  # a what-if: the kept state stays the last real plan's
-        print(f"note: a what-if (--set): {kept.name} in {out} left as it was", file=sys.stderr)
-    else:
-        # secret digests keyed with the passphrase's key (none with placeholder secrets: tools/plan/state.py)
-        save_state(out / STATE_FILE, snapshot(rec, config.secrets_key))
-        written.append(out / STATE_FILE)
+    try:
+        # out/ and out/<stack>/ are 0700 (made so, or tightened when yours), each file 0600 (tools/plan/files.py)
+        private_dir(out, *([out.parent] if args.out is None else []))
+        written = write_plan(rec, out, old, against, config.secrets_key)
+        if args.set:  # a what-if: the kept state stays the last real plan's
+            print(f"note: a what-if (--set): {kept.name} in {out} left as it was", file=sys.stderr)
+        else:
+            # secret digests keyed with the passphrase's key (none with placeholder secrets: tools/plan/state.py)
+            save_state(out / STATE_FILE, snapshot(rec, config.secrets_key))
+            written.append(out / STATE_FILE)
+    except OSError as err:  # a folder made read-only, a full disk: each file is whole or absent (files.py)
+        print(f"error: cannot write the plan to {out}: {err.strerror or err}; give --out another folder",
+              file=sys.stderr)
+        return 2
     text = (out / "plan.txt").read_text()
     print(text[text.index("Summary"):] if args.quiet else text, end="")
     print("wrote " + ", ".join(str(p.relative_to(PROJECT_ROOT) if p.is_relative_to(PROJECT_ROOT) else p) for p in written))

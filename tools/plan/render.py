@@ -223,6 +223,9 @@ def plan_dot(rec: Recording) -> str:
     return "\n".join(lines) + "\n"
 
 
+PLAN_FILES = ("plan.txt", "plan.json", "graph.dot", "graph.svg")  # what write_plan may write
+
+
 def write_plan(rec: Recording, out: Path, old: Optional[dict] = None, against: Optional[str] = None,
                stack_key: Optional[bytes] = None) -> list[Path]:
     """plan.txt, plan.json, graph.dot (and graph.svg) in `out`: each 0600, written atomically,
