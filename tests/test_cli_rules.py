@@ -2,14 +2,19 @@
 passphrase secrets provider the stack files' `secure:` values use."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.stack_files import encrypt_value, new_encryption_salt, stack_config
+from tools.engine.workspace import EngineError, engine_env
 from tools.plan import PROJECT_ROOT, StackConfigError
 from tools.plan.cli_rules import cli_rule_errors
 from tools.plan.stack import decrypt_value, known_stacks, passphrase_key, read_stack_file
@@ -85,6 +90,52 @@ def test_secure_values_round_trip_and_a_wrong_passphrase_is_refused(tmp_path, mo
     (tmp_path / "phrase").write_text("correct horse\n")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(tmp_path / "phrase"))
     assert stack_config("lab", path=path, cli_rules=False).values["openstack-nova:novaPassword"] == "s3cr3t'$(id)"
+
+
+def _binary_passphrase_stack(tmp_path, passphrase: bytes) -> Path:
+    """A stack file whose novaPassword is encrypted as the CLI encrypts it under `passphrase`, bytes
+    as they are (Go strings are bytes): the key is PBKDF2 of those bytes, computed here directly."""
+    salt = os.urandom(8)
+    key = hashlib.pbkdf2_hmac("sha256", passphrase, salt, 1_000_000, 32)
+    document = {"encryptionsalt": f"v1:{base64.b64encode(salt).decode()}:{encrypt_value(key, 'pulumi')}",
+                "config": {"openstack-nova:novaPassword": {"secure": encrypt_value(key, "s3cr3t")}}}
+    path = tmp_path / "Pulumi.lab.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_a_passphrase_file_is_read_as_the_cli_reads_it(tmp_path, monkeypatch):
+    """Byte for byte, white space around it trimmed (Go's strings.TrimSpace): a file that is not
+    UTF-8 (it raised UnicodeDecodeError, showing its first byte) or that ends in a space works as
+    it does with `pulumi`; another binary file is an incorrect passphrase, and shows no byte."""
+    passphrase = b"\xff\x01bin\xfepass phrase"
+    path = _binary_passphrase_stack(tmp_path, passphrase)
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
+    phrase_file = tmp_path / "phrase"
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(phrase_file))
+    phrase_file.write_bytes(b" \t" + passphrase + " \u3000\r\n".encode())
+    assert stack_config("lab", path=path, cli_rules=False).values["openstack-nova:novaPassword"] == "s3cr3t"
+    phrase_file.write_bytes(b"\xffwrong\n")
+    with pytest.raises(StackConfigError) as err:
+        stack_config("lab", path=path, cli_rules=False)
+    assert str(err.value) == "stack 'lab': incorrect passphrase"
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda phrase: None, "does not exist"),
+    (lambda phrase: phrase.mkdir(), "is a folder, not a file"),
+])
+def test_a_passphrase_file_that_cannot_be_read_is_named_with_the_fix(tmp_path, make, says):
+    phrase = tmp_path / "phrase"
+    make(phrase)
+    env = {k: v for k, v in os.environ.items() if k != "PULUMI_CONFIG_PASSPHRASE"}
+    done = plan("tutorial", "--quiet", "--out", str(tmp_path / "out"), env={**env, "PULUMI_CONFIG_PASSPHRASE_FILE": str(phrase)})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr == (f"error: PULUMI_CONFIG_PASSPHRASE_FILE: {phrase} {says}; point it at the file that holds "
+                           "the stacks' passphrase, or set PULUMI_CONFIG_PASSPHRASE\n")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(EngineError, match=re.escape(f"PULUMI_CONFIG_PASSPHRASE_FILE: {phrase} {says}; ")):
+        engine_env({"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE_FILE": str(phrase)}, tmp_path)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
 from tools.plan.paths import PROJECT_ROOT
+from tools.plan.stack import StackConfigError, passphrase_from
 
 PROJECT = "openstack-nova"
 # The providers the program's SDKs ask for, at exactly the versions their pulumi-plugin.json name.
@@ -74,6 +75,10 @@ def engine_env(base: Mapping[str, str], tools: Path) -> dict[str, str]:
     if not env.get("PULUMI_CONFIG_PASSPHRASE") and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         raise EngineError("the stacks' secrets are encrypted with a passphrase: set PULUMI_CONFIG_PASSPHRASE_FILE "
                           "(a file only you can read) or PULUMI_CONFIG_PASSPHRASE (the tutorial's is `openstack`)")
+    try:
+        passphrase_from(env)  # a passphrase file the CLI cannot read would stop it once under way
+    except StackConfigError as err:
+        raise EngineError(str(err)) from None
     return env
 
 

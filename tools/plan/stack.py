@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import errno
 import functools
 import hashlib
 import json
@@ -182,8 +183,37 @@ def read_stack_file(stack: str, path: Optional[Path] = None) -> dict[str, Any]:
 @functools.lru_cache(maxsize=8)
 def derive_key(passphrase: str, salt: bytes) -> bytes:
     """The passphrase secrets provider's key: PBKDF2-SHA256 of the passphrase and the stack file's
-    `encryptionsalt` (cached: a million rounds take a while)."""
-    return hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, PBKDF2_ROUNDS, 32)
+    `encryptionsalt` (cached: a million rounds take a while). The passphrase's bytes are the CLI's
+    (Go strings are bytes): bytes that are not UTF-8 come as surrogate escapes (passphrase_from,
+    os.environ) and go back to the same bytes here."""
+    return hashlib.pbkdf2_hmac("sha256", passphrase.encode("utf-8", "surrogateescape"), salt, PBKDF2_ROUNDS, 32)
+
+
+# What Go's strings.TrimSpace takes off both ends (unicode.IsSpace): the CLI trims a passphrase
+# file's content with it.
+GO_WHITE_SPACE = ("\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+                  + "\u2028\u2029\u202f\u205f\u3000")
+
+
+def passphrase_from(env: Mapping[str, str]) -> Optional[str]:
+    """The passphrase as the CLI reads it (pkg/secrets/passphrase, `readPassphrase`):
+    PULUMI_CONFIG_PASSPHRASE when it is set (even empty), else the content of the file a non-empty
+    PULUMI_CONFIG_PASSPHRASE_FILE names, white space trimmed, byte for byte (what is not UTF-8 is
+    kept as surrogate escapes, as os.environ keeps it). None when neither is set. A file that
+    cannot be read is a StackConfigError naming the variable and the file, never its content."""
+    if "PULUMI_CONFIG_PASSPHRASE" in env:
+        return env["PULUMI_CONFIG_PASSPHRASE"]
+    name = env.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if not name:
+        return None
+    try:
+        content = Path(name).read_bytes()
+    except OSError as err:
+        why = {errno.ENOENT: "does not exist", errno.EISDIR: "is a folder, not a file"}.get(
+            err.errno, f"cannot be read ({err.strerror})")
+        raise StackConfigError(f"PULUMI_CONFIG_PASSPHRASE_FILE: {name} {why}; point it at the file that holds the "
+                               "stacks' passphrase, or set PULUMI_CONFIG_PASSPHRASE") from None
+    return content.decode("utf-8", "surrogateescape").strip(GO_WHITE_SPACE)
 
 
 def decrypt_value(key: bytes, ciphertext: str) -> str:
@@ -210,9 +240,7 @@ def passphrase_key(stack: str, document: Mapping[str, Any], passphrase: Optional
     if not isinstance(salt_text, str) or not salt_text.startswith("v1:") or salt_text.count(":") != 4:
         raise StackConfigError(f"stack {stack!r} has secure values but no valid `encryptionsalt`")
     if passphrase is None:
-        passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
-    if passphrase is None and os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
-        passphrase = Path(os.environ["PULUMI_CONFIG_PASSPHRASE_FILE"]).read_text().rstrip("\r\n")
+        passphrase = passphrase_from(os.environ)
     if passphrase is None:
         raise StackConfigError(
             f"stack {stack!r} has secure values: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE "
