@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import tools.plan.__main__ as plan_command
+import tools.plan.stack as plan_stack
 from tests.stack_files import encrypt_value, new_encryption_salt, stack_config
 from tools.engine.workspace import EngineError, engine_env
 from tools.plan import PROJECT_ROOT, StackConfigError
@@ -136,6 +138,26 @@ def test_a_passphrase_file_that_cannot_be_read_is_named_with_the_fix(tmp_path, m
     assert not (tmp_path / "out").exists()
     with pytest.raises(EngineError, match=re.escape(f"PULUMI_CONFIG_PASSPHRASE_FILE: {phrase} {says}; ")):
         engine_env({"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE_FILE": str(phrase)}, tmp_path)
+
+
+@pytest.mark.parametrize("stored, kind", [(987654, "a number"), (None, "empty (null)"), ([987654], "a list"),
+                                          (True, "true/false"), ({"v": 987654}, "a map")])
+def test_a_secure_value_that_is_not_ciphertext_is_refused_and_never_shown(tmp_path, monkeypatch, capsys, stored, kind):
+    """`secure: 123` (or null, a list...) raised AttributeError: 'int' object has no attribute 'split'."""
+    document = yaml.safe_load((PROJECT_ROOT / "stacks" / "Pulumi.tutorial.yaml").read_text())
+    document["config"]["openstack-nova:dbPassword"] = {"secure": stored}
+    document["config"]["openstack-nova:rabbitPassword"]["note"] = 987654
+    (tmp_path / "Pulumi.lab.yaml").write_text(yaml.safe_dump(document))
+    monkeypatch.setattr(plan_stack, "STACKS_DIR", tmp_path)
+    assert plan_command.main(["lab", "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    path = tmp_path / "Pulumi.lab.yaml"
+    assert err.splitlines() == [
+        f"error: {path}: openstack-nova:dbPassword: `secure:` must be the encrypted text (v1:...) the CLI writes, not "
+        f"{kind}; set it again with `pulumi config set --secret dbPassword` (the value on its stdin)",
+        f"{path}: openstack-nova:rabbitPassword: `secure:` shares its map with other keys (note, secure); set it "
+        "again with `pulumi config set --secret rabbitPassword` (the value on its stdin)"]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("content, message", [

@@ -174,7 +174,27 @@ def read_stack_file(stack: str, path: Optional[Path] = None) -> dict[str, Any]:
     for key in config:
         if not isinstance(key, str):
             raise StackConfigError(f"{path}: config key {key!r} must be a string such as `{PROJECT}:dbHost`")
+    malformed = [f"{path}: {key}: {problem}" for key, value in config.items()
+                 for problem in [_secure_value_problem(key, value)] if problem]
+    if malformed:
+        raise StackConfigError("\n".join(malformed))
     return document
+
+
+def _secure_value_problem(key: str, value: Any) -> Optional[str]:
+    """What is wrong with a `secure:` map in the stack file (None: nothing, or not one). The CLI
+    reserves a map with a `secure` key for one thing: the ciphertext `pulumi config set --secret`
+    writes, a text, alone in its map. What is there instead is never shown: it may be the secret."""
+    if not isinstance(value, dict) or "secure" not in value:
+        return None
+    fix = f"set it again with `pulumi config set --secret {key.removeprefix(PROJECT + ':')}` (the value on its stdin)"
+    if len(value) > 1:
+        return f"`secure:` shares its map with other keys ({', '.join(sorted(map(str, value)))}); {fix}"
+    if isinstance(value["secure"], str):
+        return None
+    kind = {bool: "true/false", int: "a number", float: "a number", type(None): "empty (null)", list: "a list",
+            dict: "a map"}.get(type(value["secure"]), type(value["secure"]).__name__)
+    return f"`secure:` must be the encrypted text (v1:...) the CLI writes, not {kind}; {fix}"
 
 
 # ---------------------------------------------------------------------------------------------
