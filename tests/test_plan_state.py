@@ -403,6 +403,8 @@ def test_a_format_1_state_is_compared_with_and_replaced(project, capsys):
     (json.dumps({"format": 2, "salt": "00" * 16, "resources": {},
                  "secret_digests": {"key": "passphrase", "key_check": "x", "rounds": 1000}}), "1000 PBKDF2 rounds"),
     (json.dumps({"format": 1, "salt": "00" * 16, "resources": {"urn:x": {"type": "t"}}}), "incomplete"),
+    (json.dumps({"format": 2, "salt": "00" * 16, "resources": {}, "secret_digests": {"key": "none", "key_check": "x"}}),
+     "a damaged state file of format 2 (no time it was written)"),
 ])
 def test_a_state_this_tool_cannot_read_is_refused_in_words(project, capsys, content, says):
     kept = project / "out" / "tutorial" / "state.json"
@@ -411,3 +413,11 @@ def test_a_state_this_tool_cannot_read_is_refused_in_words(project, capsys, cont
     code, out, err = plan(capsys)
     assert code == 2 and says in err and "delete it and plan again" in err and "Traceback" not in err
     assert kept.read_text() == content
+
+
+def test_a_state_file_that_is_a_folder_is_refused_in_words(project, capsys):
+    kept = project / "out" / "tutorial" / "state.json"
+    kept.mkdir(parents=True)
+    code, out, err = plan(capsys)
+    assert code == 2 and f"error: {kept}: a folder, not a state file; remove it and plan again" in err
+    assert kept.is_dir() and not list(kept.parent.glob("plan.*"))

@@ -146,12 +146,16 @@ def save_state(path: Path, state: dict) -> None:
 def load_state(path: Path) -> Optional[dict]:
     """The kept state, or None when there is none; ValueError (a message for people) when it is
     not a state file this tool reads."""
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, not a state file; remove it and plan again")
     try:
         state = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not a state file ({err}); delete it and plan again") from None
+    except OSError as err:  # unreadable, or a link to nothing
+        raise ValueError(f"{path}: cannot be read ({err.strerror}); delete it and plan again") from None
     fmt = state.get("format") if isinstance(state, dict) else None
     if fmt not in READABLE_FORMATS:
         raise ValueError(f"{path}: state format {fmt!r}, this tool reads {', '.join(map(str, READABLE_FORMATS))}; "
@@ -182,4 +186,6 @@ def _state_problem(state: dict) -> Optional[str]:
         if not isinstance(r, dict) or not {"type", "name", "custom", "inputs", "digests", "secret", "dependencies",
                                            "delete"} <= set(r) or not isinstance(r["digests"], dict):
             return f"resource {urn} is incomplete"
+    if not isinstance(state.get("written"), str):  # the review names it: "against out/dev/state.json (<when>)"
+        return "no time it was written"
     return None
