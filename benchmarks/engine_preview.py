@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.plan_scaling import hypervisors
-from tools.engine.workspace import check_plugins, engine_env, preview, select, set_config, toolchain
+from benchmarks.plan_scaling import hypervisors, sizes_argument
+from tools.engine.workspace import EngineError, check_plugins, engine_env, preview, select, set_config, toolchain
 from tools.plan import PROJECT_ROOT, run_program, stack_config
 
 DEFAULT_SIZES = (1, 10, 100)
@@ -58,10 +58,15 @@ def engine(count: int, env: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    sizes = [int(a) for a in argv] or list(DEFAULT_SIZES)
+    sizes = sizes_argument("./dev bench --engine", "The real engine's preview of a new stack beside the offline "
+                           "plan, as the number of hypervisors grows (a benchmark, not a test).", DEFAULT_SIZES, argv)
     base = {**os.environ, "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", "bench")}
-    env = engine_env(base, toolchain(base))
-    check_plugins(env)
+    try:
+        env = engine_env(base, toolchain(base))
+        check_plugins(env)
+    except EngineError as err:  # as `./dev preview` says it (tools/engine/__main__.py)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"{'hypervisors':>11} {'resources':>9} {'engine s':>9} {'cpu s':>7} {'peak MB':>8} {'offline s':>9} {'ratio':>6}")
     rows = []
     for size in sizes:

@@ -11,6 +11,7 @@ Each size runs in its own process so one run's runtime state cannot slow the nex
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -42,11 +43,28 @@ def measure(count: int) -> dict:
             "levels": max(levels.values()) + 1, "critical_path": len(rec.critical_path())}
 
 
+def hypervisor_count(text: str) -> int:
+    """argparse's `type` for a size: a whole number of hypervisors, at least 1."""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hypervisors (a whole number, at least 1)")
+    return int(text)
+
+
+def sizes_argument(prog: str, description: str, default: tuple[int, ...], argv: list[str]) -> list[int]:
+    """The sizes a benchmark runs, from its command line: a bad one (or --help) ends in argparse's
+    usage, exit 2 (0 for --help), before anything is measured."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("sizes", nargs="*", type=hypervisor_count, metavar="SIZE",
+                        help=f"numbers of hypervisors to measure (default: {' '.join(map(str, default))})")
+    return parser.parse_args(argv).sizes or list(default)
+
+
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--one"]:
+    if argv[:1] == ["--one"]:  # one size, in a process of its own (below)
         print(json.dumps(measure(int(argv[1]))))
         return 0
-    sizes = [int(a) for a in argv] or list(DEFAULT_SIZES)
+    sizes = sizes_argument("./dev bench", "The offline plan's cost as the number of hypervisors grows (a benchmark, "
+                           "not a test); `./dev bench --engine` measures the real engine's preview.", DEFAULT_SIZES, argv)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"{'hypervisors':>11} {'seconds':>8} {'resources':>9} {'levels':>6} {'critical':>8} {'ms/resource':>11}")
     rows = []

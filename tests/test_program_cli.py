@@ -50,6 +50,21 @@ def test_offline_plan_reports_bad_config_and_fails(tmp_path):
     assert not (tmp_path / "plan.json").exists()
 
 
+def dev(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(PROJECT_ROOT / "dev"), *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("args, usage", [(("bench", "--help"), "usage: ./dev bench [-h] [SIZE ...]"),
+                                         (("bench", "--engine", "--help"), "usage: ./dev bench --engine [-h] [SIZE ...]")])
+def test_dev_bench_answers_help_and_refuses_a_size_that_is_no_number(args, usage):
+    helped = dev(*args)
+    assert helped.returncode == 0 and helped.stdout.startswith(usage) and "Traceback" not in helped.stderr
+    done = dev(*args[:-1], "ten")
+    assert done.returncode == 2 and "argument SIZE: 'ten' is not a number of hypervisors" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_the_engine_commands_refuse_a_stack_name_that_leaves_its_folders():
     """The name reaches the backend and stacks/Pulumi.<stack>.yaml: the CLI's rule, without '..'."""
     done = subprocess.run([sys.executable, "-m", "tools.engine", "preview", "x/../../victim/evil"], cwd=PROJECT_ROOT,
