@@ -55,6 +55,21 @@ def dev(*args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+def test_dev_says_its_commands_and_their_flags():
+    """`./dev` and `./dev --help` printed one line naming no flag, and exited 2 on --help."""
+    helped = dev("--help")
+    assert helped.returncode == 0 and helped.stderr == ""
+    for words in ("./dev plan STACK [--out DIR] [--quiet] [--set KEY=VALUE]... [--placeholder-secrets] [--against DIR]",
+                  "./dev preview|up|refresh|destroy|cancel STACK [--diff] [--replace URN]... [--target URN]...",
+                  "[--expect-no-changes] [--skip-preview] [--clear-pending-creates]", "./dev test [PYTEST ARGS]",
+                  "./dev bench [--engine] [SIZES...]", "./dev toolchain", "./dev pulumi ARGS...",
+                  "./dev COMMAND --help"):
+        assert words in helped.stdout, words
+    for args, says in (((), "./dev: no command given\n"), (("apply",), "./dev: unknown command 'apply'\n")):
+        done = dev(*args)
+        assert done.returncode == 2 and done.stdout == "" and done.stderr == says + helped.stdout
+
+
 @pytest.mark.parametrize("args, usage", [(("bench", "--help"), "usage: ./dev bench [-h] [SIZE ...]"),
                                          (("bench", "--engine", "--help"), "usage: ./dev bench --engine [-h] [SIZE ...]")])
 def test_dev_bench_answers_help_and_refuses_a_size_that_is_no_number(args, usage):
