@@ -58,9 +58,21 @@ def check_characters(value: str, refused=frozenset(_REFUSED_CATEGORIES), allowed
 
 def canonical_address(value: str) -> str:
     """One spelling per address, to tell whether two nodes are one machine: IP addresses in
-    ipaddress's compressed form (FD00::A and fd00:0::a are one), host names lower-cased."""
-    address = ip(value)
+    ipaddress's compressed form (FD00::A and fd00:0::a are one), an IPv4-mapped IPv6 address as
+    its IPv4 address, host names lower-cased."""
+    address = ip(unmapped(value))
     return address.compressed if address is not None else value.lower().rstrip(".")
+
+
+def unmapped(value: Any) -> Any:
+    """An IPv4-mapped IPv6 address (::ffff:10.20.0.10) as the IPv4 address it stands for
+    (10.20.0.10), anything else as it is. The mapped form reaches the same IPv4 machine, so every
+    address rule must see it as that address: ::ffff:127.0.0.1 is loopback, ::ffff:10.20.0.10 the
+    machine at 10.20.0.10."""
+    address = ip(value)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return value
 
 
 def ip(value: Any) -> Optional[ipaddress.IPv4Address | ipaddress.IPv6Address]:
