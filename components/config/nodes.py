@@ -64,10 +64,13 @@ def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool 
     checked["jumpHost"] = jump = validate.unmapped(value.get("jumpHost"))
     if jump is not None and validate.check_host(jump):
         r.problem(f"{where}.jumpHost", validate.check_host(jump))
+    # the machine each key is for: a key line naming another one is refused
+    machines = {"hostKey": ([a for a in (host, my_ip) if validate.is_host(a)], (22, checked["port"])),
+                "jumpHostKey": ([jump] if validate.is_host(jump) else [], (22,))}
     for setting in ("hostKey", "jumpHostKey"):
         checked[setting] = None
         if value.get(setting) is not None:
-            checked[setting], error = validate.ssh_host_key(value[setting])
+            checked[setting], error = validate.ssh_host_key(value[setting], *machines[setting])
             if error:
                 r.problem(f"{where}.{setting}", error)
     if "jumpHostKey" in value and jump is None:
