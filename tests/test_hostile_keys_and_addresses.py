@@ -1,27 +1,32 @@
-"""Hostile SSH host keys and addresses: pinned host keys only as ssh-keygen loads them and only
-for the node they name, and an IPv4-mapped IPv6 address seen as the IPv4 machine it is by every
-address rule. What is refused is refused before anything is registered, naming the key; the
+"""Hostile SSH keys and addresses: nova's private key accepted exactly as the nodes' OpenSSH
+loads it, pinned host keys only as ssh-keygen loads them and only for the node they name, and an
+IPv4-mapped IPv6 address seen as the IPv4 machine it is by every address rule. What is refused
+is refused before anything is registered, naming the key, never showing a secret; the
 comparisons with OpenSSH run its real ssh-keygen."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
+from components.config.migration import key_file_text, nova_key
 from components.nova_conf import COMPUTE, render_masked
 from components.validate import ssh_host_key
 from tests.conftest import service_unavailable
 from tests.support import record, settings_for
 from tests.test_hostile_settings import named, refused
-from tools.plan import unwrap
+from tools.plan import PROJECT_ROOT, unwrap
 
-PEM, OPENSSH = serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH
+PEM, OPENSSH, PKCS8, TRADITIONAL = (serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                    serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL)
 
 
 def private_text(key, form) -> str:
@@ -42,6 +47,14 @@ def hypervisors(**changes) -> list[dict]:
     for index, change in changes.items():
         nodes[int(index.removeprefix("n"))].update(change)
     return nodes
+
+
+def migration_problems(key_text: str) -> list[str]:
+    """What the program says of `key_text` as nova's key, having registered nothing."""
+    problems = refused("dev", secrets={"novaSshPrivateKey": key_text}, migration={"enabled": True},
+                       hypervisors=hypervisors())
+    assert problems == named(problems, "novaSshPrivateKey"), problems
+    return problems
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +253,159 @@ def test_a_jump_host_key_must_be_the_jump_host_s():
                                         "jumpHost": "bastion.lab.example.org",
                                         "jumpHostKey": f"bastion.lab.example.org {KEY}"})
     assert s.controller.jump_host_key == KEY
+
+
+# ---------------------------------------------------------------------------------------------
+# nova's private key (novaSshPrivateKey)
+# ---------------------------------------------------------------------------------------------
+KEY_FORMS = {
+    "ed25519, OpenSSH's format": lambda: private_text(ed25519.Ed25519PrivateKey.generate(), OPENSSH),
+    "ed25519, PKCS#8": lambda: private_text(ed25519.Ed25519PrivateKey.generate(), PKCS8),
+    "RSA, OpenSSH's format": lambda: private_text(rsa.generate_private_key(65537, 2048), OPENSSH),
+    "RSA, PKCS#1": lambda: private_text(rsa.generate_private_key(65537, 2048), TRADITIONAL),
+    "RSA, PKCS#8": lambda: private_text(rsa.generate_private_key(65537, 2048), PKCS8),
+    "nistp256, SEC1": lambda: private_text(ec.generate_private_key(ec.SECP256R1()), TRADITIONAL),
+    "nistp384, PKCS#8": lambda: private_text(ec.generate_private_key(ec.SECP384R1()), PKCS8),
+    "nistp521, OpenSSH's format": lambda: private_text(ec.generate_private_key(ec.SECP521R1()), OPENSSH),
+    "secp256k1, SEC1": lambda: private_text(ec.generate_private_key(ec.SECP256K1()), TRADITIONAL),
+    "secp256k1, PKCS#8": lambda: private_text(ec.generate_private_key(ec.SECP256K1()), PKCS8),
+}
+
+
+def _lines(text: str, change) -> str:
+    return "\n".join(change(i, line) for i, line in enumerate(text.split("\n")))
+
+
+def _marker(line: str) -> bool:
+    return line.startswith("-----")
+
+
+# How a key's text reaches a stack: pasted, from Windows, through YAML, with text around it.
+LAYOUTS = {
+    "as written": lambda t: t,
+    "CRLF": lambda t: t.replace("\n", "\r\n"),
+    "CR": lambda t: t.replace("\n", "\r"),
+    "byte order mark and CRLF": lambda t: "\ufeff" + t.replace("\n", "\r\n"),
+    "every line indented": lambda t: _lines(t, lambda i, line: "  " + line if line else line),
+    "END indented": lambda t: _lines(t, lambda i, line: "  " + line if line.startswith("-----END") else line),
+    "body indented": lambda t: _lines(t, lambda i, line: line if _marker(line) or not line else "  " + line),
+    "trailing spaces": lambda t: _lines(t, lambda i, line: line + " " if line else line),
+    "BEGIN with a trailing space": lambda t: _lines(t, lambda i, line: line + " " if line.startswith("-----BEGIN")
+                                                    else line),
+    "a blank line in the body": lambda t: _lines(t, lambda i, line: line + "\n" if i == 1 else line),
+    "body on one line": lambda t: "\n".join([t.split("\n")[0], "".join(t.split("\n")[1:-2]), t.split("\n")[-2]]),
+    "text before": lambda t: "the key:\n" + t,
+    "text after": lambda t: t + "that was the key\n",
+    "END with a space, then text": lambda t: _lines(t, lambda i, line: line + " " if line.startswith("-----END")
+                                                    else line) + "more\n",
+    "indented BEGIN after text": lambda t: "the key:\n  " + t,
+    "no-break spaces in the body": lambda t: _lines(t, lambda i, line: line if _marker(line) or not line
+                                                    else "\u00a0" + line),
+    "blank lines around": lambda t: "\n \n" + t + "\n\n",
+}
+
+
+@pytest.mark.parametrize("form", sorted(KEY_FORMS))
+def test_nova_s_key_is_accepted_exactly_when_the_nodes_openssh_loads_what_is_written(form, openssh_9_2, tmp_path):
+    """Each key form in each layout: accepted if and only if OpenSSH 9.2's ssh-keygen loads the
+    file the program writes (the layout's line endings made Unix ones, nothing else changed)."""
+    text = KEY_FORMS[form]()
+    disagree = {}
+    for layout, change in LAYOUTS.items():
+        written = key_file_text(change(text))
+        loads = ssh_keygen_loads(["-y", "-f"], tmp_path / "id", written)
+        public, kind, error = nova_key(change(text))
+        if loads != (error is None):
+            disagree[layout] = f"ssh-keygen {'loads' if loads else 'refuses'} it, the program says {error}"
+        elif loads:
+            derived = subprocess.run(["ssh-keygen", "-y", "-f", str(tmp_path / "id")], capture_output=True,
+                                     text=True, check=True).stdout
+            assert public.split()[:2] == derived.split()[:2], layout
+    assert disagree == {}
+
+
+@pytest.mark.parametrize("form, why", [
+    ("secp256k1, SEC1", "is an ECDSA key on the curve secp256k1, which OpenSSH does not support; it has ECDSA on "
+                        "nistp256, nistp384, nistp521 only"),
+    ("secp256k1, PKCS#8", "is an ECDSA key on the curve secp256k1"),
+    ("ed25519, PKCS#8", "is an ed25519 key in PEM (PKCS#8) form, which OpenSSH 9.2 (Debian 12's) cannot read "
+                        "(\"invalid format\"): it reads ed25519 keys in its own format only"),
+])
+def test_a_key_openssh_cannot_use_is_refused_naming_the_key_without_showing_it(form, why):
+    """The reported crash (secp256k1: a ValueError traceback) and the PKCS#8 ed25519 key
+    OpenSSH 9.2 calls "invalid format": refused before anything is registered."""
+    text = KEY_FORMS[form]()
+    problems = migration_problems(text)
+    assert len(problems) == 1 and problems[0].startswith(f"novaSshPrivateKey: {why}"), problems
+    assert "create one with `ssh-keygen -t ed25519" in problems[0]
+    body = "".join(text.strip().split("\n")[1:-1])
+    assert not any(body[i:i + 16] in problems[0] for i in range(0, len(body) - 16, 8))
+
+
+@pytest.mark.parametrize("layout, why", [
+    ("every line indented", "has no line -----END OPENSSH PRIVATE KEY----- alone (no indent, no trailing space)"),
+    ("END indented", "has no line -----END OPENSSH PRIVATE KEY----- alone"),
+    ("text before", "does not start with the line -----BEGIN OPENSSH PRIVATE KEY----- alone"),
+    ("BEGIN with a trailing space", "does not start with the line -----BEGIN OPENSSH PRIVATE KEY----- alone"),
+    ("no-break spaces in the body", "holds a character that is not ASCII"),
+])
+def test_a_key_laid_out_so_openssh_cannot_read_it_is_refused_with_the_fix(layout, why):
+    problems = migration_problems(LAYOUTS[layout](NOVA_KEY))
+    assert len(problems) == 1 and problems[0].startswith(f"novaSshPrivateKey: {why}"), problems
+    assert "set the key file as ssh-keygen wrote it (`pulumi config set --secret novaSshPrivateKey < FILE`)" in problems[0]
+
+
+def test_a_pem_key_with_an_indented_end_line_is_refused():
+    problems = migration_problems(LAYOUTS["END indented"](KEY_FORMS["RSA, PKCS#1"]()))
+    assert problems[0].startswith("novaSshPrivateKey: has an indented BEGIN or END line, which OpenSSH does not find")
+
+
+@pytest.mark.parametrize("layout", ["CRLF", "CR", "byte order mark and CRLF", "blank lines around"])
+def test_a_key_saved_on_windows_is_written_with_unix_line_endings(layout):
+    """Normalised, not refused: the file nova gets is the key as ssh-keygen wrote it."""
+    rec = record("dev", secrets={"novaSshPrivateKey": LAYOUTS[layout](NOVA_KEY)}, migration={"enabled": True},
+                 hypervisors=hypervisors())
+    for node in ("compute1", "compute2"):
+        assert unwrap(rec.by_name(f"{node}-nova-ssh-key").raw_inputs)["stdin"] == NOVA_KEY
+        authorized = unwrap(rec.by_name(f"{node}-nova-authorized-keys").raw_inputs)["stdin"]
+        assert authorized == nova_key(NOVA_KEY)[0] + "\n"
+
+
+def test_a_dsa_key_is_still_refused():
+    """OpenSSH 9.2 loads DSA keys, but its client no longer offers them: nova's ssh could not log in."""
+    problems = migration_problems(private_text(dsa.generate_private_key(2048), TRADITIONAL))
+    assert problems[0].startswith("novaSshPrivateKey: is neither an ed25519, an RSA nor an ECDSA key")
+
+
+def test_the_offline_plans_placeholder_is_a_key_openssh_loads(openssh_9_2, tmp_path):
+    from tools.plan.stack import placeholder
+
+    text = placeholder("novaSshPrivateKey")
+    assert text.startswith("-----BEGIN OPENSSH PRIVATE KEY-----\n") and nova_key(text)[2] is None
+    assert ssh_keygen_loads(["-y", "-f"], tmp_path / "id", text)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the user sees: exit 2, the key, no traceback, no secret
+# ---------------------------------------------------------------------------------------------
+SECP256K1_KEY = KEY_FORMS["secp256k1, SEC1"]()
+
+
+@pytest.mark.parametrize("settings, key", [
+    ([f"novaSshPrivateKey={SECP256K1_KEY}", 'migration={"enabled": true}',
+      f"hypervisors={json.dumps(hypervisors())}"], "novaSshPrivateKey"),
+    ([f"hypervisors={json.dumps(hypervisors(n1={'hostKey': f'@revoked dev-cmp2.lab.example.org {KEY}'}))}"],
+     "hypervisors[1].hostKey"),
+    ([f"novaSshPrivateKey={NOVA_KEY}", 'migration={"enabled": true}',
+      f"hypervisors={json.dumps(hypervisors(n1={'myIp': '::ffff:127.0.0.1'}))}"], "hypervisors[1].myIp"),
+], ids=["secp256k1 key", "revoked host key", "mapped loopback"])
+def test_the_offline_plan_exits_2_naming_the_key(tmp_path, settings, key):
+    command = [sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--out", str(tmp_path)]
+    for setting in settings:
+        command += ["--set", setting]
+    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert f"  - {key}:" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert SECP256K1_KEY.split("\n")[1][:20] not in done.stderr + done.stdout
+    assert not list(tmp_path.iterdir())
