@@ -13,6 +13,7 @@ from typing import Optional
 
 from components import validate
 from components.config.reader import Reader
+from components.config.schema import Secret
 from components.config.settings import MigrationSettings, NodeSettings
 
 SCHEMES = ("ssh", "tls")
@@ -23,17 +24,65 @@ KEY_HOWTO = ("ssh-keygen -t ed25519 -N '' -C nova-migration -f nova_migration &&
              "pulumi config set --secret novaSshPrivateKey < nova_migration")
 
 
+# OpenSSH's own private key format, as sshkey.c (OpenSSH 9.2) reads it: the BEGIN line and its
+# newline first in the file, and somewhere an END line with its newline.
+OPENSSH_BEGIN, OPENSSH_END = "-----BEGIN OPENSSH PRIVATE KEY-----", "-----END OPENSSH PRIVATE KEY-----"
+# How to set a key file as it is (the error adds how to create one).
+AS_WRITTEN = "set the key file as ssh-keygen wrote it (`pulumi config set --secret novaSshPrivateKey < FILE`)"
+# The curves OpenSSH has ECDSA keys on (sshkey.c's sshkey_curve_nid_to_name), by cryptography's names.
+OPENSSH_CURVES = {"secp256r1": "nistp256", "secp384r1": "nistp384", "secp521r1": "nistp521"}
+
+
+def key_file_text(text: str) -> str:
+    """The key file written for nova: `text` with Unix line endings and without the byte order
+    mark an editor may put first (a key saved on Windows has both, and OpenSSH's own format
+    reads neither), nothing around the key, one final newline. That is all it changes: the rest
+    is checked (`nova_key`) as OpenSSH will read it."""
+    unix = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return unix.removeprefix("\ufeff").strip() + "\n"
+
+
+def _layout_problem(text: str) -> Optional[str]:
+    """What in the layout of key file `text` the nodes' OpenSSH (9.2, the oldest they run) does not
+    read, though cryptography, more lenient, does. OpenSSH's own format must begin with its BEGIN
+    line and hold its END line, each alone on its line (sshkey.c); a PEM key (read by OpenSSL)
+    needs its BEGIN and END lines at the start of their lines; and a key holds ASCII only."""
+    lines = text.split("\n")
+    begin = next((i for i, line in enumerate(lines) if line.lstrip().startswith("-----BEGIN ")), None)
+    if begin is None:
+        return None  # no key at all: the loaders say so
+    if lines[begin].lstrip().startswith(OPENSSH_BEGIN):
+        if begin != 0 or lines[0] != OPENSSH_BEGIN:
+            return (f"does not start with the line {OPENSSH_BEGIN} alone (nothing before it, no indent, no "
+                    f"trailing space), where OpenSSH starts reading its own format; {AS_WRITTEN}")
+        if OPENSSH_END not in lines:
+            return (f"has no line {OPENSSH_END} alone (no indent, no trailing space), where OpenSSH finds the "
+                    f"key's end; {AS_WRITTEN}")
+        end = lines.index(OPENSSH_END)
+    else:
+        end = next((i for i, line in enumerate(lines[begin:], begin) if line.lstrip().startswith("-----END ")), None)
+        if any(lines[i] != lines[i].lstrip() for i in (begin, end) if i is not None):
+            return f"has an indented BEGIN or END line, which OpenSSH does not find; {AS_WRITTEN}"
+    if not "".join(lines[begin:None if end is None else end + 1]).isascii():
+        return f"holds a character that is not ASCII (a key file holds none), which OpenSSH refuses; {AS_WRITTEN}"
+    return None
+
+
 def nova_key(text: str) -> tuple[Optional[str], Optional[str], Optional[str]]:
     """(`keytype base64 nova-migration`, key type, error) of an SSH private key's text (OpenSSH
-    or PEM, no passphrase), derived in Python: the key never reaches a command line. The error
-    never quotes the key."""
+    or PEM, no passphrase), derived in Python: the key never reaches a command line. Accepted
+    is what the nodes' OpenSSH loads from the file the program writes (`key_file_text`), and
+    nova's ssh offers: an ed25519, RSA or ECDSA key. The error never quotes the key."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     # what a key's algorithm is called in its file name (~/.ssh/id_<type>, which ssh tries by default)
     kinds = ((ed25519.Ed25519PrivateKey, "ed25519"), (rsa.RSAPrivateKey, "rsa"), (ec.EllipticCurvePrivateKey, "ecdsa"))
 
-    data = text.strip().encode() + b"\n"
+    written = key_file_text(text)
+    if (problem := _layout_problem(written)):
+        return None, None, problem
+    data = written.encode()
     loaders = (serialization.load_ssh_private_key, serialization.load_pem_private_key)
     key, why = None, "is not an SSH private key (OpenSSH or PEM)"
     for load in loaders:
@@ -49,8 +98,15 @@ def nova_key(text: str) -> tuple[Optional[str], Optional[str], Optional[str]]:
     kind = next((name for cls, name in kinds if isinstance(key, cls)), None)
     if kind is None:
         return None, None, "is neither an ed25519, an RSA nor an ECDSA key, which OpenSSH's client reads by default"
+    if kind == "ed25519" and not written.startswith(OPENSSH_BEGIN):
+        return None, None, ("is an ed25519 key in PEM (PKCS#8) form, which OpenSSH 9.2 (Debian 12's) cannot read "
+                            f"(\"invalid format\"): it reads ed25519 keys in its own format only ({OPENSSH_BEGIN})")
+    if kind == "ecdsa" and key.curve.name not in OPENSSH_CURVES:
+        return None, None, (f"is an ECDSA key on the curve {key.curve.name}, which OpenSSH does not support; it has "
+                            f"ECDSA on {', '.join(OPENSSH_CURVES.values())} only")
     if kind == "rsa" and key.key_size < 2048:
-        return None, None, f"is a {key.key_size}-bit RSA key, which OpenSSH refuses; use ed25519 (or RSA of 3072 bits)"
+        return None, None, (f"is a {key.key_size}-bit RSA key, too short to trust (OpenSSH's own ssh-keygen makes "
+                            "3072 bits); use ed25519 (or RSA of 3072 bits)")
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return public.decode() + " nova-migration", kind, None
 
@@ -103,6 +159,7 @@ def migration(r: Reader, hypervisors: tuple[NodeSettings, ...], release_name: Op
         public, kind, error = nova_key(private.value)
         if error:
             r.problem("novaSshPrivateKey", f"{error}; create one with `{KEY_HOWTO}`")
+        private = Secret(key_file_text(private.value))  # what is written: the line endings made Unix ones
     for i, node in enumerate(hypervisors):
         where = f"hypervisors[{i}]"
         if node.host_key is None:

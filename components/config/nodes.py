@@ -41,7 +41,9 @@ def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool 
     checked["name"] = name = value.get("name", name_default)
     if not isinstance(name, str) or not _NODE_NAME_RE.fullmatch(name):
         r.problem(f"{where}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
-    checked["host"] = host = value.get("host")
+    # An IPv4-mapped address (::ffff:10.20.0.10) is kept as the IPv4 address it maps, before any
+    # rule compares or classifies it, and is what the nodes are told.
+    checked["host"] = host = validate.unmapped(value.get("host"))
     if host is not None and validate.check_host(host):
         r.problem(f"{where}.host", validate.check_host(host))
     port = value.get("port", 22)
@@ -54,18 +56,21 @@ def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool 
     checked["user"] = user = value["user"] if "user" in value else r.get("sshUser")
     if not isinstance(user, str) or not validate.UNIX_USER_RE.fullmatch(user):
         r.problem(user_key, f"{user!r} is not a Unix user name; use lower-case letters, digits, '_' and '-'")
-    my_ip = value.get("myIp")
+    my_ip = validate.unmapped(value.get("myIp"))
     if my_ip is not None and validate.check_ip(my_ip):
         r.problem(f"{where}.myIp", validate.check_ip(my_ip))
         my_ip = None
     checked["myIp"] = my_ip
-    checked["jumpHost"] = jump = value.get("jumpHost")
+    checked["jumpHost"] = jump = validate.unmapped(value.get("jumpHost"))
     if jump is not None and validate.check_host(jump):
         r.problem(f"{where}.jumpHost", validate.check_host(jump))
+    # the machine each key is for: a key line naming another one is refused
+    machines = {"hostKey": ([a for a in (host, my_ip) if validate.is_host(a)], (22, checked["port"])),
+                "jumpHostKey": ([jump] if validate.is_host(jump) else [], (22,))}
     for setting in ("hostKey", "jumpHostKey"):
         checked[setting] = None
         if value.get(setting) is not None:
-            checked[setting], error = validate.ssh_host_key(value[setting])
+            checked[setting], error = validate.ssh_host_key(value[setting], *machines[setting])
             if error:
                 r.problem(f"{where}.{setting}", error)
     if "jumpHostKey" in value and jump is None:

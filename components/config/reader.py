@@ -116,7 +116,7 @@ class Reader:
     # -- typed getters: a setting read and checked, its key named once -----------------------
     # Each returns None (the problem collected) when the value is set but not valid.
     def host(self, key: str, default: Optional[str] = None) -> Optional[str]:
-        value = self.get(key, default)
+        value = validate.unmapped(self.get(key, default))  # ::ffff:10.0.0.5 is 10.0.0.5 (validate.unmapped)
         if value is not None and validate.check_host(value):
             self.problem(key, validate.check_host(value))
             return None

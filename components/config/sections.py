@@ -224,8 +224,11 @@ def memcached(r: Reader) -> Optional[str]:
     if value is None or value == "":
         return None
     items = [item.strip() for item in value.split(",")]
-    for item in items:
+    for i, item in enumerate(items):
         host, _, port = item.rpartition(":")
+        if (ipv4 := validate.unmapped(host)) != host:  # ::ffff:10.0.0.5:11211 is 10.0.0.5:11211 (validate.unmapped)
+            host = ipv4
+            items[i] = item = f"{host}:{port}"
         if not host or not validate.is_host(host) or not port.isascii() or not port.isdigit() or validate.check_port(int(port)):
             r.problem("memcachedServers", f"{item!r} is not host:port; use e.g. controller:11211")
         elif validate.ip(host) and validate.ip(host).version == 6:

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -44,16 +45,37 @@ UNSET_IS_MEANINGFUL = {"sshPrivateKey", "novaConfSecret"}
 
 def placeholder(key: str) -> str:
     """A secret's placeholder. novaSshPrivateKey is read as a key (its public half is derived),
-    so its placeholder is one: a fixed ed25519 key (PKCS#8 PEM: the same text at every plan),
-    derived from the placeholder text, as public as the text itself."""
+    so its placeholder is one: a fixed ed25519 key derived from the placeholder text, as public
+    as the text itself."""
     text = PLACEHOLDER.format(key=key)
     if key != "novaSshPrivateKey":
         return text
+    return _openssh_ed25519(hashlib.sha256(text.encode()).digest())
+
+
+def _openssh_ed25519(seed: bytes) -> str:
+    """The ed25519 key of `seed` in OpenSSH's own format (PROTOCOL.key, unencrypted), the one an
+    ed25519 key is accepted in (OpenSSH 9.2 reads no other), with its check integers derived
+    from the key where cryptography draws them at random: the same text at every plan."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    key_obj = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(text.encode()).digest())
-    return key_obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()).decode()
+
+    raw = serialization.Encoding.Raw
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    public_raw = key.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+
+    def string(data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + data
+
+    public = string(b"ssh-ed25519") + string(public_raw)
+    check = hashlib.sha256(public_raw).digest()[:4]  # any value, twice: a passphrase check when encrypted
+    private = check + check + public + string(seed + public_raw) + string(b"")  # no comment
+    private += bytes(range(1, 1 + (-len(private)) % 8))  # padded to the cipher "none"'s block of 8
+    blob = (b"openssh-key-v1\0" + string(b"none") + string(b"none") + string(b"") + struct.pack(">I", 1)
+            + string(public) + string(private))
+    body = base64.b64encode(blob).decode()
+    lines = [body[i:i + 70] for i in range(0, len(body), 70)]
+    return "\n".join(["-----BEGIN OPENSSH PRIVATE KEY-----", *lines, "-----END OPENSSH PRIVATE KEY-----", ""])
 
 
 class StackConfigError(Exception):
