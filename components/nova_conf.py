@@ -4,7 +4,8 @@ render_nova_conf(settings, node, role, secrets) -> the whole file as text.
   - the release profile's options for the role (controller or compute), filled from the stack
     (components.template_context);
   - then the stack's overrides (`novaConf`, `novaConfSecret`) merged over them, key by key;
-  - every value escaped for oslo.config (`$` -> `$$`: oslo.config interpolates `$name`);
+  - every value encoded so that oslo.config reads back exactly that value (components.ini:
+    `$` doubled, as it interpolates `$name`; quoted where it would strip spaces or quotes);
   - passwords inside URLs percent-encoded.
 The caller passes secret values in `secrets` (plain strings from the stack's settings), so the
 same function serves tests and the Pulumi glue; the glue wraps the rendered text in
@@ -22,8 +23,9 @@ from components.template_context import (
 )
 from components.validate import url_host
 
-__all__ = ["COMPUTE", "CONTROLLER", "secret_values", "secret_filled_options", "cell_templates", "render_nova_conf",
-           "render_compute_driver_conf", "plain_secret_overrides", "render_masked"]
+__all__ = ["COMPUTE", "CONTROLLER", "secret_values", "secret_filled_options", "cell_templates",
+           "nova_conf_options", "render_nova_conf", "render_compute_driver_conf", "plain_secret_overrides",
+           "render_masked"]
 
 
 def secret_filled_options(settings: Settings) -> dict[tuple[str, str], str]:
@@ -55,13 +57,20 @@ def cell_templates(settings: Settings) -> CellTemplates:
                                db_port=db.port != 3306, db_query=bool(db.ca_file), mq_ipv6=url_host(mq.host) != mq.host)
 
 
-def render_nova_conf(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
-                     secret_overrides: Optional[Mapping[str, Mapping[str, str]]] = None,
-                     virt_type: Optional[str] = None) -> str:
+def nova_conf_options(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
+                      secret_overrides: Optional[Mapping[str, Mapping[str, str]]] = None,
+                      virt_type: Optional[str] = None) -> dict[str, dict[str, str]]:
+    """section -> option -> the value nova must read: what `render_nova_conf` writes."""
     profile = settings.release
     templates = profile.release.controller_conf if role == CONTROLLER else profile.release.compute_conf
     options = fill(templates, conf_context(settings, node, role, secrets, virt_type))
-    return render_ini(merge_overrides(options, settings.nova_conf_overrides, secret_overrides or {}))
+    return merge_overrides(options, settings.nova_conf_overrides, secret_overrides or {})
+
+
+def render_nova_conf(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
+                     secret_overrides: Optional[Mapping[str, Mapping[str, str]]] = None,
+                     virt_type: Optional[str] = None) -> str:
+    return render_ini(nova_conf_options(settings, node, role, secrets, secret_overrides, virt_type))
 
 
 def render_compute_driver_conf(virt_type: str) -> str:
