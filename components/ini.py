@@ -35,12 +35,21 @@ def fill(templates: Mapping[str, Mapping[str, str]], context: Mapping[str, Optio
     return filled
 
 
+def oslo_section(name: str) -> str:
+    """The section oslo.config reads `[name]` as: any case is one section (`[LIBVIRT]` is
+    `[libvirt]`), except `DEFAULT`, which only that spelling is (`[default]` is a section nova
+    ignores)."""
+    return name if name == "DEFAULT" else name.lower()
+
+
 def merge_overrides(options: dict[str, dict[str, str]], *overrides: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """The overrides merged over `options` key by key, each section where oslo.config reads it:
+    one `[libvirt]` for `libvirt` and `LIBVIRT`, never two sections whose later one would win."""
     merged = {section: dict(keys) for section, keys in options.items()}
     for layer in overrides:
         for section in sorted(layer):
             for option in sorted(layer[section]):
-                merged.setdefault(section, {})[option] = layer[section][option]
+                merged.setdefault(oslo_section(section), {})[option] = layer[section][option]
     return merged
 
 

@@ -13,17 +13,19 @@ same function serves tests and the Pulumi glue; the glue wraps the rendered text
 """
 from __future__ import annotations
 
+import string
 from typing import Mapping, Optional
 
 from components.config import NodeSettings, Settings
 from components.ini import MASK, fill, merge_overrides, render_ini, shown
 from components.scripts import CellTemplates
 from components.template_context import (
-    COMPUTE, CONTROLLER, SECRET_SETTINGS, conf_context, masked_secrets, secret_values,
+    COMPUTE, CONTROLLER, SECRET_SETTINGS, SETTING_SOURCES, conf_context, masked_secrets, secret_values,
 )
 from components.validate import url_host
 
-__all__ = ["COMPUTE", "CONTROLLER", "secret_values", "secret_filled_options", "cell_templates",
+__all__ = ["COMPUTE", "CONTROLLER", "secret_values", "secret_filled_options", "setting_filled_options",
+           "cell_templates",
            "nova_conf_options", "render_nova_conf", "render_compute_driver_conf", "plain_secret_overrides",
            "render_masked"]
 
@@ -46,6 +48,32 @@ def secret_filled_options(settings: Settings) -> dict[tuple[str, str], str]:
                 for option, value in options.items():
                     if before.get(section, {}).get(option) != value:
                         found[(section, option)] = SECRET_SETTINGS[name]
+    return found
+
+
+# Options that replace what a program-written option decides: nova's deprecated [libvirt]
+# live_migration_uri, when set, is the migration URI and live_migration_scheme is ignored
+# (qemu+tcp://%s/system would migrate unauthenticated while migration-check tests qemu+ssh).
+_REPLACES = {("libvirt", "live_migration_uri"): ("libvirt", "live_migration_scheme")}
+
+
+def setting_filled_options(settings: Settings) -> dict[tuple[str, str], tuple[str, str]]:
+    """nova.conf's options (either role) that the program writes from a setting, each mapped to
+    (what the program does with it, the settings to change instead): an option whose template
+    names a value derived from the settings, or one that replaces such an option. Constant options
+    (the release's own choices, such as `auth_type = password`) are not in it."""
+    release = settings.release.release
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for templates in (release.controller_conf, release.compute_conf):
+        for section, options in templates.items():
+            for option, template in options.items():
+                names = [field for _, field, _, _ in string.Formatter().parse(template) if field]
+                sources = list(dict.fromkeys(SETTING_SOURCES[name] for name in names if name in SETTING_SOURCES))
+                if sources:
+                    found[(section, option)] = ("is written by the program", " and ".join(sources))
+    for option, replaced in _REPLACES.items():
+        if replaced in found:
+            found[option] = (f"replaces [{replaced[0]}] {replaced[1]}, which the program writes", found[replaced][1])
     return found
 
 

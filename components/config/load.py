@@ -200,14 +200,18 @@ def _production_rules(r: Reader, keystone: KeystoneSettings, database: DatabaseS
 def _secret_override_problems(r: Reader, settings: Settings) -> None:
     """novaConf and novaConfSecret must not set what the program fills from a secret setting
     (the list is derived from the renderers): the password would sit in clear in the stack, the
-    plan and the state, and a later rotation of the setting would never reach nova.conf. A plain
-    novaConf value that looks like a credential belongs in novaConfSecret."""
-    from components.nova_conf import secret_filled_options  # renders; imports this package
+    plan and the state, and a later rotation of the setting would never reach nova.conf. Nor what
+    it writes from another setting (migration, keystone, messaging, database...): the override
+    would silently win on every node while the program's own steps (its checks, the migration
+    files, the cell mappings) still follow the setting. A plain novaConf value that looks like a
+    credential belongs in novaConfSecret."""
+    from components.nova_conf import secret_filled_options, setting_filled_options  # renders; imports this package
 
     def normal(section: str, option: str) -> tuple[str, str]:
         return section.lower(), option.lower().replace("-", "_")  # how oslo.config finds them
 
     filled = {normal(*where): key for where, key in secret_filled_options(settings).items()}
+    decided = {normal(*where): why for where, why in setting_filled_options(settings).items()}
     for layer, tree in (("novaConf", settings.nova_conf_overrides), ("novaConfSecret", settings.nova_conf_secret_overrides)):
         for section, options in tree.items():
             for option, value in options.items():
@@ -217,6 +221,11 @@ def _secret_override_problems(r: Reader, settings: Settings) -> None:
                     r.problem(where, f"is filled by the program from the secret setting {key}; set that instead "
                               f"(`pulumi config set --secret {key} <value>`): an override would keep the password "
                               f"out of {key}'s rotation")
+                elif normal(section, option) in decided:
+                    what, sources = decided[normal(section, option)]
+                    r.problem(where, f"{what} from {sources}; set that instead: a {layer} value would silently "
+                              "replace it on every node while the program's own steps (checks, migration, cell "
+                              "mappings) still follow the setting")
                 elif layer == "novaConf" and _looks_secret(option, value):
                     r.problem(where, "looks like a credential (a password, secret or URL with user:password@), "
                               "which novaConf would keep in clear in the stack file, plan and state; set it in "
