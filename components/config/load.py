@@ -15,6 +15,8 @@ from components.config import migration, nodes, sections
 from components.config.reader import Reader, strip_namespace
 from components.config.schema import SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
 from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
+from components.ini import oslo_section
+from components.releases.secret_options import AUTH_PLUGIN_SECRET_OPTIONS, SECRET_OPTIONS
 from components.validate import validate_host_pattern
 
 
@@ -226,18 +228,25 @@ def _secret_override_problems(r: Reader, settings: Settings) -> None:
                     r.problem(where, f"{what} from {sources}; set that instead: a {layer} value would silently "
                               "replace it on every node while the program's own steps (checks, migration, cell "
                               "mappings) still follow the setting")
-                elif layer == "novaConf" and _looks_secret(option, value):
-                    r.problem(where, "looks like a credential (a password, secret or URL with user:password@), "
-                              "which novaConf would keep in clear in the stack file, plan and state; set it in "
-                              "novaConfSecret instead (`pulumi config set --secret novaConfSecret '<json>'`)")
+                elif layer == "novaConf" and _looks_secret(section, option, value):
+                    r.problem(where, "looks like a credential (an option nova marks secret, a password, key or "
+                              "token option, or a value with user:password@), which novaConf would keep in clear "
+                              "in the stack file, plan and state; set it in novaConfSecret instead "
+                              "(`pulumi config set --secret novaConfSecret '<json>'`)")
 
 
-_SECRET_OPTION_RE = re.compile(r"password|secret|passwd|private_key|token|credential", re.IGNORECASE)
-_URL_CREDENTIALS_RE = re.compile(r"://[^/\s?#]*@")
+# Option names that look like a credential's, for the options nova does not define (its own
+# secret ones are listed in components.releases.secret_options): rabbit_pass, auth_key, ...
+_SECRET_OPTION_RE = re.compile(r"password|passwd|passphrase|passcode|secret|private_key|token|credential"
+                               r"|(^|_)(pass|pwd|key|keys)$", re.IGNORECASE)
+# user:password@ in a value: after a scheme (even with a space in it, where a URL parser would
+# stop: `rabbit://nova:pa ss@mq`), or without one (`nova:pass@mq:5672`).
+_URL_CREDENTIALS_RE = re.compile(r"://[^/?#]*@|[^\s/@:]+:[^/@]*@")
 
 
-def _looks_secret(option: str, value: str) -> bool:
-    return bool(_SECRET_OPTION_RE.search(option) or _URL_CREDENTIALS_RE.search(value))
+def _looks_secret(section: str, option: str, value: str) -> bool:
+    return bool((oslo_section(section), option) in SECRET_OPTIONS or option in AUTH_PLUGIN_SECRET_OPTIONS
+                or _SECRET_OPTION_RE.search(option) or _URL_CREDENTIALS_RE.search(value))
 
 
 MAX_WORKERS = 64

@@ -241,7 +241,8 @@ def memcached(r: Reader) -> Optional[str]:
     for item in items:
         host, _, port = item.rpartition(":")
         if not host or not validate.is_host(host) or not port.isascii() or not port.isdigit() or validate.check_port(int(port)):
-            r.problem("memcachedServers", f"{item!r} is not host:port; use e.g. controller:11211")
+            r.problem("memcachedServers", f"{validate.without_userinfo(item)!r} is not host:port; use e.g. "
+                      "controller:11211")
         elif validate.ip(host) and validate.ip(host).version == 6:
             r.problem("memcachedServers", f"{item!r}: use a host name for an IPv6 memcached server (oslo.cache "
                       "needs the inet6:[address]:port form, which this program does not write)")
