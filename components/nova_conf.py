@@ -4,7 +4,8 @@ render_nova_conf(settings, node, role, secrets) -> the whole file as text.
   - the release profile's options for the role (controller or compute), filled from the stack
     (components.template_context);
   - then the stack's overrides (`novaConf`, `novaConfSecret`) merged over them, key by key;
-  - every value escaped for oslo.config (`$` -> `$$`: oslo.config interpolates `$name`);
+  - every value encoded so that oslo.config reads back exactly that value (components.ini:
+    `$` doubled, as it interpolates `$name`; quoted where it would strip spaces or quotes);
   - passwords inside URLs percent-encoded.
 The caller passes secret values in `secrets` (plain strings from the stack's settings), so the
 same function serves tests and the Pulumi glue; the glue wraps the rendered text in
@@ -12,18 +13,21 @@ same function serves tests and the Pulumi glue; the glue wraps the rendered text
 """
 from __future__ import annotations
 
+import string
 from typing import Mapping, Optional
 
 from components.config import NodeSettings, Settings
 from components.ini import MASK, fill, merge_overrides, render_ini, shown
 from components.scripts import CellTemplates
 from components.template_context import (
-    COMPUTE, CONTROLLER, SECRET_SETTINGS, conf_context, masked_secrets, secret_values,
+    COMPUTE, CONTROLLER, SECRET_SETTINGS, SETTING_SOURCES, conf_context, masked_secrets, secret_values,
 )
 from components.validate import url_host
 
-__all__ = ["COMPUTE", "CONTROLLER", "secret_values", "secret_filled_options", "cell_templates", "render_nova_conf",
-           "render_compute_driver_conf", "plain_secret_overrides", "render_masked"]
+__all__ = ["COMPUTE", "CONTROLLER", "secret_values", "secret_filled_options", "setting_filled_options",
+           "cell_templates",
+           "nova_conf_options", "render_nova_conf", "render_compute_driver_conf", "plain_secret_overrides",
+           "render_masked"]
 
 
 def secret_filled_options(settings: Settings) -> dict[tuple[str, str], str]:
@@ -47,6 +51,32 @@ def secret_filled_options(settings: Settings) -> dict[tuple[str, str], str]:
     return found
 
 
+# Options that replace what a program-written option decides: nova's deprecated [libvirt]
+# live_migration_uri, when set, is the migration URI and live_migration_scheme is ignored
+# (qemu+tcp://%s/system would migrate unauthenticated while migration-check tests qemu+ssh).
+_REPLACES = {("libvirt", "live_migration_uri"): ("libvirt", "live_migration_scheme")}
+
+
+def setting_filled_options(settings: Settings) -> dict[tuple[str, str], tuple[str, str]]:
+    """nova.conf's options (either role) that the program writes from a setting, each mapped to
+    (what the program does with it, the settings to change instead): an option whose template
+    names a value derived from the settings, or one that replaces such an option. Constant options
+    (the release's own choices, such as `auth_type = password`) are not in it."""
+    release = settings.release.release
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for templates in (release.controller_conf, release.compute_conf):
+        for section, options in templates.items():
+            for option, template in options.items():
+                names = [field for _, field, _, _ in string.Formatter().parse(template) if field]
+                sources = list(dict.fromkeys(SETTING_SOURCES[name] for name in names if name in SETTING_SOURCES))
+                if sources:
+                    found[(section, option)] = ("is written by the program", " and ".join(sources))
+    for option, replaced in _REPLACES.items():
+        if replaced in found:
+            found[option] = (f"replaces [{replaced[0]}] {replaced[1]}, which the program writes", found[replaced][1])
+    return found
+
+
 def cell_templates(settings: Settings) -> CellTemplates:
     """The cell mappings' URL templates, shaped like the URLs nova.conf holds (db_url and the
     transport URL): nova fills them from the local nova.conf, so they carry no password."""
@@ -55,13 +85,20 @@ def cell_templates(settings: Settings) -> CellTemplates:
                                db_port=db.port != 3306, db_query=bool(db.ca_file), mq_ipv6=url_host(mq.host) != mq.host)
 
 
-def render_nova_conf(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
-                     secret_overrides: Optional[Mapping[str, Mapping[str, str]]] = None,
-                     virt_type: Optional[str] = None) -> str:
+def nova_conf_options(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
+                      secret_overrides: Optional[Mapping[str, Mapping[str, str]]] = None,
+                      virt_type: Optional[str] = None) -> dict[str, dict[str, str]]:
+    """section -> option -> the value nova must read: what `render_nova_conf` writes."""
     profile = settings.release
     templates = profile.release.controller_conf if role == CONTROLLER else profile.release.compute_conf
     options = fill(templates, conf_context(settings, node, role, secrets, virt_type))
-    return render_ini(merge_overrides(options, settings.nova_conf_overrides, secret_overrides or {}))
+    return merge_overrides(options, settings.nova_conf_overrides, secret_overrides or {})
+
+
+def render_nova_conf(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
+                     secret_overrides: Optional[Mapping[str, Mapping[str, str]]] = None,
+                     virt_type: Optional[str] = None) -> str:
+    return render_ini(nova_conf_options(settings, node, role, secrets, secret_overrides, virt_type))
 
 
 def render_compute_driver_conf(virt_type: str) -> str:

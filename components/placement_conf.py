@@ -8,10 +8,15 @@ from components.ini import fill, render_ini, shown
 from components.template_context import CONTROLLER, conf_context, masked_secrets
 
 
+def placement_conf_options(settings: Settings, secrets: Mapping[str, Optional[str]]) -> dict[str, dict[str, str]]:
+    """section -> option -> the value placement must read: what `render_placement_conf` writes."""
+    templates = settings.release.release.placement.conf
+    return fill(templates, conf_context(settings, settings.controller, CONTROLLER, secrets))
+
+
 def render_placement_conf(settings: Settings, secrets: Mapping[str, Optional[str]]) -> str:
     """/etc/placement/placement.conf of the release's placement, on the controller."""
-    templates = settings.release.release.placement.conf
-    return render_ini(fill(templates, conf_context(settings, settings.controller, CONTROLLER, secrets)))
+    return render_ini(placement_conf_options(settings, secrets))
 
 
 def render_placement_masked(settings: Settings) -> str:

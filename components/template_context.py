@@ -28,6 +28,39 @@ SECRETS: dict[str, tuple[str, Callable[[Settings], Optional[Secret]]]] = {
 SECRET_SETTINGS = {name: key for name, (key, _) in SECRETS.items()}  # context name -> stack key
 
 
+# The settings each other value a template may name is derived from: what a novaConf override of
+# an option the program writes from it is told to set instead (tests keep it complete).
+SETTING_SOURCES: dict[str, str] = {
+    "workers": "workers",
+    "my_ip": "the node's myIp (controller.myIp, hypervisors[].myIp)",
+    "vnc_listen": "controller.myIp",
+    "db_connection": "dbHost, dbPort, dbName, dbUser and dbCaFile",
+    "api_db_connection": "dbHost, dbPort, dbName, dbUser and dbCaFile",
+    "rabbit_host": "rabbitHost",
+    "rabbit_user": "rabbitUser",
+    "transport_url": "rabbitHost, rabbitPort and rabbitUser",
+    "keystone_public_url": "keystonePublicUrl (or keystoneHost)",
+    "keystone_auth_url": "keystoneAuthUrl (or keystoneHost)",
+    "project_domain": "keystoneProjectDomain",
+    "user_domain": "keystoneUserDomain",
+    "region": "region",
+    "memcached_servers": "memcachedServers",
+    "service_project": "serviceProject",
+    "nova_user": "novaUser",
+    "glance_host": "glanceHost",
+    "glance_url": "glanceHost",
+    "neutron_user": "neutronUser",
+    "placement_user": "placementUser",
+    "placement_db_connection": "placement.dbName and placement.dbUser",
+    "novncproxy_base_url": "controller.myIp",
+    "virt_type": "hypervisors[].virtType",
+    "live_migration_scheme": "migration (enabled, scheme)",
+    "live_migration_inbound_addr": "migration.enabled and the hypervisors' myIp",
+    "admin_user": "keystoneAdminUser",
+    "admin_project": "keystoneAdminProject",
+}
+
+
 def secret_values(settings: Settings) -> dict[str, Optional[str]]:
     """The plain secret values by context name (None: not set), for tests and the Pulumi glue."""
     return {name: (secret.value if (secret := held(settings)) else None) for name, (_, held) in SECRETS.items()}

@@ -112,31 +112,47 @@ def is_host(value: Any) -> bool:
 
 
 def check_host(value: Any) -> Optional[str]:
+    shown = repr(without_userinfo(value))  # `admin:pw@db-node` given as a host
     if isinstance(value, str) and "%" in value and ":" in value:
-        return f"{value!r} is a scoped IPv6 address; use the node's global address or a host name"
+        return f"{shown} is a scoped IPv6 address; use the node's global address or a host name"
     if isinstance(value, str) and HOSTNAME_RE.fullmatch(value) and not is_host(value):
-        return (f"{value!r} looks like an IPv4 address but is not one in canonical form (leading zeros, "
+        return (f"{shown} looks like an IPv4 address but is not one in canonical form (leading zeros, "
                 "hex or missing parts, which resolvers read differently); write it as four decimal numbers, "
                 "e.g. 10.20.0.21")
     if not is_host(value):
-        return f"{value!r} is not a host name or IP address; use e.g. db-node.example.org or 10.0.0.5"
+        return f"{shown} is not a host name or IP address; use e.g. db-node.example.org or 10.0.0.5"
     return None
 
 
 def check_ip(value: Any) -> Optional[str]:
+    shown = repr(without_userinfo(value))
     if isinstance(value, str) and "%" in value and ":" in value:
-        return f"{value!r} is a scoped IPv6 address; nova's my_ip must be an address other nodes can reach"
+        return f"{shown} is a scoped IPv6 address; nova's my_ip must be an address other nodes can reach"
     if ip(value) is None:
-        return f"{value!r} is not an IP address; nova's my_ip must be the node's management IP, e.g. 10.0.0.6"
+        return f"{shown} is not an IP address; nova's my_ip must be the node's management IP, e.g. 10.0.0.6"
     return None
+
+
+def without_userinfo(value: Any) -> Any:
+    """`value` as an error may quote it: whatever stands before its last '@' (after `scheme://`,
+    or from its start) shown as `***`. What a malformed URL holds there is still a password, and
+    where a URL parser would end the userinfo is no guide to what the user meant by it."""
+    if not isinstance(value, str) or "@" not in value:
+        return value
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}"
 
 
 def check_url(value: Any, example: str = "http://controller:8774/v2.1") -> Optional[str]:
     """An http(s) URL a node, a client or keystone's catalog can use: parsed, not pattern-matched:
     scheme, host (a host name, an IPv4 address, or an IPv6 address in brackets), port in range,
-    no credentials (a URL is shown and logged everywhere: passwords are secret settings)."""
+    no credentials (a URL is shown and logged everywhere: passwords are secret settings). The
+    error quotes the URL without its userinfo."""
+    shown = repr(without_userinfo(value))
     if not isinstance(value, str) or not URL_RE.fullmatch(value):
-        return f"{value!r} is not an http(s) URL; use e.g. {example}"
+        return f"{shown} is not an http(s) URL; use e.g. {example}"
     netloc = _netloc(value)
     if "@" in netloc:
         return ("holds credentials (user:password@host): a URL is shown in plans, logs and keystone's catalog; "
@@ -144,19 +160,19 @@ def check_url(value: Any, example: str = "http://controller:8774/v2.1") -> Optio
     if netloc.startswith("["):
         host, _, rest = netloc[1:].partition("]")
         if not isinstance(ip(host), ipaddress.IPv6Address):
-            return f"{value!r}: [{host}] is not an IPv6 address; only IPv6 addresses go in brackets"
+            return f"{shown}: [{host}] is not an IPv6 address; only IPv6 addresses go in brackets"
         if rest and not rest.startswith(":"):
-            return f"{value!r}: after the bracketed address comes a port (:8774) or the path"
+            return f"{shown}: after the bracketed address comes a port (:8774) or the path"
         port = rest[1:] if rest else None
     elif netloc.count(":") > 1:
-        return f"{value!r}: an IPv6 address in a URL goes in brackets, e.g. http://[fd00::5]:8774/"
+        return f"{shown}: an IPv6 address in a URL goes in brackets, e.g. http://[fd00::5]:8774/"
     else:
         host, colon, port = netloc.partition(":")
         port = port if colon else None
         if (problem := check_host(host)):
-            return f"{value!r}: the host {problem}"
+            return f"{shown}: the host {problem}"
     if port is not None and (not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535):
-        return f"{value!r}: the port {port!r} is not a number from 1 to 65535"
+        return f"{shown}: the port {port!r} is not a number from 1 to 65535"
     return None
 
 

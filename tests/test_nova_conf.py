@@ -87,7 +87,7 @@ RENDER_DEV = """
 from components.nova_conf import COMPUTE, CONTROLLER, render_nova_conf, secret_values
 from tests.support import settings_for
 
-s = settings_for("dev", cli_rules=True, novaConf={"DEFAULT": {"debug": True}, "scheduler": {"workers": 4}})
+s = settings_for("dev", cli_rules=True, novaConf={"DEFAULT": {"debug": True}, "scheduler": {"max_attempts": 4}})
 text = render_nova_conf(s, s.controller, CONTROLLER, secret_values(s))
 text += render_nova_conf(s, s.hypervisors[1], COMPUTE, secret_values(s), virt_type="qemu")
 """
@@ -147,12 +147,14 @@ def test_unset_optional_values_leave_options_out():
 
 
 def test_overrides_merge_over_the_profile():
+    """Over the release's own choices (a constant such as state_path) and beside them; what the
+    program writes from a setting is refused (tests/test_program_set_options.py)."""
     s = settings_for("dev", cli_rules=True,
-                     novaConf={"DEFAULT": {"debug": True, "my_ip": "10.20.0.99"}, "scheduler": {"workers": 4}})
+                     novaConf={"DEFAULT": {"debug": True, "state_path": "/srv/nova"}, "scheduler": {"max_attempts": 4}})
     parsed = parse(render(s))
     assert parsed["DEFAULT"]["debug"] == "true"
-    assert parsed["DEFAULT"]["my_ip"] == "10.20.0.99"
-    assert parsed["scheduler"] == {"workers": "4"}
+    assert parsed["DEFAULT"]["state_path"] == "/srv/nova"
+    assert parsed["scheduler"] == {"max_attempts": "4"}
 
 
 def test_secret_overrides_are_rendered_and_masked():

@@ -15,6 +15,8 @@ from components.config import migration, nodes, sections
 from components.config.reader import Reader, strip_namespace
 from components.config.schema import SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
 from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
+from components.ini import oslo_section
+from components.releases.secret_options import AUTH_PLUGIN_SECRET_OPTIONS, SECRET_OPTIONS
 from components.validate import validate_host_pattern
 
 
@@ -200,14 +202,18 @@ def _production_rules(r: Reader, keystone: KeystoneSettings, database: DatabaseS
 def _secret_override_problems(r: Reader, settings: Settings) -> None:
     """novaConf and novaConfSecret must not set what the program fills from a secret setting
     (the list is derived from the renderers): the password would sit in clear in the stack, the
-    plan and the state, and a later rotation of the setting would never reach nova.conf. A plain
-    novaConf value that looks like a credential belongs in novaConfSecret."""
-    from components.nova_conf import secret_filled_options  # renders; imports this package
+    plan and the state, and a later rotation of the setting would never reach nova.conf. Nor what
+    it writes from another setting (migration, keystone, messaging, database...): the override
+    would silently win on every node while the program's own steps (its checks, the migration
+    files, the cell mappings) still follow the setting. A plain novaConf value that looks like a
+    credential belongs in novaConfSecret."""
+    from components.nova_conf import secret_filled_options, setting_filled_options  # renders; imports this package
 
     def normal(section: str, option: str) -> tuple[str, str]:
         return section.lower(), option.lower().replace("-", "_")  # how oslo.config finds them
 
     filled = {normal(*where): key for where, key in secret_filled_options(settings).items()}
+    decided = {normal(*where): why for where, why in setting_filled_options(settings).items()}
     for layer, tree in (("novaConf", settings.nova_conf_overrides), ("novaConfSecret", settings.nova_conf_secret_overrides)):
         for section, options in tree.items():
             for option, value in options.items():
@@ -217,18 +223,30 @@ def _secret_override_problems(r: Reader, settings: Settings) -> None:
                     r.problem(where, f"is filled by the program from the secret setting {key}; set that instead "
                               f"(`pulumi config set --secret {key} <value>`): an override would keep the password "
                               f"out of {key}'s rotation")
-                elif layer == "novaConf" and _looks_secret(option, value):
-                    r.problem(where, "looks like a credential (a password, secret or URL with user:password@), "
-                              "which novaConf would keep in clear in the stack file, plan and state; set it in "
-                              "novaConfSecret instead (`pulumi config set --secret novaConfSecret '<json>'`)")
+                elif normal(section, option) in decided:
+                    what, sources = decided[normal(section, option)]
+                    r.problem(where, f"{what} from {sources}; set that instead: a {layer} value would silently "
+                              "replace it on every node while the program's own steps (checks, migration, cell "
+                              "mappings) still follow the setting")
+                elif layer == "novaConf" and _looks_secret(section, option, value):
+                    r.problem(where, "looks like a credential (an option nova marks secret, a password, key or "
+                              "token option, or a value with user:password@), which novaConf would keep in clear "
+                              "in the stack file, plan and state; set it in novaConfSecret instead "
+                              "(`pulumi config set --secret novaConfSecret '<json>'`)")
 
 
-_SECRET_OPTION_RE = re.compile(r"password|secret|passwd|private_key|token|credential", re.IGNORECASE)
-_URL_CREDENTIALS_RE = re.compile(r"://[^/\s?#]*@")
+# Option names that look like a credential's, for the options nova does not define (its own
+# secret ones are listed in components.releases.secret_options): rabbit_pass, auth_key, ...
+_SECRET_OPTION_RE = re.compile(r"password|passwd|passphrase|passcode|secret|private_key|token|credential"
+                               r"|(^|_)(pass|pwd|key|keys)$", re.IGNORECASE)
+# user:password@ in a value: after a scheme (even with a space in it, where a URL parser would
+# stop: `rabbit://nova:pa ss@mq`), or without one (`nova:pass@mq:5672`).
+_URL_CREDENTIALS_RE = re.compile(r"://[^/?#]*@|[^\s/@:]+:[^/@]*@")
 
 
-def _looks_secret(option: str, value: str) -> bool:
-    return bool(_SECRET_OPTION_RE.search(option) or _URL_CREDENTIALS_RE.search(value))
+def _looks_secret(section: str, option: str, value: str) -> bool:
+    return bool((oslo_section(section), option) in SECRET_OPTIONS or option in AUTH_PLUGIN_SECRET_OPTIONS
+                or _SECRET_OPTION_RE.search(option) or _URL_CREDENTIALS_RE.search(value))
 
 
 MAX_WORKERS = 64

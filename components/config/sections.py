@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, Optional
 
-from components import releases, validate
+from components import ini, releases, validate
 from components.config.reader import Reader
 from components.config.schema import INTERFACES, KNOWN_SERVICE_TYPES, Secret
 from components.config.settings import IdentitySettings, NodeSettings, PlacementSettings
@@ -184,6 +184,11 @@ def overrides(r: Reader) -> tuple[dict, dict]:
             if not _OPTION_RE.fullmatch(section):
                 r.problem(f"{key}.{section}", "is not an INI section name; use letters, digits and '_'")
                 continue
+            if ini.oslo_section(section) == "default":
+                r.problem(f"{key}.{section}", "is not nova's default section: oslo.config reads only `DEFAULT`, in "
+                          f"upper case, as that, and [{section}] as a section of its own that nova ignores; "
+                          "write DEFAULT")
+                continue
             if not isinstance(options, dict):
                 r.problem(f"{key}.{section}", "must be a map option -> value")
                 continue
@@ -209,11 +214,20 @@ def overrides(r: Reader) -> tuple[dict, dict]:
                     continue
                 out.setdefault(section, {})[option] = wrap(value)
         result.append(out)
+    # oslo.config reads [LIBVIRT] as [libvirt]: one option under two spellings would be set twice
+    # (the renderer merges the spellings into one section; which value should win is the user's call)
     plain_out, secret_out = result
-    for section, options in secret_out.items():
-        for option in options:
-            if option in plain_out.get(section, {}):
-                r.problem(f"novaConf.{section}.{option}", "is also set in novaConfSecret; set it in one place")
+    first_spelling: dict[tuple[str, str], str] = {}
+    for key, tree in (("novaConf", plain_out), ("novaConfSecret", secret_out)):
+        for section, options in tree.items():
+            for option in options:
+                first = first_spelling.setdefault((ini.oslo_section(section), option), f"{key}.{section}")
+                if first.startswith("novaConf.") and key == "novaConfSecret":
+                    r.problem(f"{first}.{option}", "is also set in novaConfSecret; set it in one place")
+                elif first != f"{key}.{section}":
+                    r.problem(f"{key}.{section}.{option}", f"is also set as {first}.{option}, which oslo.config "
+                              f"reads as the same [{ini.oslo_section(section)}] option (section names are not "
+                              "case-sensitive); set it in one place")
     return plain_out, secret_out
 
 
@@ -230,7 +244,8 @@ def memcached(r: Reader) -> Optional[str]:
             host = ipv4
             items[i] = item = f"{host}:{port}"
         if not host or not validate.is_host(host) or not port.isascii() or not port.isdigit() or validate.check_port(int(port)):
-            r.problem("memcachedServers", f"{item!r} is not host:port; use e.g. controller:11211")
+            r.problem("memcachedServers", f"{validate.without_userinfo(item)!r} is not host:port; use e.g. "
+                      "controller:11211")
         elif validate.ip(host) and validate.ip(host).version == 6:
             r.problem("memcachedServers", f"{item!r}: use a host name for an IPv6 memcached server (oslo.cache "
                       "needs the inet6:[address]:port form, which this program does not write)")
