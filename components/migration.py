@@ -15,9 +15,15 @@ checking the pinned host keys (nova's known_hosts).
 nova.conf gets `[libvirt] live_migration_scheme` and `live_migration_inbound_addr` (= myIp) from
 the same settings, so a change there restarts nova-compute through nova.conf's content hash; the
 SSH files need no restart (ssh reads them at each connection). Then, per hypervisor, one
-`migration-check` (MigrationPeers) waits for its own files and for every other hypervisor's
-authorized_keys (and certificates), and logs in to each as nova. It runs again when what it
-checks changes: the peers, the scheme, the key, the known hosts.
+`migration-check` (MigrationPeers) waits for its own files and for every hypervisor's
+authorized_keys (and certificates), and logs in to each other one as nova. It runs again when
+what it checks changes: the peers, the scheme, the key, the known hosts.
+
+The stack's cost stays linear in the number of hypervisors wherever it can: every check waits
+for one `migration-peers-ready` marker, which waits for every hypervisor's files (2N edges, not
+N x N), and a check's script grows by one line per peer. What each hypervisor must hold about
+every other one, its pinned host key (known_hosts) and its address (the ssh_config drop-in), is
+the one part that grows with the square of the count.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from components.scripts import migration as scripts
 
 SSH_DIR = f"{scripts.NOVA_HOME}/.ssh"
 SSH_CONFIG = "/etc/ssh/ssh_config.d/openstack-nova-migration.conf"  # Debian's and Ubuntu's ssh_config include it
+PEERS_READY = "every hypervisor has nova's authorized_keys (and, scheme tls, its libvirt certificates)"
 
 
 @dataclass(frozen=True)
@@ -123,13 +130,19 @@ class MigrationPeers(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MigrationPeersArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("openstack-nova:components:MigrationPeers", name, None, opts)
+        # Every check logs in to every other hypervisor, so each needs every one's authorized_keys
+        # (and certificates): one marker waits for all of them and each check for the marker,
+        # rather than each check for all of them. It does nothing: the engine's own Stash resource
+        # (no provider, no plugin) that keeps a fixed value.
+        self.ready = pulumi.Stash(f"{name}-peers-ready", input=PEERS_READY, opts=pulumi.ResourceOptions(
+            parent=self, depends_on=[r for f in args.files for r in f.inbound]))
         self.checks = {}
         for node, steps, files in zip(args.nodes, args.steps, args.files):
             peers = [(other.name, other.my_ip) for other in args.nodes if other.name != node.name]
-            others = [f for n, f in zip(args.nodes, args.files) if n.name != node.name]
             on_node = NodeSteps(self, node.name, node, conn=steps.connection)
+            # Runs again when the digest changes: the scheme, the key, and the known hosts, whose
+            # lines are every hypervisor's name and myIp (the peers).
             self.checks[node.name] = on_node.run(
                 "migration-check", scripts.check_peers(node.name, peers, files.settings.scheme),
-                depends_on=[*files.outbound, *(r for f in others for r in f.inbound)],
-                triggers=[files.settings.digest, *(f"{n}={a}" for n, a in peers)])
+                depends_on=[*files.outbound, self.ready], triggers=[files.settings.digest])
         self.register_outputs({"checked": sorted(self.checks)})

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from components.config.migration import nova_key
+from components.migration import node_migration
 from components.nova_conf import COMPUTE, CONTROLLER, render_masked
 from components.scripts import migration as scripts
 from tests.sandbox import free_port
@@ -221,21 +222,68 @@ def test_each_hypervisor_gets_nova_s_ssh_files_after_its_packages(rec):
         assert deps(rec, f"{n}-libvirt-ssh-config") == {f"{n}-packages"}
 
 
-def test_each_check_waits_for_its_own_files_and_every_other_s_authorized_keys(rec):
-    for n in ("compute1", "compute2", "compute3"):
-        others = {o for o in ("compute1", "compute2", "compute3") if o != n}
+def test_each_check_waits_for_its_own_files_and_every_hypervisor_s_authorized_keys(rec):
+    """Through one marker: it waits for every hypervisor's authorized_keys, and each check for it
+    (2N edges where each check waiting for every other's files made N x N)."""
+    nodes = ("compute1", "compute2", "compute3")
+    ready = rec.by_name("migration-peers-ready")
+    assert ready.type == "pulumi:index:Stash" and ready.parent.endswith("MigrationPeers::migration")
+    assert deps(rec, "migration-peers-ready") == {f"{n}-nova-authorized-keys" for n in nodes}
+    for n in nodes:
+        others = {o for o in nodes if o != n}
         assert deps(rec, f"{n}-migration-check") == {f"{n}-nova-ssh-key", f"{n}-nova-known-hosts",
-                                                     f"{n}-libvirt-ssh-config"} | {
-            f"{o}-nova-authorized-keys" for o in others}
+                                                     f"{n}-libvirt-ssh-config", "migration-peers-ready"}
+        assert all(rec.waits_for(f"{n}-migration-check", f"{o}-nova-authorized-keys") for o in others)
         check = rec.by_name(f"{n}-migration-check")
         assert check.parent.endswith("MigrationPeers::migration")
         script = unwrap(check.raw_inputs)["create"]
-        for o in others:
-            address = f"10.20.0.2{o[-1]}"
-            assert f"ssh -o BatchMode=yes -o ConnectTimeout=10 {address} true" in script
-            assert f"virsh -c qemu+ssh://{address}/system version" in script
-        assert f"10.20.0.2{n[-1]} " not in script  # never itself
-        assert sorted(unwrap(check.raw_inputs)["triggers"][1:]) == sorted(f"{o}=10.20.0.2{o[-1]}" for o in others)
+        assert [line for line in script.splitlines() if line.startswith("check_peer ")] == [
+            f"check_peer {o} 10.20.0.2{o[-1]}" for o in sorted(others)]  # never itself
+        # the peers are in the digest: the known hosts are every hypervisor's myIp and name
+        assert unwrap(check.raw_inputs)["triggers"] == [node_migration(migrating(count=3)).digest]
+
+
+def test_with_tls_the_marker_waits_for_every_hypervisor_s_certificates_too():
+    tls = {"enabled": True, "scheme": "tls", "caFile": "/etc/pki/m/ca.pem", "certFile": "/etc/pki/m/cert.pem",
+           "keyFile": "/etc/pki/m/key.pem"}
+    rec = record("dev", secrets={"novaSshPrivateKey": NOVA_KEY}, migration=tls, hypervisors=dev_hypervisors())
+    assert deps(rec, "migration-peers-ready") == {f"compute{i}-{step}" for i in (1, 2)
+                                                  for step in ("nova-authorized-keys", "libvirt-tls")}
+    assert deps(rec, "compute1-migration-check") == {"compute1-nova-ssh-key", "compute1-nova-known-hosts",
+                                                     "compute1-libvirt-tls", "migration-peers-ready"}
+    script = unwrap(rec.by_name("compute1-migration-check").raw_inputs)["create"]
+    assert "check_peer compute2 10.20.0.22\n" in script and '"$address" 16514' in script
+
+
+def test_a_check_runs_again_when_a_peer_s_address_changes(rec):
+    moved = record("dev", secrets={"novaSshPrivateKey": NOVA_KEY}, migration={"enabled": True},
+                   hypervisors=dev_hypervisors(3, n2={"myIp": "10.20.0.33"}))
+    check = lambda r: unwrap(r.by_name("compute1-migration-check").raw_inputs)  # noqa: E731
+    assert check(moved)["triggers"] != check(rec)["triggers"]
+    assert "check_peer compute3 10.20.0.33\n" in check(moved)["create"]
+
+
+def generated_hypervisors(count: int) -> list[dict]:
+    """`count` hypervisors with names and addresses of one width (cmp01, 10.20.1.11, ...)."""
+    return [{"name": f"cmp{i:02d}", "host": f"cmp{i:02d}.lab.example.org", "myIp": f"10.20.1.{10 + i}",
+             "hostKey": host_key(), "virtType": "kvm"} for i in range(1, count + 1)]
+
+
+def test_the_plan_grows_by_what_each_hypervisor_holds_about_each_other_not_by_copies_of_the_checks():
+    """The plan of N hypervisors with migration: what grows with N x N is each one's known_hosts
+    line and ssh_config address of every other one, and its check's one line per peer (about 150
+    bytes of plan text a pair); the checks' code and dependencies grow with N. With the checks
+    copied per peer and each check waiting for every other's files, a pair cost 1.2 KB."""
+    plans = {}
+    for count in (4, 8, 12):
+        rec = record("dev", secrets={"novaSshPrivateKey": NOVA_KEY}, migration={"enabled": True},
+                     hypervisors=generated_hypervisors(count))
+        plans[count] = (len(plan_text(rec)), len(json.dumps(plan_json(rec))),
+                        sum(len(r.dependencies) for r in rec.resources()))
+    # f(N) = a N^2 + b N + c: the second difference over steps of 4 is 32 a, the cost of a pair
+    text, as_json, edges = ((plans[12][i] - 2 * plans[8][i] + plans[4][i]) / 32 for i in range(3))
+    assert text < 200 and as_json < 250, (text, as_json)
+    assert edges == 0  # dependencies: linear in the number of hypervisors
 
 
 def test_restart_is_triggered_by_nova_conf_only():
@@ -326,12 +374,14 @@ def peer_box(box):
 
 def test_the_check_logs_in_to_every_peer_as_nova(peer_box, listener):
     box = peer_box
-    result = box.run(scripts.check_peers("compute1", [("compute2", "127.0.0.1")], "ssh", ssh_port=listener))
+    peers = [("compute2", "127.0.0.1"), ("compute3", "127.0.0.1")]  # (the listener's one address)
+    result = box.run(scripts.check_peers("compute1", peers, "ssh", ssh_port=listener))
     assert (result.rc, result.err) == (0, "")
-    assert result.out == "migration peers reachable from compute1: compute2\n"
-    assert box.calls("ssh") == ["-o BatchMode=yes -o ConnectTimeout=10 127.0.0.1 true"]
-    assert box.calls("virsh") == ["-c qemu+ssh://127.0.0.1/system version"]  # as root: libvirtd's connection
-    assert box.calls("su") == ["-s /bin/sh -c ssh -o BatchMode=yes -o ConnectTimeout=10 127.0.0.1 true nova"]
+    assert result.out == "migration peers reachable from compute1: compute2 compute3\n"
+    assert box.calls("ssh") == ["-o BatchMode=yes -o ConnectTimeout=10 127.0.0.1 true"] * 2
+    assert box.calls("virsh") == ["-c qemu+ssh://127.0.0.1/system version"] * 2  # as root: libvirtd's connection
+    # as nova, the address in su's environment, never in the command its shell parses
+    assert box.calls("su") == ['-s /bin/sh -c ssh -o BatchMode=yes -o ConnectTimeout=10 "$NOVA_MIGRATION_PEER" true nova'] * 2
 
 
 def test_an_unreachable_peer_is_named_with_the_fix(peer_box):

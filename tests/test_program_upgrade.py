@@ -14,6 +14,7 @@ cannot be built here; README says so)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -21,18 +22,26 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.test_migration import dev_hypervisors
 from tools.plan import PROJECT_ROOT
-from tools.plan.stack import known_stacks
+from tools.plan.stack import known_stacks, stack_path
 
 BASELINE = "8e0a9c800abce947074b3cf7d971dff863356a57"
 # The program just before placement became a component of the program's own (an alias).
 BEFORE_PLACEMENT_MOVED = "cae8f257935883ac835769dcf004220ae441be7a"
+# The program just before each hypervisor's migration check waited for one marker and named its
+# peers one line each (its plan grew with the square of the hypervisor count).
+BEFORE_MIGRATION_CHECKS_SCALED = "bed2c67a4150003961c328d541d47985e0a9bf40"
 NOTHING = "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete"
 
 
-def plan(root: Path, stack: str, out: Path, against: Path | None = None) -> str:
+def plan(root: Path, stack: str, out: Path, against: Path | None = None, settings: dict | None = None) -> str:
+    """`./dev plan` of `root`'s program; `settings` (KEY: value) planned as a what-if (--set)."""
     args = [sys.executable, "-m", "tools.plan", stack, "--quiet", "--out", str(out)]
+    for key, value in (settings or {}).items():
+        args += ["--set", f"{key}={json.dumps(value)}"]
     if stack != "tutorial":  # the tutorial's secrets are encrypted with the documented passphrase
         args.append("--placeholder-secrets")
     if against is not None:
@@ -81,3 +90,24 @@ def test_a_moved_resource_is_the_same_resource(tmp_path):
     text = (tmp_path / "after" / "plan.txt").read_text()
     assert ("same: moved from urn:pulumi:dev::openstack-nova::openstack-nova:components:ControllerNode"
             "$openstack-nova:components:Placement::placement (alias)") in text
+
+
+def test_a_migrating_stack_runs_its_migration_checks_once_more_and_changes_nothing_else(tmp_path):
+    """A deployed stack with `migration`, upgraded to the checks that scale: each hypervisor's
+    `migration-check` is replaced (its script names each peer on one line, and its triggers are
+    the digest alone, which covers the peers' names and addresses through the known hosts) and
+    the `migration-peers-ready` marker is created, which does nothing. A check changes nothing on
+    its node and has no delete, so the upgrade runs each check once more: no file is written
+    again, nothing restarts."""
+    migrating = {"migration": {"enabled": True}, "hypervisors": dev_hypervisors(3)}
+    before = program_at(BEFORE_MIGRATION_CHECKS_SCALED, tmp_path / "program")
+    # its stack file holds the settings: a what-if (--set) would leave no state to compare with
+    stack_file = yaml.safe_load(stack_path("dev").read_text())
+    stack_file["config"].update({f"openstack-nova:{key}": value for key, value in migrating.items()})
+    (before / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack_file))
+    plan(before, "dev", tmp_path / "before")
+    plan(PROJECT_ROOT, "dev", tmp_path / "after", against=tmp_path / "before", settings=migrating)
+    steps = json.loads((tmp_path / "after" / "plan.json").read_text())["steps"]
+    changed = {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in steps if step["op"] != "same"}
+    assert changed == {**{f"compute{i}-migration-check": "replace" for i in (1, 2, 3)},
+                       "migration-peers-ready": "create"}

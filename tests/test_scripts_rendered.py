@@ -293,6 +293,8 @@ ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("SC2016", "python3 -c ", "a Python program"),
     ("SC2016", "su -s /bin/sh -c 'nova-manage cell_v2 update_cell --cell_uuid \"$CELL_UUID\" ",
      "the nova user's shell expands CELL_UUID, exported after it was checked to be a uuid"),
+    ("SC2016", "su -s /bin/sh -c 'ssh -o BatchMode=yes -o ConnectTimeout=10 \"$NOVA_MIGRATION_PEER\" true' nova",
+     "the nova user's shell expands the peer's address, handed over in su's environment, never as command text"),
 )
 
 

@@ -103,4 +103,9 @@ def fail_on_problems(what: str) -> str:
 def tcp_probe(host: str, port: int) -> str:
     """A shell command that succeeds when `host` answers on TCP `port` within 5 s (bash's
     /dev/tcp: nothing to install); the host travels as an argument, never inside the program."""
-    return f"timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' {q(host)} {int(port)} 2>/dev/null"
+    return tcp_probe_word(q(host), port)
+
+
+def tcp_probe_word(host: str, port: int) -> str:
+    """tcp_probe of a shell word: a quoted value or a variable reference (`"$address"`)."""
+    return f"timeout 5 bash -c 'exec 3<>/dev/tcp/\"$0\"/\"$1\"' {host} {int(port)} 2>/dev/null"

@@ -9,7 +9,7 @@ from typing import Sequence
 from components import validate
 from components.scripts.base import (
     COLLECT_PROBLEMS, HEADER, UNDER_SYSTEMD, as_service, checked, checked_hosts, checked_path, fail_on_problems, q,
-    service_action, tcp_probe,
+    service_action, tcp_probe_word,
 )
 
 NOVA_USER = "nova"
@@ -82,44 +82,56 @@ def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: 
     needs, checked as nova and libvirt would connect: TCP to its sshd, nova's ssh login by key
     against the pinned host key (cold migration and resize), and its libvirt over the live
     migration scheme: qemu+ssh as root (a peer-to-peer migration's connection is the source
-    libvirtd's, which runs as root: its ssh_config drop-in logs in as nova), or libvirtd's TLS port. Every problem is reported at once, naming both nodes and
-    the fix; then it fails."""
+    libvirtd's, which runs as root: its ssh_config drop-in logs in as nova), or libvirtd's TLS port.
+    Every problem is reported at once, naming both nodes and the fix; then it fails.
+
+    The checks are one shell function and each peer one line calling it: every hypervisor has
+    a check, so a copy of the checks per peer would make the stack's plan grow with the square
+    of the hypervisor count."""
     checked_hosts([node, *(name for name, _ in peers)], "node name")
     if scheme not in ("ssh", "tls"):
         raise ValueError(f"refusing migration scheme {scheme!r}")
     for _, address in peers:
         if validate.ip(address) is None:
             raise ValueError(f"{address!r} is not an IP address")
-    lines = [HEADER.strip(), COLLECT_PROBLEMS,
-             f"command -v ssh >/dev/null 2>&1 || note {q(f'ssh is not installed on {node}: nova and libvirt migrate over it; install openssh-client')}"]
     ssh_port = int(ssh_port)  # (22: what nova's ssh and libvirt's qemu+ssh use; tests pass another)
-    for name, address in peers:
-        url = validate.url_host(address)
-        port = TLS_PORT if scheme == "tls" else ssh_port
-        unreachable = (f"{node} cannot reach {name} at {address}:{ssh_port} (ssh: nova's cold migration and resize"
-                       + (", libvirt's qemu+ssh" if scheme == "ssh" else "") + f"): open TCP {ssh_port} from {node} to "
-                       f"{name}, or set {name}'s myIp to an address {node} reaches")
-        login = as_service(user, f"ssh -o BatchMode=yes -o ConnectTimeout={int(timeout)} {q(address)} true")
+    # Inside check_peer: the peer's name, its address, and the address as a URI's host, shell
+    # variables (expanded, never parsed again); `node`, validated above, is plain text in the quotes.
+    peer, peer_address, peer_url = "$name", '"$address"', "$url"
+    # nova's login: the address reaches su's shell through the environment (su keeps it), never
+    # inside the command text that shell parses
+    login = f"NOVA_MIGRATION_PEER={peer_address} " + as_service(
+        user, f'ssh -o BatchMode=yes -o ConnectTimeout={int(timeout)} "$NOVA_MIGRATION_PEER" true')
+    unreachable = (f"{node} cannot reach {peer} at $address:{ssh_port} (ssh: nova's cold migration and resize"
+                   + (", libvirt's qemu+ssh" if scheme == "ssh" else "") + f"): open TCP {ssh_port} from {node} to "
+                   f"{peer}, or set {peer}'s myIp to an address {node} reaches")
+    last_line = "$(printf '%s' \"$out\" | tail -n 1)"
+    lines = [HEADER.strip(), COLLECT_PROBLEMS,
+             f"command -v ssh >/dev/null 2>&1 || note {q(f'ssh is not installed on {node}: nova and libvirt migrate over it; install openssh-client')}",
+             "reached=''",
+             "check_peer() {  # NAME ADDRESS: another hypervisor, at its myIp",
+             "  name=$1 address=$2",
+             '  case $address in *:*) url="[$address]" ;; *) url=$address ;; esac',
+             f"  if ! {tcp_probe_word(peer_address, ssh_port)}; then",
+             f'    note "{unreachable}"',
+             f"  elif ! out=$({login} 2>&1 </dev/null); then",
+             f'    note "{node}: nova cannot log in to {peer} ($address) by ssh: {last_line}; {peer} needs nova\'s '
+             f"authorized_keys and a login shell, and {node}'s known_hosts {peer}'s pinned hostKey\"",
+             "  fi"]
+    if scheme == "ssh":
+        uri = f"qemu+ssh://{peer_url}/system"
+        lines += [
+            f'  if [ -z "$problems" ] && ! out=$(timeout 60 virsh -c "{uri}" version 2>&1 </dev/null); then',
+            f'    note "{node}: libvirtd (root) cannot reach {peer}\'s libvirt at {uri}: {last_line}; root\'s ssh must '
+            f"log in to {peer} as nova (the ssh_config drop-in), and nova on {peer} be in group libvirt (its "
+            'nova-compute package adds it)"',
+            "  fi"]
+    else:
         lines.append(
-            f"if ! {tcp_probe(address, ssh_port)}; then\n"
-            f"  note {q(unreachable)}\n"
-            f"elif ! out=$({login} 2>&1 </dev/null); then\n"
-            f"  note \"{node}: nova cannot log in to {name} ({address}) by ssh: $(printf '%s' \"$out\" | tail -n 1); "
-            f"{name} needs nova's authorized_keys and a login shell, and {node}'s known_hosts {name}'s pinned hostKey\"\n"
-            "fi")
-        if scheme == "ssh":
-            uri = f"qemu+ssh://{url}/system"
-            lines.append(
-                f"if [ -z \"$problems\" ] && ! out=$(timeout 60 virsh -c {q(uri)} version 2>&1 </dev/null); then\n"
-                f"  note \"{node}: libvirtd (root) cannot reach {name}'s libvirt at {uri}: $(printf '%s' \"$out\" | tail -n 1); "
-                f"root's ssh must log in to {name} as nova (the ssh_config drop-in), and nova on {name} be in group "
-                "libvirt (its nova-compute package adds it)\"\n"
-                "fi")
-        else:
-            lines.append(
-                f"{tcp_probe(address, port)} || note "
-                + q(f"{node} cannot reach {name}'s libvirt TLS listener at {url}:{port}: open TCP {port} from {node} "
-                    f"to {name} and enable libvirtd's TLS socket there"))
+            f"  {tcp_probe_word(peer_address, TLS_PORT)} || note \"{node} cannot reach {peer}'s libvirt TLS listener at "
+            f"{peer_url}:{TLS_PORT}: open TCP {TLS_PORT} from {node} to {peer} and enable libvirtd's TLS socket there\"")
+    lines += ['  reached="$reached $name"', "}"]
+    lines += [f"check_peer {q(name)} {q(address)}" for name, address in peers]
     lines.append(fail_on_problems("migration check"))
-    lines.append(f"echo {q(f'migration peers reachable from {node}: ' + (' '.join(n for n, _ in peers) or 'none'))}")
+    lines.append(f'echo "migration peers reachable from {node}:${{reached:- none}}"')
     return "\n".join(lines) + "\n"
