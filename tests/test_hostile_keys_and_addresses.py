@@ -37,8 +37,14 @@ def public_line(key) -> str:
     return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 
 
-HOST_KEYS = {f"compute{i}": public_line(ed25519.Ed25519PrivateKey.generate()) for i in (1, 2)}
-NOVA_KEY = private_text(ed25519.Ed25519PrivateKey.generate(), OPENSSH)
+def _fixed_key(label: str) -> ed25519.Ed25519PrivateKey:
+    """A key of this module's own, the same in every process: the keys appear in test ids, which
+    pytest-xdist's workers must collect identically."""
+    return ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"{__name__}:{label}".encode()).digest())
+
+
+HOST_KEYS = {f"compute{i}": public_line(_fixed_key(f"compute{i}")) for i in (1, 2)}
+NOVA_KEY = private_text(_fixed_key("nova"), OPENSSH)
 
 
 def hypervisors(**changes) -> list[dict]:

@@ -32,8 +32,9 @@ BASELINE = "8e0a9c800abce947074b3cf7d971dff863356a57"
 # The program just before placement became a component of the program's own (an alias).
 BEFORE_PLACEMENT_MOVED = "cae8f257935883ac835769dcf004220ae441be7a"
 # The program just before each hypervisor's migration check waited for one marker and named its
-# peers one line each (its plan grew with the square of the hypervisor count).
-BEFORE_MIGRATION_CHECKS_SCALED = "bed2c67a4150003961c328d541d47985e0a9bf40"
+# peers one line each (its plan grew with the square of the hypervisor count), with the offline
+# plan's placeholder nova key as it is now (OpenSSH's format).
+BEFORE_MIGRATION_CHECKS_SCALED = "f12209ab48841a4fc611095f73819301f7f702ef"
 NOTHING = "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete"
 
 
