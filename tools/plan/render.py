@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
+import functools
 import importlib.metadata
 from typing import Any, Optional
 
@@ -21,11 +22,18 @@ def short(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
+@functools.cache
+def _command_version() -> str:
+    """The installed pulumi-command's version, as its default provider's name spells it (read
+    once: the package metadata lookup cost most of a 100-hypervisor plan's rendering)."""
+    return importlib.metadata.version("pulumi-command").replace(".", "_")
+
+
 def default_providers(rec: Recording) -> dict[str, str]:
     """type prefix -> URN of the default provider the engine creates for resources that name
     none (the command package's versioned one, the dynamic providers' pulumi-python)."""
     base = f"urn:pulumi:{rec.stack}::openstack-nova::pulumi:providers:"
-    version = importlib.metadata.version("pulumi-command").replace(".", "_")
+    version = _command_version()
     return {"command:": f"{base}command::default_{version}", "pulumi-python:dynamic": f"{base}pulumi-python::default"}
 
 
