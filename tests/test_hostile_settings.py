@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from components.config import ConfigError, SCHEMA
+from components.config import ConfigError, NODE_KEYS, SCHEMA
+from components.config.nodes import HYPERVISOR_KEYS
 from components.nova_conf import secret_filled_options
 from tests.support import problems_for, settings_for
 from tests.stack_files import stack_config  # with `cli_rules`
+from tests.test_migration import NOVA_KEY, dev_hypervisors
 from tools.plan import PROJECT_ROOT, run_program
 from tools.plan.stack import StackConfigError, read_stack_file
 
@@ -316,6 +318,7 @@ def test_plain_integers_and_anchors_still_read(tmp_path):
     ("keystonePublicUrl=http://ks:99999", "keystonePublicUrl"),
     ('novaConf={"database": {"connection": "mysql+pymysql://nova:x@db/nova"}}', "novaConf.database.connection"),
     ("memcachedServers=m1:11211\ninsecure:1", "memcachedServers"),
+    ('hypervisors=[{"name": "123", "host": "h1", "myIp": "10.20.0.21"}]', "hypervisors[0].name"),
 ])
 def test_the_offline_plan_exits_2_naming_the_key(tmp_path, setting, key):
     done = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--out", str(tmp_path),
@@ -358,3 +361,114 @@ def test_a_line_break_anywhere_in_a_map_setting_is_refused(key):
     for path, kind in _string_leaves(EVERY_MAP[key], key):
         problems = refused("dev", **{key: _with_suffix(EVERY_MAP[key], path, kind, "\u2028")})
         assert named(problems, key), (path, problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every refusal before the first registration, whichever rule refuses
+# ---------------------------------------------------------------------------------------------
+def _every_component_on() -> dict:
+    """Overrides of `dev` under which every component and every script family runs: migration
+    between two hypervisors with pinned keys, and the dashboard on a node of its own."""
+    return {"hypervisors": dev_hypervisors(2), "migration": {"enabled": True},
+            "dashboard": {"enabled": True, "node": {"name": "dash", "host": "dash.example.org", "myIp": "10.20.0.50"}}}
+
+
+ON = _every_component_on()
+SWEEP_SECRETS = {"novaSshPrivateKey": NOVA_KEY}
+# Values that some rule refuses somewhere, a config check or a script's own guard: names resolvers
+# read as numbers, an option-like name, a dotted name, empty, non-ASCII, too long, null, and
+# values of another type than the setting's.
+AWKWARD_VALUES = ["123", "0xab", "-a", "a.b", "", "ä", "x" * 64, None, 0, True]
+
+
+def _sweep_cases():
+    """(what, awkward value's index, overrides) for every field of every node map (the controller,
+    a hypervisor, the dashboard's own node) and every plain scalar setting."""
+    for index, value in enumerate(AWKWARD_VALUES):
+        for field in HYPERVISOR_KEYS:
+            nodes = copy.deepcopy(ON["hypervisors"])
+            nodes[0][field] = value
+            yield f"hypervisors[0].{field}", index, {"hypervisors": nodes}
+        for field in NODE_KEYS:
+            controller = {**read_stack_file("dev")["config"]["openstack-nova:controller"], field: value}
+            yield f"controller.{field}", index, {"controller": controller}
+            dashboard = copy.deepcopy(ON["dashboard"])
+            dashboard["node"][field] = value
+            yield f"dashboard.node.{field}", index, {"dashboard": dashboard}
+        for key, spec in SCHEMA.items():
+            if not spec.secret and spec.kind in ("string", "integer", "boolean"):
+                yield key, index, {key: value}
+
+
+def _merged(cases: list[tuple[str, dict]]) -> dict:
+    """The overrides of several cases at once: a node map's fields changed together."""
+    merged = copy.deepcopy(ON)
+    for _, overrides in cases:
+        for key, value in overrides.items():
+            if key == "hypervisors":
+                merged[key][0].update(value[0])
+            elif key == "dashboard":
+                merged[key]["node"].update(value["node"])
+            elif key == "controller" and isinstance(merged.get(key), dict):
+                merged[key].update(value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _plans_or_refuses_first(overrides: dict) -> bool:
+    """True when the program plans the stack; False when config refuses it, before it registered
+    anything. Anything else (a refusal after a registration: a step under way) fails the test."""
+    config, secret_keys = stack_config("dev", secrets=SWEEP_SECRETS, overrides=overrides, placeholder_secrets=True,
+                                       cli_rules=False)
+    try:
+        run_program("dev", config, secret_keys)
+    except ConfigError as err:
+        assert err.registered == [], f"refused after registering {err.registered[:5]}, with {overrides}"
+        return False
+    except Exception as err:  # noqa: BLE001 (what the test is about)
+        pytest.fail(f"{type(err).__name__}: {err} after {len(getattr(err, 'registered', []))} registrations, "
+                    f"with {overrides}")
+    return True
+
+
+def test_no_setting_fails_the_program_once_it_has_registered_something():
+    """The class of bug behind a hypervisor named `123`: config took it, a script's own guard
+    refused it after 41 registrations. Every field of every node map and every plain scalar
+    setting, with values some rule refuses: config refuses it, or the whole program plans it.
+    (The values config takes are planned together, one run per value; each alone if together
+    they are refused.)"""
+    accepted: dict[int, list[tuple[str, dict]]] = {}
+    refused_count = 0
+    for what, index, overrides in _sweep_cases():
+        try:
+            settings_for("dev", SWEEP_SECRETS, **{**ON, **overrides})
+        except ConfigError:
+            refused_count += 1
+            continue
+        accepted.setdefault(index, []).append((what, overrides))
+    assert refused_count > 300 and accepted  # both outcomes are exercised
+    for index, cases in accepted.items():
+        if not _plans_or_refuses_first(_merged(cases)):
+            for what, overrides in cases:
+                assert _plans_or_refuses_first({**ON, **overrides}), (what, AWKWARD_VALUES[index])
+
+
+@pytest.mark.parametrize("name", ["123", "0xab", "0x"])
+@pytest.mark.parametrize("place", ["controller", "hypervisors[0]", "dashboard.node"])
+def test_a_node_name_resolvers_read_as_a_number_is_refused_before_anything_is_registered(place, name):
+    """`123` passed the node-name rule; the verify script's guard refused it after 41 registrations."""
+    node = {"name": name, "host": "node.example.org", "myIp": "10.20.0.60"}
+    overrides = {"controller": node} if place == "controller" else {"hypervisors": [node]} \
+        if place == "hypervisors[0]" else {"dashboard": {"enabled": True, "node": node}}
+    assert f"{place}.name: {name!r} is not a node name: resolvers read a name of digits (or 0x and hex digits) as " \
+           "an address, and nova-compute reports itself by its host name; use the node's host name, e.g. compute1" \
+           in refused("dev", **overrides)
+
+
+@pytest.mark.parametrize("field", ["host", "myIp"])
+def test_a_required_node_field_given_as_null_is_missing(field):
+    """`host: null` passed as present, and the controller's steps failed on it after registering."""
+    controller = {**read_stack_file("dev")["config"]["openstack-nova:controller"], field: None}
+    problems = refused("dev", controller=controller)
+    assert any(p.startswith(f"controller.{field}: is required: ") for p in problems), problems

@@ -35,12 +35,18 @@ def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool 
         r.problem(f"{where}.{extra}", "is not a node setting" + (
             f"; did you mean `{close[0]}`?" if close else f"; use {', '.join(sorted(allowed))}"))
     for setting in required:
-        if setting not in value:
+        if value.get(setting) is None:  # `host: null` is no host either
             r.problem(f"{where}.{setting}", f"is required: {NODE_SETTINGS[setting].metadata['required']}")
     checked: dict[str, Any] = {}  # stack key -> value
     checked["name"] = name = value.get("name", name_default)
     if not isinstance(name, str) or not _NODE_NAME_RE.fullmatch(name):
         r.problem(f"{where}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
+    elif not validate.is_host(name):
+        # The scripts that ask nova for the node's services refuse it too, but only once the
+        # program has registered the steps before them: checked here, nothing is registered.
+        r.problem(f"{where}.name", f"{name!r} is not a node name: resolvers read a name of digits (or 0x and hex "
+                  "digits) as an address, and nova-compute reports itself by its host name; use the node's host "
+                  "name, e.g. compute1")
     checked["host"] = host = value.get("host")
     if host is not None and validate.check_host(host):
         r.problem(f"{where}.host", validate.check_host(host))
