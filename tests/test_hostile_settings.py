@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from components.config import ConfigError, NODE_KEYS, SCHEMA
-from components.config.nodes import HYPERVISOR_KEYS
+from components.config.nodes import HYPERVISOR_KEYS, OTHER_COMPONENT_NAMES
 from components.nova_conf import secret_filled_options
-from tests.support import problems_for, settings_for
+from tests.support import problems_for, record, settings_for
 from tests.stack_files import stack_config  # with `cli_rules`
 from tests.test_migration import NOVA_KEY, dev_hypervisors
-from tools.plan import PROJECT_ROOT, run_program
+from tools.plan import PROJECT_ROOT, STACK_TYPE, run_program, summary
 from tools.plan.stack import StackConfigError, read_stack_file
 
 # Every kind of line break and control character a parser may split a line on, and the
@@ -319,6 +319,7 @@ def test_plain_integers_and_anchors_still_read(tmp_path):
     ('novaConf={"database": {"connection": "mysql+pymysql://nova:x@db/nova"}}', "novaConf.database.connection"),
     ("memcachedServers=m1:11211\ninsecure:1", "memcachedServers"),
     ('hypervisors=[{"name": "123", "host": "h1", "myIp": "10.20.0.21"}]', "hypervisors[0].name"),
+    ('hypervisors=[{"name": "controller", "host": "h1", "myIp": "10.20.0.21"}]', "hypervisors[0].name"),
 ])
 def test_the_offline_plan_exits_2_naming_the_key(tmp_path, setting, key):
     done = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--out", str(tmp_path),
@@ -472,3 +473,75 @@ def test_a_required_node_field_given_as_null_is_missing(field):
     controller = {**read_stack_file("dev")["config"]["openstack-nova:controller"], field: None}
     problems = refused("dev", controller=controller)
     assert any(p.startswith(f"controller.{field}: is required: ") for p in problems), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# A hypervisor named like another component, or like another node
+# ---------------------------------------------------------------------------------------------
+def _named_after(resource: str, names) -> bool:
+    return any(resource == name or resource.startswith(f"{name}-") for name in names)
+
+
+@pytest.fixture(scope="module")
+def every_component():
+    """What `dev` registers with every component on (migration, the dashboard on its own node,
+    the workers steps), and its hypervisors' names."""
+    return record("dev", secrets=SWEEP_SECRETS, workers=2, **ON), [node["name"] for node in ON["hypervisors"]]
+
+
+def test_the_other_components_names_are_all_known_to_config(every_component):
+    """Config refuses a hypervisor named like any name in OTHER_COMPONENT_NAMES: every resource
+    the program registers, the hypervisors' aside, is named after one of them."""
+    rec, hypervisors = every_component
+    others = [r.name for r in rec.resources() if r.type != STACK_TYPE and not _named_after(r.name, hypervisors)]
+    assert len(others) > 30
+    assert [name for name in others if not _named_after(name, OTHER_COMPONENT_NAMES)] == []
+
+
+def test_every_hypervisor_name_that_would_share_a_resource_name_is_refused(every_component):
+    """The names that would merge two resources in the plan and its graph: another resource's
+    own name, the stack's, and any name that, with one of a hypervisor's step names after it
+    (`<name>-restart`), is another resource's name (or another hypervisor's)."""
+    rec, hypervisors = every_component
+    names = {r.name for r in rec.resources()}
+    steps = {name.removeprefix(f"{hypervisors[0]}-") for name in names if name.startswith(f"{hypervisors[0]}-")}
+    assert {"restart", "verify", "migration-check"} <= steps
+    others = {name for name in names if not _named_after(name, hypervisors)}
+    clashing = others | {other.removesuffix(f"-{step}") for other in others for step in steps
+                         if other.endswith(f"-{step}")}
+    clashing |= {f"{hypervisors[0]}-{step.removesuffix(f'-{tail}')}" for step in steps for tail in steps
+                 if step.endswith(f"-{tail}")}
+    assert {"controller", "placement", "openstack-nova-dev", "controller-restart"} <= clashing
+    for name in sorted(clashing):
+        nodes = copy.deepcopy(ON["hypervisors"])
+        nodes[1]["name"] = name
+        problems = refused("dev", SWEEP_SECRETS, **{**ON, "hypervisors": nodes})
+        assert named(problems, "hypervisors[1].name"), (name, problems)
+
+
+@pytest.mark.parametrize("name, what", [("controller", "the program's controller component and its resources "
+                                                       "(controller, controller-...)"),
+                                        ("placement-db", "the program's placement component and its resources "
+                                                         "(placement, placement-...)"),
+                                        ("openstack-nova-dev", "the stack itself")])
+def test_a_hypervisor_named_like_another_component_is_refused_with_the_reason(name, what):
+    problems = refused("dev", hypervisors=[{"name": name, "host": "cmp1", "myIp": "10.20.0.21"}])
+    assert f"hypervisors[0].name: {name!r} is named like {what}; a hypervisor's component and steps are named after " \
+           f"the hypervisor ({name}, {name}-restart...), so the plan and its graph would take two resources for one; " \
+           "name the hypervisor after its host, e.g. compute1" in problems
+
+
+def test_a_hypervisor_named_like_the_controller_node_is_refused():
+    problems = refused("dev", controller={"name": "ctl", "host": "ctl.example.org", "myIp": "10.20.0.10"},
+                       hypervisors=[{"name": "ctl", "host": "cmp1", "myIp": "10.20.0.21"}])
+    assert "hypervisors[0].name: 'ctl' is the controller's name too: nova would take the two nodes for one host; " \
+           "give each node its own host name" in problems
+
+
+def test_names_that_only_resemble_another_component_s_are_taken_and_planned_apart():
+    for name in ("nova", "controller2", "compute-controller", "cells2"):
+        settings_for("dev", hypervisors=[{"name": name, "host": "cmp1", "myIp": "10.20.0.21"}])
+    rec = record("dev", hypervisors=[{"name": "nova", "host": "cmp1", "myIp": "10.20.0.21"}])
+    names = [r.name for r in rec.resources()]
+    assert len(names) == len(set(names)) and "nova-restart" in names
+    assert len(set(summary(rec)["critical_path"])) == len(summary(rec)["critical_path"])

@@ -107,11 +107,40 @@ def _production_host_keys(r: Reader, where: str, node: NodeSettings) -> None:
                   f"which a production stack requires; set it to the output of `ssh-keyscan -t ed25519 {node.jump_host}`")
 
 
+# What the program names its other components (__main__.py) and the keystone provider: each
+# names its resources after itself (controller, controller-restart, placement-db-mysql). A
+# hypervisor's component and steps are named after the node (compute1, compute1-restart), so a
+# hypervisor named like one of them, or like one of its resources, would share names with it
+# (controller-restart twice): one node for two in the plan, its graph and the engine's log.
+# tests/test_hostile_settings.py keeps this list whole.
+OTHER_COMPONENT_NAMES = ("nova-db", "keystone", "nova-identity", "controller", "placement", "hypervisor-roster",
+                         "cells", "migration", "dashboard")
+
+
+def _hypervisor_name_problem(r: Reader, where: str, name: Any, controller: Optional[NodeSettings],
+                             stack_resource: str) -> None:
+    """A hypervisor named like another component or its resources, like the stack itself
+    (`stack_resource`, the root resource's name), or like the controller node (nova would take
+    the two for one host)."""
+    if not isinstance(name, str):
+        return  # refused as a node name
+    component = next((c for c in OTHER_COMPONENT_NAMES if name == c or name.startswith(f"{c}-")), None)
+    if component is not None or name == stack_resource:
+        what = (f"the program's {component} component and its resources ({component}, {component}-...)"
+                if component else "the stack itself")
+        r.problem(f"{where}.name", f"{name!r} is named like {what}; a hypervisor's component and steps are named "
+                  f"after the hypervisor ({name}, {name}-restart...), so the plan and its graph would take two "
+                  "resources for one; name the hypervisor after its host, e.g. compute1")
+    elif controller is not None and name == controller.name:
+        r.problem(f"{where}.name", f"{name!r} is the controller's name too: nova would take the two nodes for one "
+                  "host; give each node its own host name")
+
+
 def controller(r: Reader) -> Optional[NodeSettings]:
     return node(r, "controller", r.get("controller"), name_default="controller")
 
 
-def hypervisors(r: Reader) -> tuple[NodeSettings, ...]:
+def hypervisors(r: Reader, controller: Optional[NodeSettings], stack_resource: str) -> tuple[NodeSettings, ...]:
     value = r.get("hypervisors", [])
     if not isinstance(value, list):
         if value not in (None, {}):
@@ -121,6 +150,7 @@ def hypervisors(r: Reader) -> tuple[NodeSettings, ...]:
     for i, item in enumerate(value):
         checked = node(r, f"hypervisors[{i}]", item, name_default=f"compute{i + 1}", hypervisor=True)
         if checked is not None:
+            _hypervisor_name_problem(r, f"hypervisors[{i}]", checked.name, controller, stack_resource)
             nodes.append(checked)
     names = [n.name for n in nodes]
     for dup in sorted({n for n in names if names.count(n) > 1}):
