@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import tools.plan.__main__ as plan_command
+import tools.plan.stack as plan_stack
 from components.config import ConfigError, NODE_KEYS, SCHEMA
 from components.config.nodes import HYPERVISOR_KEYS, OTHER_COMPONENT_NAMES
 from components.nova_conf import secret_filled_options
@@ -17,7 +19,7 @@ from tests.support import problems_for, record, settings_for
 from tests.stack_files import stack_config  # with `cli_rules`
 from tests.test_migration import NOVA_KEY, dev_hypervisors
 from tools.plan import PROJECT_ROOT, STACK_TYPE, run_program, summary
-from tools.plan.stack import StackConfigError, read_stack_file
+from tools.plan.stack import StackConfigError, read_stack_file, set_value
 
 # Every kind of line break and control character a parser may split a line on, and the
 # invisible characters that make a value read differently from what it is.
@@ -297,6 +299,13 @@ def _stack_file(tmp_path: Path, body: str) -> Path:
     ("config:\n  openstack-nova:dbPort: 0x0cea\n", "'0x0cea' is not a plain decimal number"),
     ("config:\n  openstack-nova:dbPort: 3:30\n", "'3:30' is not a plain decimal number"),
     ("config:\n  openstack-nova:dbPort: 3_306\n", "'3_306' is not a plain decimal number"),
+    ("config:\n  openstack-nova:dbPort: 0o17\n", "'0o17' is not a plain decimal number"),
+    ("config:\n  openstack-nova:novaConf:\n    DEFAULT:\n      cpu_allocation_ratio: .inf\n",
+     "line 4, column 29: '.inf' is not a plain decimal number (the Pulumi CLI cannot pass infinities or NaN"),
+    ("config:\n  openstack-nova:novaConf:\n    DEFAULT:\n      cpu_allocation_ratio: 04.5\n",
+     "'04.5' is not a plain decimal number"),
+    ("config:\n  openstack-nova:serviceDescription: 2001-12-14\n",
+     "'2001-12-14' is a date to YAML (the Pulumi CLI passes it as a timestamp"),
 ])
 def test_the_stack_reader_refuses_duplicated_keys_and_non_decimal_integers(tmp_path, body, why):
     with pytest.raises(StackConfigError) as err:
@@ -545,3 +554,79 @@ def test_names_that_only_resemble_another_component_s_are_taken_and_planned_apar
     names = [r.name for r in rec.resources()]
     assert len(names) == len(set(names)) and "nova-restart" in names
     assert len(set(summary(rec)["critical_path"])) == len(summary(rec)["critical_path"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Values read as the Pulumi CLI reads them, no silent change of value
+# ---------------------------------------------------------------------------------------------
+def _dev_stack_file(tmp_path: Path, *lines: str) -> Path:
+    """The dev stack's file with `lines` added to its config."""
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(plan_stack.stack_path("dev").read_text() + "".join(f"  {line}\n" for line in lines))
+    return path
+
+
+def test_yes_no_on_off_in_a_stack_file_are_text_as_the_cli_reads_them(tmp_path):
+    """YAML 1.1 made `region: NO` the boolean false (the program got 'false'); the CLI's YAML 1.2
+    reads the text NO, and so does the plan."""
+    path = _dev_stack_file(tmp_path, "openstack-nova:region: NO", "openstack-nova:keystoneAdminProject: off")
+    config = stack_config("dev", path=path, placeholder_secrets=True)
+    values = config.values
+    assert (values["openstack-nova:region"], values["openstack-nova:keystoneAdminProject"]) == ("NO", "off")
+    nova_conf = run_program("dev", config.values, config.secret_keys).by_name("controller").outputs["nova_conf"]
+    assert "region_name = NO\n" in nova_conf
+
+
+def test_a_stack_file_s_scalars_are_what_the_cli_passes(tmp_path):
+    body = "config:\n  a: NO\n  b: off\n  c: True\n  d: 4\n  e: -0.25\n  f: 2025.1\n  g: [yes, On, 1.5]\n"
+    assert read_stack_file("ok", _stack_file(tmp_path, body))["config"] == {
+        "a": "NO", "b": "off", "c": True, "d": 4, "e": -0.25, "f": 2025.1, "g": ["yes", "On", 1.5]}
+
+
+@pytest.mark.parametrize("number, passed", [("1e3", "1000"), ("4.0", "4"), ("1.10", "1.1"), (".5", "0.5"),
+                                            ("+22", "22"), ("-0", "0")])
+def test_a_number_the_cli_would_pass_changed_is_refused_wherever_it_stands(tmp_path, number, passed):
+    """In a map no declaration types (novaConf), `1.10` reached nova as 1.1 under the CLI."""
+    body = f"config:\n  openstack-nova:novaConf:\n    DEFAULT:\n      some_option: {number}\n"
+    with pytest.raises(StackConfigError) as err:
+        read_stack_file("hostile", _stack_file(tmp_path, body))
+    assert f"line 4, column 20: {number!r} is the number {passed} to YAML, and the Pulumi CLI passes it so; write " \
+           f"{passed}, or quote it if it is text" in str(err.value)
+
+
+@pytest.mark.parametrize("line, why", [
+    ("openstack-nova:region: 1e3", "region: `1e3` is a number to YAML, which the Pulumi CLI would pass as the text "
+                                   "'1000', but region takes text; quote it: '1e3'"),
+    ("openstack-nova:release: 2025.10", "release: `2025.10` is a number to YAML, which the Pulumi CLI would pass as "
+                                        "the text '2025.1', but release takes text; quote it: '2025.10'"),
+    ("openstack-nova:serviceDescription: true", "serviceDescription: `true` is a boolean to YAML, which the Pulumi "
+                                                "CLI would pass as the text 'true', but serviceDescription takes text"),
+    ("openstack-nova:dbAllowedHosts: [localhost, 10]", "dbAllowedHosts: `10` is a number to YAML"),
+    ("openstack-nova:region: ~", "region has no value: the Pulumi CLI passes an empty string for it"),
+])
+def test_a_value_that_is_not_of_the_key_s_declared_type_is_refused_where_it_stands(tmp_path, line, why):
+    with pytest.raises(StackConfigError) as err:
+        stack_config("dev", path=_dev_stack_file(tmp_path, line), placeholder_secrets=True)
+    assert f"Pulumi.dev.yaml: line 25, column " in str(err.value) and why in str(err.value)
+
+
+@pytest.mark.parametrize("line, key", [("openstack-nova:keystoneInsecure: yes", "keystoneInsecure"),
+                                       ("openstack-nova:production: off", "production")])
+def test_a_yaml_1_1_boolean_for_a_boolean_setting_is_refused_as_the_cli_refuses_it(tmp_path, line, key):
+    """YAML 1.1 made `keystoneInsecure: yes` true without a word; the CLI reads the text `yes`."""
+    with pytest.raises(StackConfigError) as err:
+        stack_config("dev", path=_dev_stack_file(tmp_path, line), placeholder_secrets=True)
+    assert str(err.value) == f"Stack 'dev' with configuration key '{key}' must be of type 'boolean'"
+
+
+def test_set_takes_a_value_as_pulumi_config_set_does(tmp_path):
+    """`--set region=1e3` planned the region 1000.0, and a secret `1e2` would have been 100.0:
+    `pulumi config set KEY VALUE` keeps the text; a map or list setting takes JSON."""
+    assert [set_value(key, text) for key, text in (("region", "1e3"), ("dbPassword", "1e2"), ("dbPort", "3306"))] == [
+        "1e3", "1e2", "3306"]
+    assert set_value("novaConf", '{"DEFAULT": {"debug": true}}') == {"DEFAULT": {"debug": True}}
+    config = stack_config("dev", overrides={"dbPassword": set_value("dbPassword", "1e2")}, placeholder_secrets=True)
+    assert config.values["openstack-nova:dbPassword"] == "1e2"
+    assert plan_command.main(["dev", "--placeholder-secrets", "--quiet", "--out", str(tmp_path),
+                              "--set", "region=1e3"]) == 0
+    assert "region_name = 1e3\n" in (tmp_path / "plan.txt").read_text()
