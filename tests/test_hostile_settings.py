@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import tools.plan.__main__ as plan_command
 import tools.plan.stack as plan_stack
@@ -16,7 +17,7 @@ from components.config import ConfigError, NODE_KEYS, SCHEMA
 from components.config.nodes import HYPERVISOR_KEYS, OTHER_COMPONENT_NAMES
 from components.nova_conf import secret_filled_options
 from tests.support import problems_for, record, settings_for
-from tests.stack_files import stack_config  # with `cli_rules`
+from tests.stack_files import encrypt_value, new_encryption_salt, stack_config  # with `cli_rules`
 from tests.test_migration import NOVA_KEY, dev_hypervisors
 from tools.plan import PROJECT_ROOT, STACK_TYPE, run_program, summary
 from tools.plan.stack import StackConfigError, read_stack_file, set_value
@@ -630,3 +631,70 @@ def test_set_takes_a_value_as_pulumi_config_set_does(tmp_path):
     assert plan_command.main(["dev", "--placeholder-secrets", "--quiet", "--out", str(tmp_path),
                               "--set", "region=1e3"]) == 0
     assert "region_name = 1e3\n" in (tmp_path / "plan.txt").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# `secure:` values under plain settings
+# ---------------------------------------------------------------------------------------------
+HIDDEN = "Hidden-7c1e"
+
+
+def _hidden_value(kind: str) -> str:
+    """A value for a setting of `kind` holding HIDDEN where each check would quote it."""
+    return {"array": f'["{HIDDEN}"]', "object": f'{{"{HIDDEN}": {{"{HIDDEN}": "{HIDDEN}"}}}}'}.get(kind, HIDDEN)
+
+
+@pytest.mark.parametrize("key", [key for key, spec in SCHEMA.items() if not spec.secret])
+def test_an_encrypted_value_under_a_plain_setting_is_refused_and_never_shown(key):
+    """The CLI hands the program a `secure:` value as a secret whatever its key; a plain setting
+    wrote it in clear into plan.txt, plan.json and state.json, and its checks quoted it."""
+    problems = refused("dev", secrets={key: _hidden_value(SCHEMA[key].kind)})
+    assert problems == [f"{key}: is stored encrypted (a `secure:` value), but {key} is not a secret setting: the "
+                        "program would write it in clear into plans, the state and the nodes' files; set it in plain "
+                        f"with `pulumi config set {key} <value>` (a password belongs in a secret setting)"]
+
+
+@pytest.fixture
+def encrypted_db_host(tmp_path, monkeypatch):
+    """A dev stack whose dbHost is a `secure:` value (HIDDEN), under PULUMI_CONFIG_PASSPHRASE."""
+    document = yaml.safe_load(plan_stack.stack_path("dev").read_text())
+    document["encryptionsalt"], key = new_encryption_salt("lab")
+    document["config"]["openstack-nova:dbHost"] = {"secure": encrypt_value(key, f"{HIDDEN}.example.org")}
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (stacks / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
+    monkeypatch.setattr(plan_stack, "STACKS_DIR", stacks)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "lab")
+    return tmp_path / "out"
+
+
+@pytest.mark.parametrize("passphrase", [True, False], ids=["decrypted", "placeholders-without-passphrase"])
+def test_the_plan_refuses_an_encrypted_plain_setting_without_writing_or_showing_it(encrypted_db_host, capsys,
+                                                                                  monkeypatch, passphrase):
+    if not passphrase:
+        monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
+    code = plan_command.main(["dev", "--placeholder-secrets", "--out", str(encrypted_db_host)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "  - dbHost: is stored encrypted (a `secure:` value), but dbHost is not a secret" in err
+    assert HIDDEN not in out + err and not encrypted_db_host.exists()
+
+
+def test_set_makes_an_encrypted_plain_setting_plain_as_pulumi_config_set_does(encrypted_db_host, capsys):
+    code = plan_command.main(["dev", "--placeholder-secrets", "--out", str(encrypted_db_host),
+                              "--set", "dbHost=db.lab.example.org"])
+    assert code == 0, capsys.readouterr().err
+    assert "connection = mysql+pymysql://nova:[secret]@db.lab.example.org/nova" in \
+        (encrypted_db_host / "plan.txt").read_text()
+
+
+@pytest.mark.parametrize("ciphertext", [123, None, ["v1:a:b"], {"v1": HIDDEN}, f"v1:{HIDDEN}:x"])
+def test_a_secure_value_that_is_not_ciphertext_is_refused_without_quoting_it(tmp_path, monkeypatch, capsys, ciphertext):
+    """The tutorial stack (its passphrase is set for the tests) with a damaged `secure:` value:
+    a traceback before, for anything but text."""
+    document = yaml.safe_load(plan_stack.stack_path("tutorial").read_text())
+    document["config"]["openstack-nova:dbPassword"] = {"secure": ciphertext}
+    (tmp_path / "Pulumi.tutorial.yaml").write_text(yaml.safe_dump(document))
+    monkeypatch.setattr(plan_stack, "STACKS_DIR", tmp_path)
+    assert plan_command.main(["tutorial", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: stack 'tutorial': openstack-nova:dbPassword cannot be decrypted with this passphrase\n"

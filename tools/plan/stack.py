@@ -277,7 +277,7 @@ def decrypt_value(key: bytes, ciphertext: str) -> str:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when a secret is read
 
-    parts = ciphertext.split(":")
+    parts = ciphertext.split(":") if isinstance(ciphertext, str) else []
     if len(parts) != 3 or parts[0] != "v1":
         raise ValueError("bad value")
     try:
@@ -358,7 +358,9 @@ def stack_values(stack: str, secrets: Optional[Mapping[str, str]] = None,
         if value is None:
             raw.pop(full, None)
             removed.add(full)
-        elif (isinstance(raw.get(full), dict) and "secure" in raw[full]) or _is_secret(full):
+        elif _is_secret(full) or (not _is_setting(full) and isinstance(raw.get(full), dict) and "secure" in raw[full]):
+            # A setting of ours that is not a secret becomes plain, as `pulumi config set KEY VALUE`
+            # makes a `secure:` value plain again.
             raw[full] = {"secure": value if isinstance(value, str) else json.dumps(value), "plain": True}
         else:
             raw[full] = value
@@ -370,6 +372,9 @@ def stack_values(stack: str, secrets: Optional[Mapping[str, str]] = None,
             value = raw.get(full)
             stored = isinstance(value, dict) and "secure" in value and not value.get("plain")
             if spec.secret and key not in UNSET_IS_MEANINGFUL and full not in removed and (value is None or stored):
+                raw[full] = {"secure": placeholder(key), "plain": True}
+                placeholders.append(key)
+            elif stored and not spec.secret:  # `secure:` under a plain setting: a secret (the program refuses it)
                 raw[full] = {"secure": placeholder(key), "plain": True}
                 placeholders.append(key)
     return StackValues(stack, document, raw, sorted(placeholders))
@@ -401,6 +406,11 @@ def program_config(given: StackValues, passphrase: Optional[str] = None) -> Stac
 def _is_secret(full_key: str) -> bool:
     namespace, _, key = full_key.rpartition(":")
     return namespace == PROJECT and key in SCHEMA and SCHEMA[key].secret
+
+
+def _is_setting(full_key: str) -> bool:
+    namespace, _, key = full_key.rpartition(":")
+    return namespace == PROJECT and key in SCHEMA
 
 
 def set_value(key: str, text: str) -> Any:
