@@ -3,7 +3,8 @@
 `settings_for` and `problems_for` build the config the CLI would hand the program for a stack
 (tests.stack_files.stack_config: the stack file, Pulumi.yaml's defaults, `secrets` set as
 `pulumi config set --secret` would, `overrides` as a what-if, None removing a key) and load it
-with components.config.load_settings, as the program does.
+with components.config.load_settings, as the program does; `problems_for` runs the whole program
+on it and checks that the refusal came before anything was registered.
 
 - `placeholder_secrets=True` (the default) fills every secret the test does not set with a
   placeholder, so no passphrase is needed; pass False to decrypt the stack file's own `secure:`
@@ -43,12 +44,15 @@ def settings_for(stack: str, secrets: Optional[Mapping[str, str]] = None, cli_ru
 
 
 def problems_for(stack: str, secrets: Optional[Mapping[str, str]] = None, **overrides: Any) -> list[str]:
-    """Every problem the program reports for the stack's config, which it must refuse.
+    """Every problem the program reports for the stack's config, which it must refuse, having
+    registered nothing at all (the whole program runs, under the mock runtime: under the real
+    engine a registration is a step already under way).
 
     The CLI's rules are off: the program's own checks must hold for config that bypasses them."""
     config, secret_keys = _program_config(stack, secrets, cli_rules=False, **overrides)
     with pytest.raises(ConfigError) as err:
-        load_settings(config, secret_keys, stack)
+        run_program(stack, config, secret_keys)
+    assert err.value.registered == [], f"registered before failing: {err.value.registered[:5]}"
     return err.value.problems
 
 

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 from components import releases, validate
 from components.config import migration, nodes, sections
 from components.config.reader import Reader, strip_namespace
-from components.config.schema import SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
+from components.config.schema import PROJECT, SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
 from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
 from components.ini import oslo_section
 from components.releases.secret_options import AUTH_PLUGIN_SECRET_OPTIONS, SECRET_OPTIONS
@@ -110,7 +110,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
         r.problem("region", f"{keystone.region!r} is not a region name; use e.g. RegionOne (it must not be empty)")
 
     controller = nodes.controller(r)
-    hypervisors = nodes.hypervisors(r)
+    hypervisors = nodes.hypervisors(r, controller, f"{PROJECT}-{stack}")
     nodes.node_problems(r, bool(production), ([("controller", controller)] if controller else [])
                         + [(f"hypervisors[{i}]", node) for i, node in enumerate(hypervisors)])
     dashboard = nodes.dashboard(r, controller)

@@ -35,12 +35,18 @@ def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool 
         r.problem(f"{where}.{extra}", "is not a node setting" + (
             f"; did you mean `{close[0]}`?" if close else f"; use {', '.join(sorted(allowed))}"))
     for setting in required:
-        if setting not in value:
+        if value.get(setting) is None:  # `host: null` is no host either
             r.problem(f"{where}.{setting}", f"is required: {NODE_SETTINGS[setting].metadata['required']}")
     checked: dict[str, Any] = {}  # stack key -> value
     checked["name"] = name = value.get("name", name_default)
     if not isinstance(name, str) or not _NODE_NAME_RE.fullmatch(name):
         r.problem(f"{where}.name", f"{name!r} is not a node name; use lower-case letters, digits and '-'")
+    elif not validate.is_host(name):
+        # The scripts that ask nova for the node's services refuse it too, but only once the
+        # program has registered the steps before them: checked here, nothing is registered.
+        r.problem(f"{where}.name", f"{name!r} is not a node name: resolvers read a name of digits (or 0x and hex "
+                  "digits) as an address, and nova-compute reports itself by its host name; use the node's host "
+                  "name, e.g. compute1")
     # An IPv4-mapped address (::ffff:10.20.0.10) is kept as the IPv4 address it maps, before any
     # rule compares or classifies it, and is what the nodes are told.
     checked["host"] = host = validate.unmapped(value.get("host"))
@@ -106,11 +112,40 @@ def _production_host_keys(r: Reader, where: str, node: NodeSettings) -> None:
                   f"which a production stack requires; set it to the output of `ssh-keyscan -t ed25519 {node.jump_host}`")
 
 
+# What the program names its other components (__main__.py) and the keystone provider: each
+# names its resources after itself (controller, controller-restart, placement-db-mysql). A
+# hypervisor's component and steps are named after the node (compute1, compute1-restart), so a
+# hypervisor named like one of them, or like one of its resources, would share names with it
+# (controller-restart twice): one node for two in the plan, its graph and the engine's log.
+# tests/test_hostile_settings.py keeps this list whole.
+OTHER_COMPONENT_NAMES = ("nova-db", "keystone", "nova-identity", "controller", "placement", "hypervisor-roster",
+                         "cells", "migration", "dashboard")
+
+
+def _hypervisor_name_problem(r: Reader, where: str, name: Any, controller: Optional[NodeSettings],
+                             stack_resource: str) -> None:
+    """A hypervisor named like another component or its resources, like the stack itself
+    (`stack_resource`, the root resource's name), or like the controller node (nova would take
+    the two for one host)."""
+    if not isinstance(name, str):
+        return  # refused as a node name
+    component = next((c for c in OTHER_COMPONENT_NAMES if name == c or name.startswith(f"{c}-")), None)
+    if component is not None or name == stack_resource:
+        what = (f"the program's {component} component and its resources ({component}, {component}-...)"
+                if component else "the stack itself")
+        r.problem(f"{where}.name", f"{name!r} is named like {what}; a hypervisor's component and steps are named "
+                  f"after the hypervisor ({name}, {name}-restart...), so the plan and its graph would take two "
+                  "resources for one; name the hypervisor after its host, e.g. compute1")
+    elif controller is not None and name == controller.name:
+        r.problem(f"{where}.name", f"{name!r} is the controller's name too: nova would take the two nodes for one "
+                  "host; give each node its own host name")
+
+
 def controller(r: Reader) -> Optional[NodeSettings]:
     return node(r, "controller", r.get("controller"), name_default="controller")
 
 
-def hypervisors(r: Reader) -> tuple[NodeSettings, ...]:
+def hypervisors(r: Reader, controller: Optional[NodeSettings], stack_resource: str) -> tuple[NodeSettings, ...]:
     value = r.get("hypervisors", [])
     if not isinstance(value, list):
         if value not in (None, {}):
@@ -120,6 +155,7 @@ def hypervisors(r: Reader) -> tuple[NodeSettings, ...]:
     for i, item in enumerate(value):
         checked = node(r, f"hypervisors[{i}]", item, name_default=f"compute{i + 1}", hypervisor=True)
         if checked is not None:
+            _hypervisor_name_problem(r, f"hypervisors[{i}]", checked.name, controller, stack_resource)
             nodes.append(checked)
     names = [n.name for n in nodes]
     for dup in sorted({n for n in names if names.count(n) > 1}):

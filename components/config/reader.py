@@ -17,9 +17,18 @@ class Reader:
     instead of raising."""
 
     def __init__(self, raw: Mapping[str, Any], secret_keys: set[str]):
-        self.raw = {**project_defaults(), **raw}
         self.secret_keys = secret_keys
         self.problems: list[str] = []
+        # The CLI hands the program a `secure:` value as a secret, whatever its key. A plain
+        # setting would carry it in clear into the plan, the state, the nodes' files and these
+        # errors: refused, and read as unset, so that no other check quotes it.
+        self.encrypted_plain = [key for key, spec in SCHEMA.items() if key in raw and key in secret_keys
+                                and not spec.secret]
+        for key in self.encrypted_plain:
+            self.problem(key, f"is stored encrypted (a `secure:` value), but {key} is not a secret setting: the "
+                         "program would write it in clear into plans, the state and the nodes' files; set it in "
+                         f"plain with `pulumi config set {key} <value>` (a password belongs in a secret setting)")
+        self.raw = {**project_defaults(), **{k: v for k, v in raw.items() if k not in self.encrypted_plain}}
 
     def problem(self, key: str, text: str) -> None:
         self.problems.append(f"{key}: {text}")
@@ -55,7 +64,7 @@ class Reader:
         if value == "" and spec.kind == "string" and project_defaults().get(key) == "":
             value = None  # Pulumi.yaml's "" default: derived from other settings
         if value is None:
-            if spec.required:
+            if spec.required and key not in self.encrypted_plain:  # (refused already)
                 how = f"pulumi config set --secret {key} <value>" if spec.secret else f"pulumi config set {key} <value>"
                 self.problem(key, f"is required but not set; set it with `{how}`")
             return None

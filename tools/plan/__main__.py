@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from components.config import ConfigError
 from tools.plan.files import output_folder_problem, private_dir
 from tools.plan.monitor import run_program
 from tools.plan.render import PLAN_FILES, write_plan
-from tools.plan.stack import StackConfigError, stack_argument, stack_config
+from tools.plan.stack import StackConfigError, set_value, stack_argument, stack_config
 from tools.plan.state import STATE_FORMAT, comparison_note, load_state, save_state, snapshot
 
 STATE_FILE = "state.json"  # the last plan, what the next plan is reviewed against
@@ -27,7 +26,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (default out/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="plan with a config value changed (VALUE parsed as JSON when it is JSON)")
+                        help="plan with a config value changed, as `pulumi config set KEY VALUE` would set it "
+                             "(VALUE is text; JSON for a map or list setting)")
     parser.add_argument("--placeholder-secrets", action="store_true",
                         help="plan without the stack's secrets: each secret is a placeholder (announced)")
     parser.add_argument("--against", type=Path, metavar="DIR",
@@ -45,10 +45,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         key, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--set {item!r}: use KEY=VALUE")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
+        overrides[key] = set_value(key, value)
     try:
         config = stack_config(args.stack, overrides=overrides, placeholder_secrets=args.placeholder_secrets)
         rec = run_program(args.stack, config.values, config.secret_keys)

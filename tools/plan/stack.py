@@ -138,12 +138,35 @@ def known_stacks() -> list[str]:
 
 
 class StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without YAML 1.1's silent surprises in a stack file: a key given twice
-    (the last one would win without a word) and integers that are not plain decimals (`022` is
-    octal 18, `1:30` is base 60 = 90, `1_000` drops its `_`) are errors that say where they are."""
+    """PyYAML's safe loader reading scalars as the Pulumi CLI's YAML library (yaml.v3, YAML 1.2's
+    core schema) does, so that the plan gets the values the CLI would hand the program: `yes`,
+    `no`, `on` and `off` (and `NO`, `Off`...) are text, not YAML 1.1's booleans, and `1e3` is the
+    number 1000, not the text `1e3`. What would still surprise a reader is an error that says where
+    it is: a key given twice (the last one would win without a word), integers that are not plain
+    decimals (`022` is octal 18, `1:30` is base 60 = 90, `1_000` drops its `_`), floats that would
+    not reach the program as written (`4.0` is 4, `.inf` cannot be passed at all) and dates
+    (`2001-12-14` reaches the program as a timestamp)."""
 
 
 _PLAIN_INT_RE = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_PLAIN_FLOAT_RE = re.compile(r"[-+]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
+# Which plain scalars are not text: yaml.v3's rules (its booleans and nulls; integers with Go's
+# prefixes, 0o17 included; floats with or without a dot), and YAML 1.1's base-60 integers and
+# dates, which the constructors below refuse rather than read.
+_TIMESTAMP_RE = next(regexp for tag, regexp in yaml.SafeLoader.yaml_implicit_resolvers["2"]
+                     if tag.endswith(":timestamp"))
+StrictLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (
+        ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+        ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+        ("int", r"[-+]?0[bB][0-1_]+|[-+]?0[oO][0-7_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0[xX][0-9a-fA-F_]+"
+                r"|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+", "-+0123456789"),
+        ("float", r"[-+]?(\.[0-9_]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)",
+         "-+.0123456789"),
+        ("timestamp", _TIMESTAMP_RE.pattern, "0123456789"),
+        ("merge", r"<<", "<")):
+    _regexp = re.compile(f"^(?:{_pattern})$", re.X if _tag == "timestamp" else 0)  # (PyYAML's own is verbose)
+    StrictLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", _regexp, list(_first))
 
 
 def _strict_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -167,11 +190,101 @@ def _strict_int(loader: StrictLoader, node: yaml.ScalarNode) -> int:
         raise yaml.constructor.ConstructorError(
             None, None, f"{text!r} is not a plain decimal number (YAML 1.1 reads it as octal, hex, binary or base 60); "
             "write it without leading zeros, e.g. 22, or quote it if it is text", node.start_mark)
+    if (passed := str(int(text))) != text:  # `+22`, `-0`
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is the number {passed} to YAML, and the Pulumi CLI passes it so; write {passed}, "
+            "or quote it if it is text", node.start_mark)
     return int(text)
+
+
+def _as_the_cli_passes(text: str) -> int | float:
+    """A YAML float as the CLI passes it to the program, in JSON: a whole one without a fraction."""
+    number = float(text)
+    return int(number) if number.is_integer() and abs(number) < 1e21 else number
+
+
+def _strict_float(loader: StrictLoader, node: yaml.ScalarNode) -> int | float:
+    """A float that reaches the program as it is written. The CLI passes numbers as JSON, so `1e3`,
+    `4.0` and `1.10` would reach it as 1000, 4 and 1.1 (a version `2025.10` as 2025.1): refused,
+    with the number to write instead, or the advice to quote text."""
+    text = node.value
+    if not _PLAIN_FLOAT_RE.fullmatch(text):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a plain decimal number (the Pulumi CLI cannot pass infinities or NaN, and "
+            "reads `_` and leading zeros its own way); write it as e.g. 1.5, or quote it if it is text",
+            node.start_mark)
+    number = _as_the_cli_passes(text)
+    if (passed := json.dumps(number)) != text:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is the number {passed} to YAML, and the Pulumi CLI passes it so; write {passed}, "
+            "or quote it if it is text", node.start_mark)
+    return number
+
+
+def _refused_timestamp(loader: StrictLoader, node: yaml.ScalarNode) -> None:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{node.value!r} is a date to YAML (the Pulumi CLI passes it as a timestamp such as "
+        "'2001-12-14 00:00:00 +0000 UTC'); quote it if it is text", node.start_mark)
 
 
 StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
 StrictLoader.add_constructor("tag:yaml.org,2002:int", _strict_int)
+StrictLoader.add_constructor("tag:yaml.org,2002:float", _strict_float)
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _refused_timestamp)
+
+_SCALAR_KINDS = {"tag:yaml.org,2002:int": "a number", "tag:yaml.org,2002:float": "a number",
+                 "tag:yaml.org,2002:bool": "a boolean"}
+
+
+def _cli_text(loader: StrictLoader, node: yaml.ScalarNode) -> Optional[str]:
+    """The text the CLI passes for a number or boolean (None: a form the constructors refuse)."""
+    if node.tag == "tag:yaml.org,2002:float":
+        return json.dumps(_as_the_cli_passes(node.value)) if _PLAIN_FLOAT_RE.fullmatch(node.value) else None
+    if node.tag == "tag:yaml.org,2002:int":
+        return str(int(node.value)) if _PLAIN_INT_RE.fullmatch(node.value) else None
+    return json.dumps(loader.construct_object(node))
+
+
+def _declared_type_problems(loader: StrictLoader, document: yaml.Node) -> list[str]:
+    """Where a value of the stack file is not of its key's declared type although the CLI would
+    take it, changed: a number or boolean for a text setting (`region: 1e3` reaches the program
+    as '1000', `release: 2025.10` as '2025.1'), in a list of text too, and a key without a value
+    (the CLI passes '' for it, and says it will pass null)."""
+    if not isinstance(document, yaml.MappingNode):
+        return []  # read_stack_file says what the file should be
+    config = next((value for key, value in document.value
+                   if key.tag == "tag:yaml.org,2002:str" and key.value == "config"), None)
+    if not isinstance(config, yaml.MappingNode):
+        return []
+    problems = []
+    for key_node, value_node in config.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        namespace, _, name = key_node.value.rpartition(":")
+        if namespace not in ("", PROJECT) or name not in SCHEMA:
+            continue
+        if value_node.tag == "tag:yaml.org,2002:null":
+            at = value_node.start_mark
+            problems.append(f"line {at.line + 1}, column {at.column + 1}: {name} has no value: the Pulumi CLI passes "
+                            "an empty string for it (and says it will pass null); give it a value, or remove the key "
+                            "for its default")
+            continue
+        declaration = project_declarations().get(name, {})
+        if declaration.get("secret"):
+            continue  # the CLI's own rule names it: a secret must be a `secure:` value
+        texts = ([value_node] if declaration.get("type") == "string" else
+                 value_node.value if declaration.get("items", {}).get("type") == "string"
+                 and isinstance(value_node, yaml.SequenceNode) else [])
+        for node in texts:
+            if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_KINDS:
+                passed = _cli_text(loader, node)
+                if passed is None:
+                    continue  # a form the constructors refuse, saying why
+                at = node.start_mark
+                problems.append(f"line {at.line + 1}, column {at.column + 1}: {name}: `{node.value}` is "
+                                f"{_SCALAR_KINDS[node.tag]} to YAML, which the Pulumi CLI would pass as the text "
+                                f"'{passed}', but {name} takes text; quote it: '{node.value}'")
+    return problems
 
 
 def read_stack_file(stack: str, path: Optional[Path] = None) -> dict[str, Any]:
@@ -180,7 +293,14 @@ def read_stack_file(stack: str, path: Optional[Path] = None) -> dict[str, Any]:
     if not path.exists():
         raise StackConfigError(f"no stack {stack!r}: {path} does not exist (stacks: {', '.join(known_stacks())})")
     try:
-        document = yaml.load(path.read_bytes().decode("utf-8"), Loader=StrictLoader)  # noqa: S506 (a SafeLoader)
+        loader = StrictLoader(path.read_bytes().decode("utf-8"))  # a SafeLoader
+        try:
+            node = loader.get_single_node()
+            if (problems := _declared_type_problems(loader, node)):
+                raise StackConfigError("\n".join(f"{path}: {problem}" for problem in problems))
+            document = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except UnicodeDecodeError as err:
         raise StackConfigError(f"{path}: is not UTF-8 text (byte {err.start}); save it as UTF-8") from None
     except yaml.YAMLError as err:
@@ -264,7 +384,7 @@ def decrypt_value(key: bytes, ciphertext: str) -> str:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when a secret is read
 
-    parts = ciphertext.split(":")
+    parts = ciphertext.split(":") if isinstance(ciphertext, str) else []
     if len(parts) != 3 or parts[0] != "v1":
         raise ValueError("bad value")
     try:
@@ -343,7 +463,9 @@ def stack_values(stack: str, secrets: Optional[Mapping[str, str]] = None,
         if value is None:
             raw.pop(full, None)
             removed.add(full)
-        elif (isinstance(raw.get(full), dict) and "secure" in raw[full]) or _is_secret(full):
+        elif _is_secret(full) or (not _is_setting(full) and isinstance(raw.get(full), dict) and "secure" in raw[full]):
+            # A setting of ours that is not a secret becomes plain, as `pulumi config set KEY VALUE`
+            # makes a `secure:` value plain again.
             raw[full] = {"secure": value if isinstance(value, str) else json.dumps(value), "plain": True}
         else:
             raw[full] = value
@@ -355,6 +477,9 @@ def stack_values(stack: str, secrets: Optional[Mapping[str, str]] = None,
             value = raw.get(full)
             stored = isinstance(value, dict) and "secure" in value and not value.get("plain")
             if spec.secret and key not in UNSET_IS_MEANINGFUL and full not in removed and (value is None or stored):
+                raw[full] = {"secure": placeholder(key), "plain": True}
+                placeholders.append(key)
+            elif stored and not spec.secret:  # `secure:` under a plain setting: a secret (the program refuses it)
                 raw[full] = {"secure": placeholder(key), "plain": True}
                 placeholders.append(key)
     return StackValues(stack, document, raw, sorted(placeholders))
@@ -386,6 +511,24 @@ def program_config(given: StackValues, passphrase: Optional[str] = None) -> Stac
 def _is_secret(full_key: str) -> bool:
     namespace, _, key = full_key.rpartition(":")
     return namespace == PROJECT and key in SCHEMA and SCHEMA[key].secret
+
+
+def _is_setting(full_key: str) -> bool:
+    namespace, _, key = full_key.rpartition(":")
+    return namespace == PROJECT and key in SCHEMA
+
+
+def set_value(key: str, text: str) -> Any:
+    """What `pulumi config set KEY TEXT` stores: the text as it is (the CLI keeps a top-level value
+    as a string, `1e3`, `NO` and `0x1f` included; the declared types are checked after). A map or
+    list setting takes JSON, as the CLI's `--path` would build it."""
+    namespace, _, name = key.rpartition(":")
+    if namespace in ("", PROJECT) and name in SCHEMA and SCHEMA[name].kind in ("array", "object"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text  # the program says what it expected
+    return text
 
 
 def _defaults() -> dict[str, Any]:
