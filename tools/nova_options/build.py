@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from .cache import (
-    DERIVED_FILES,
     PACKAGE_DIR,
     PROJECT_ROOT,
     PYTHON_VERSION,
@@ -169,8 +168,8 @@ def _build(release: str, root: Path, project: str) -> None:
 def _derive(release: str, root: Path, project: str) -> None:
     """optdata.yaml -> optdata-strict.yaml and index.json, by the private venv's python."""
     rdir = release_dir(release, root, project=project)
-    for name in DERIVED_FILES:
-        (rdir / name).unlink(missing_ok=True)
+    # The old derived files stay until the new ones replace them (optdata.py writes each whole):
+    # checks that read the cache without the build lock never find them missing.
     rc, out = run_logged(
         venv_tool(release, root, "_venv-postprocess", "--project", project,
                   "--release", release, "--dir", rdir, project=project),

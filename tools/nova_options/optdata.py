@@ -13,6 +13,7 @@ From oslo-config-generator's optdata.yaml, ``_venv-postprocess`` writes:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,7 @@ def postprocess(release: str, rdir: Path, project: str = DEFAULT_PROJECT) -> Non
         "dynamic_templates": extras["templates"],
         "extra_groups": extras["static_groups"],
     }
-    (rdir / "index.json").write_text(json.dumps(index, sort_keys=True))
+    _replace_atomically(rdir / "index.json", json.dumps(index, sort_keys=True))
 
     # The strict option data for oslo-config-validator: names only (it reads nothing else
     # unless --check-defaults is given, which makes it load ~20x faster than optdata.yaml), and
@@ -203,5 +204,12 @@ def postprocess(release: str, rdir: Path, project: str = DEFAULT_PROJECT) -> Non
                     "name": opt["name"], "replacement_group": None, "replacement_name": None,
                 })
     strict = {"options": strict_opts, "deprecated_options": strict_deprecated}
-    with open(rdir / "optdata-strict.yaml", "w") as fh:
-        yaml.safe_dump(strict, fh, default_flow_style=False)
+    _replace_atomically(rdir / "optdata-strict.yaml", yaml.safe_dump(strict, default_flow_style=False))
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a check reading the cache without its build lock (another
+    checkout's, or a test's) sees the old file or the new one, never a missing or half file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
