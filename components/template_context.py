@@ -1,17 +1,19 @@
-"""The values a release profile's file templates may name (nova.conf, placement.conf, the admin
-openrc), from the stack's settings; secrets passed in separately so that tests, plans (masked)
-and the Pulumi glue share one function. Pure."""
+"""The templates' vocabulary: the values a release profile's file templates may name (nova.conf,
+placement.conf, the admin openrc), from the stack's settings, and the templates filled with them
+(`filled`: what each file's renderer writes, through components.ini or the openrc's exports).
+Secrets are passed in separately so that tests, plans (masked) and the Pulumi glue share one
+function. The node roles (CONTROLLER, COMPUTE) and `secret_values` are imported from here. Pure."""
 from __future__ import annotations
 
 from typing import Callable, Mapping, Optional
 from urllib.parse import quote
 
 from components.config import NodeSettings, Secret, Settings
-from components.ini import MASK
 from components.validate import url_host
 
 CONTROLLER = "controller"
 COMPUTE = "compute"
+MASK = "[secret]"  # what a secret is shown as in a plan
 
 
 # Each secret a template may name: the stack key that holds it and where Settings keeps it.
@@ -129,6 +131,44 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
     }
 
 
+class _Missing(Exception):
+    pass
+
+
+class _Context(dict):
+    def __getitem__(self, key: str):  # a template naming a value that is unset (or unknown)
+        value = self.get(key)
+        if value is None:
+            raise _Missing(key)
+        return value
+
+
+def fill(templates: Mapping[str, Mapping[str, str]], context: Mapping[str, Optional[str]]) -> dict[str, dict[str, str]]:
+    """Fill a profile's option templates. Options whose values are unset are left out (the
+    service's own default applies)."""
+    ctx = _Context(context)
+    result: dict[str, dict[str, str]] = {}
+    for section, options in templates.items():
+        for option, template in options.items():
+            try:
+                value = template.format_map(ctx)
+            except _Missing:
+                continue
+            result.setdefault(section, {})[option] = value
+    return result
+
+
+def filled(templates: Mapping[str, Mapping[str, str]], settings: Settings, node: NodeSettings, role: str,
+           secrets: Mapping[str, Optional[str]], virt_type: Optional[str] = None) -> dict[str, dict[str, str]]:
+    """A file's templates filled for `node` in `role`: section -> option -> value."""
+    return fill(templates, conf_context(settings, node, role, secrets, virt_type))
+
+
 def masked_secrets(settings: Settings) -> dict[str, Optional[str]]:
     """Secret values replaced by a mask, for showing a render in a plan."""
     return {name: (MASK if value is not None else None) for name, value in secret_values(settings).items()}
+
+
+def shown(text: str) -> str:
+    """A render made with masked secrets, as shown: a mask inside a URL was percent-encoded."""
+    return text.replace(quote(MASK, safe=""), MASK)

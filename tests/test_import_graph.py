@@ -72,3 +72,40 @@ def test_no_module_imports_itself_back():
     for module in sorted(graph):
         visit(module, [])
     assert cycles == []
+
+
+def _defined_names(module: str) -> set[str]:
+    path = PROJECT_ROOT / (module.replace(".", "/") + ".py")
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return {name for name in names if not name.startswith("_")}
+
+
+def test_the_templates_vocabulary_is_imported_from_where_it_lives():
+    """The roles, the secrets by name, the context and the masks are imported from
+    components.template_context, never through a module that imports them in turn."""
+    vocabulary = _defined_names("components.template_context")
+    elsewhere = []
+    for path in [*(PROJECT_ROOT / "components").rglob("*.py"), *(PROJECT_ROOT / "tools").rglob("*.py"),
+                 *(PROJECT_ROOT / "tests").rglob("*.py"), *(PROJECT_ROOT / "benchmarks").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("components"):
+                elsewhere += [f"{path.relative_to(PROJECT_ROOT)}: {alias.name} from {node.module}"
+                              for alias in node.names
+                              if alias.name in vocabulary and node.module != "components.template_context"]
+    assert elsewhere == []
+
+
+def test_no_two_product_modules_define_one_public_name():
+    """A function or class name says which one it is: `render_openrc(settings)` is the admin
+    openrc, `scripts.render_exports(variables)` the shell exports it is written as."""
+    where: dict[str, list[str]] = {}
+    for path in sorted((PROJECT_ROOT / "components").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+                where.setdefault(node.name, []).append(_module_name(path))
+    assert {name: found for name, found in where.items() if len(found) > 1} == {}
