@@ -1,5 +1,5 @@
 """Configuration file templates per release: nova.conf (controller and hypervisor), placement.conf
-and the admin openrc. Values are templates over nova_conf.conf_context's names ({my_ip}, ...)."""
+and the admin openrc. Values are templates over template_context.conf_context's names ({my_ip}, ...)."""
 from __future__ import annotations
 
 from types import MappingProxyType
