@@ -59,3 +59,13 @@ def test_a_plan_shows_each_set_secret_as_the_mask_even_inside_a_url():
     connection = conf_context(s, s.controller, CONTROLLER, masks)["db_connection"]
     assert "%5Bsecret%5D" in connection
     assert shown(connection) == f"mysql+pymysql://nova:{MASK}@db-node/nova"
+
+
+def test_a_secret_setting_reaches_a_template_by_its_name_alone():
+    """The route README's layout gives for a new secret setting: declared, read in
+    components/config, named in a template; nothing here lists it."""
+    s = settings_for("dev", cli_rules=True, secrets={"dbAdminPassword": "r00t pw", "metadataSecret": "m3ta"})
+    templates = {"example": {"admin": "{db_admin_password}", "metadata": "{metadata_secret}"}}
+    assert filled(templates, s, s.controller, CONTROLLER, secret_values(s)) == {
+        "example": {"admin": "r00t pw", "metadata": "m3ta"}}
+    assert {SECRET_SETTINGS[name] for name in secret_values(s)} == set(SECRET_KEYS)

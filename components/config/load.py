@@ -166,7 +166,7 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
 
     if r.problems:
         raise ConfigError(list(dict.fromkeys(r.problems)))  # a key read twice reports once
-    return Settings(**settings_kwargs, warnings=tuple(warnings))
+    return Settings(**settings_kwargs, warnings=tuple(warnings), secrets=dict(r.secrets))
 
 
 # What a user who put a password into a keystone URL is told.

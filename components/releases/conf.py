@@ -141,7 +141,7 @@ MODERN_OPENRC = {
     "OS_USER_DOMAIN_NAME": "{user_domain}",
     "OS_PROJECT_NAME": "{admin_project}",
     "OS_USERNAME": "{admin_user}",
-    "OS_PASSWORD": "{admin_password}",
+    "OS_PASSWORD": "{keystone_admin_password}",
     "OS_AUTH_URL": "{keystone_auth_url}/v3",
     "OS_IDENTITY_API_VERSION": "3",
     "OS_REGION_NAME": "{region}",
