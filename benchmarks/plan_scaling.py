@@ -155,4 +155,4 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     code = main(sys.argv[1:])
     sys.stdout.flush()
-    os._exit(code)  # skip the SDK's noisy event-loop teardown (see tools/plan.py)
+    os._exit(code)  # skip the SDK's noisy event-loop teardown (see tools/plan/__main__.py)

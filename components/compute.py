@@ -21,11 +21,10 @@ from components.config import NodeSettings, Secret, Settings
 from components.handles import ControllerHandle
 from components.migration import HypervisorMigration, NodeMigration, node_migration
 from components.node import NodeSteps, content_hash, ran_again, secret_when_known
-from components.nova_conf import (
-    COMPUTE, plain_secret_overrides, render_compute_driver_conf, render_masked, render_nova_conf, secret_values,
-)
+from components.nova_conf import plain_secret_overrides, render_compute_driver_conf, render_masked, render_nova_conf
 from components.nova_node import NOVA_CONF, OPENRC, Target, hypervisor_targets, nova_version
 from components.releases import ReleaseProfile
+from components.template_context import COMPUTE, secret_values
 from components.virt_types import VIRT_TYPES
 
 

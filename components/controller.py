@@ -27,10 +27,11 @@ from components import scripts
 from components.config import NodeSettings, Secret, Settings
 from components.handles import ControllerAccess, ControllerHandle
 from components.node import NodeSteps, content_hash, ran_again
-from components.nova_conf import CONTROLLER, cell_templates, plain_secret_overrides, render_masked, render_nova_conf, secret_values
+from components.nova_conf import cell_templates, plain_secret_overrides, render_masked, render_nova_conf
 from components.nova_node import NOVA_CONF, OPENRC, Target, controller_targets, nova_version
 from components.openrc import render_openrc
 from components.releases import ReleaseProfile
+from components.template_context import CONTROLLER, secret_values
 
 
 @dataclass

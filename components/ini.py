@@ -1,38 +1,10 @@
-"""The INI files nova and placement read (oslo.config): filling a release profile's option
-templates from a context, merging the stack's overrides, encoding values so that oslo.config reads
-back exactly what was set, writing. Pure functions."""
+"""The INI syntax nova and placement read (oslo.config): where a section is read, the stack's
+overrides merged section by section, values encoded so that oslo.config reads back exactly what was
+set, the file written. Pure functions over options already filled (components.template_context
+fills a release's templates)."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
-from urllib.parse import quote
-
-MASK = "[secret]"  # what a secret is shown as in a plan
-
-
-class _Missing(Exception):
-    pass
-
-
-class _Context(dict):
-    def __getitem__(self, key: str):  # a template naming a value that is unset (or unknown)
-        value = self.get(key)
-        if value is None:
-            raise _Missing(key)
-        return value
-
-
-def fill(templates: Mapping[str, Mapping[str, str]], context: Mapping[str, Optional[str]]) -> dict[str, dict[str, str]]:
-    """Fill a profile's option templates. Options whose values are unset are left out."""
-    ctx = _Context(context)
-    filled: dict[str, dict[str, str]] = {}
-    for section, options in templates.items():
-        for option, template in options.items():
-            try:
-                value = template.format_map(ctx)
-            except _Missing:
-                continue
-            filled.setdefault(section, {})[option] = value
-    return filled
+from typing import Mapping
 
 
 def oslo_section(name: str) -> str:
@@ -89,7 +61,3 @@ def render_ini(options: Mapping[str, Mapping[str, str]]) -> str:
         chunks.append("\n".join(lines) + "\n")
     return "# Managed by openstack-nova (Pulumi). Local edits are overwritten.\n\n" + "\n".join(chunks)
 
-
-def shown(text: str) -> str:
-    """A render made with masked secrets, as shown: a mask inside a URL was percent-encoded."""
-    return text.replace(quote(MASK, safe=""), MASK)

@@ -2,7 +2,7 @@
 
 render_nova_conf(settings, node, role, secrets) -> the whole file as text.
   - the release profile's options for the role (controller or compute), filled from the stack
-    (components.template_context);
+    (components.template_context.filled);
   - then the stack's overrides (`novaConf`, `novaConfSecret`) merged over them, key by key;
   - every value encoded so that oslo.config reads back exactly that value (components.ini:
     `$` doubled, as it interpolates `$name`; quoted where it would strip spaces or quotes);
@@ -17,17 +17,15 @@ import string
 from typing import Mapping, Optional
 
 from components.config import NodeSettings, Settings
-from components.ini import MASK, fill, merge_overrides, render_ini, shown
+from components.ini import merge_overrides, render_ini
 from components.scripts import CellTemplates
 from components.template_context import (
-    COMPUTE, CONTROLLER, SECRET_SETTINGS, SETTING_SOURCES, conf_context, masked_secrets, secret_values,
+    COMPUTE, CONTROLLER, MASK, SECRET_SETTINGS, SETTING_SOURCES, filled, masked_secrets, secret_values, shown,
 )
 from components.validate import url_host
 
-__all__ = ["COMPUTE", "CONTROLLER", "secret_values", "secret_filled_options", "setting_filled_options",
-           "cell_templates",
-           "nova_conf_options", "render_nova_conf", "render_compute_driver_conf", "plain_secret_overrides",
-           "render_masked"]
+__all__ = ["secret_filled_options", "setting_filled_options", "cell_templates", "nova_conf_options",
+           "render_nova_conf", "render_compute_driver_conf", "plain_secret_overrides", "render_masked"]
 
 
 def secret_filled_options(settings: Settings) -> dict[tuple[str, str], str]:
@@ -39,11 +37,11 @@ def secret_filled_options(settings: Settings) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     release = settings.release.release
     for role, templates in ((CONTROLLER, release.controller_conf), (COMPUTE, release.compute_conf)):
-        def filled(secrets):
-            return fill(templates, conf_context(settings, settings.controller, role, secrets, virt_type="qemu"))
-        before = filled(base)
+        def rendered(secrets):
+            return filled(templates, settings, settings.controller, role, secrets, virt_type="qemu")
+        before = rendered(base)
         for name in names:
-            after = filled({**base, name: f"changed-{name}"})
+            after = rendered({**base, name: f"changed-{name}"})
             for section, options in after.items():
                 for option, value in options.items():
                     if before.get(section, {}).get(option) != value:
@@ -91,7 +89,7 @@ def nova_conf_options(settings: Settings, node: NodeSettings, role: str, secrets
     """section -> option -> the value nova must read: what `render_nova_conf` writes."""
     profile = settings.release
     templates = profile.release.controller_conf if role == CONTROLLER else profile.release.compute_conf
-    options = fill(templates, conf_context(settings, node, role, secrets, virt_type))
+    options = filled(templates, settings, node, role, secrets, virt_type)
     return merge_overrides(options, settings.nova_conf_overrides, secret_overrides or {})
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from components.config import Settings
-from components.ini import fill, render_ini, shown
-from components.template_context import CONTROLLER, conf_context, masked_secrets
+from components.ini import render_ini
+from components.template_context import CONTROLLER, filled, masked_secrets, shown
 
 
 def placement_conf_options(settings: Settings, secrets: Mapping[str, Optional[str]]) -> dict[str, dict[str, str]]:
     """section -> option -> the value placement must read: what `render_placement_conf` writes."""
     templates = settings.release.release.placement.conf
-    return fill(templates, conf_context(settings, settings.controller, CONTROLLER, secrets))
+    return filled(templates, settings, settings.controller, CONTROLLER, secrets)
 
 
 def render_placement_conf(settings: Settings, secrets: Mapping[str, Optional[str]]) -> str:
@@ -21,5 +21,3 @@ def render_placement_conf(settings: Settings, secrets: Mapping[str, Optional[str
 
 def render_placement_masked(settings: Settings) -> str:
     return shown(render_placement_conf(settings, masked_secrets(settings)))
-
-

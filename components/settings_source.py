@@ -1,11 +1,13 @@
 """Read the stack's configuration from the Pulumi runtime into `Settings` (the thin glue around
-the pure `config.load_settings`)."""
+the pure `config.load_settings` and the check of what they make of nova.conf,
+`override_check.checked_settings`)."""
 from __future__ import annotations
 
 import pulumi
 import pulumi.runtime.config as runtime_config
 
 from components.config import ConfigError, Settings, load_settings
+from components.override_check import checked_settings
 
 
 def read_settings() -> Settings:
@@ -14,7 +16,7 @@ def read_settings() -> Settings:
     from_env = set(runtime_config.get_config_secret_keys_env() or ())  # an older CLI's handover
     secret_keys = frozenset(key for key in raw if runtime_config.is_config_secret(key) or key in from_env)
     try:
-        settings = load_settings(raw, secret_keys, pulumi.get_stack())
+        settings = checked_settings(load_settings(raw, secret_keys, pulumi.get_stack()))
     except ConfigError as err:
         # RunError: the CLI prints the message without a Python traceback.
         raise pulumi.RunError(str(err)) from err

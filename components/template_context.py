@@ -1,31 +1,30 @@
-"""The values a release profile's file templates may name (nova.conf, placement.conf, the admin
-openrc), from the stack's settings; secrets passed in separately so that tests, plans (masked)
-and the Pulumi glue share one function. Pure."""
+"""The templates' vocabulary: the values a release profile's file templates may name (nova.conf,
+placement.conf, the admin openrc), from the stack's settings, and the templates filled with them
+(`filled`: what each file's renderer writes, through components.ini or the openrc's exports).
+Secrets are passed in separately so that tests, plans (masked) and the Pulumi glue share one
+function. The node roles (CONTROLLER, COMPUTE) and `secret_values` are imported from here. Pure."""
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional
+import re
+from typing import Mapping, Optional
 from urllib.parse import quote
 
-from components.config import NodeSettings, Secret, Settings
-from components.ini import MASK
+from components.config import SECRET_KEYS, NodeSettings, Settings
 from components.validate import url_host
 
 CONTROLLER = "controller"
 COMPUTE = "compute"
+MASK = "[secret]"  # what a secret is shown as in a plan
 
 
-# Each secret a template may name: the stack key that holds it and where Settings keeps it.
-SECRETS: dict[str, tuple[str, Callable[[Settings], Optional[Secret]]]] = {
-    "db_password": ("dbPassword", lambda s: s.database.password),
-    "rabbit_password": ("rabbitPassword", lambda s: s.messaging.password),
-    "nova_password": ("novaPassword", lambda s: s.identity.password),
-    "neutron_password": ("neutronPassword", lambda s: s.neutron_password),
-    "placement_password": ("placementPassword", lambda s: s.placement_password),
-    "metadata_secret": ("metadataSecret", lambda s: s.metadata_secret),
-    "admin_password": ("keystoneAdminPassword", lambda s: s.keystone.admin_password),
-    "placement_db_password": ("placementDbPassword", lambda s: s.placement.db_password),
-}
-SECRET_SETTINGS = {name: key for name, (key, _) in SECRETS.items()}  # context name -> stack key
+def secret_name(key: str) -> str:
+    """What a template calls a secret setting: its key in snake_case (dbPassword: {db_password})."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
+
+
+# Every secret setting a template may name (context name -> stack key): a new secret setting
+# reaches the files by its name alone, its value read from Settings.secrets.
+SECRET_SETTINGS = {secret_name(key): key for key in SECRET_KEYS}
 
 
 # The settings each other value a template may name is derived from: what a novaConf override of
@@ -63,7 +62,8 @@ SETTING_SOURCES: dict[str, str] = {
 
 def secret_values(settings: Settings) -> dict[str, Optional[str]]:
     """The plain secret values by context name (None: not set), for tests and the Pulumi glue."""
-    return {name: (secret.value if (secret := held(settings)) else None) for name, (_, held) in SECRETS.items()}
+    return {name: (secret.value if (secret := settings.secrets.get(key)) else None)
+            for name, key in SECRET_SETTINGS.items()}
 
 
 def _url_password(value: str) -> str:
@@ -82,13 +82,16 @@ def db_url(settings: Settings, database: str, password: str, user: Optional[str]
 
 def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Mapping[str, Optional[str]],
                  virt_type: Optional[str] = None) -> dict[str, Optional[str]]:
-    """Every value a profile template may name. None means "not set": the option is left out."""
+    """Every value a profile template may name: each secret setting by its name (`secret_name`), and
+    the values derived from the settings (SETTING_SOURCES). None means "not set": the option is
+    left out."""
     mq = settings.messaging
     ks = settings.keystone
     api_db = settings.database.api_name
     controller = settings.controller
     migrates = role == COMPUTE and settings.migration.enabled
     return {
+        **{name: secrets.get(name) for name in SECRET_SETTINGS},
         "workers": str(settings.workers) if settings.workers else None,
         "my_ip": node.my_ip,
         "vnc_listen": node.my_ip if role == CONTROLLER else "0.0.0.0",
@@ -96,7 +99,6 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
         "api_db_connection": db_url(settings, api_db, secrets["db_password"]) if api_db else None,
         "rabbit_host": mq.host,
         "rabbit_user": mq.user,
-        "rabbit_password": secrets["rabbit_password"],
         "transport_url": (
             f"rabbit://{quote(mq.user, safe='')}:{_url_password(secrets['rabbit_password'])}@{url_host(mq.host)}:{mq.port}/"
         ),
@@ -108,14 +110,10 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
         "memcached_servers": settings.memcached_servers,
         "service_project": settings.identity.project,
         "nova_user": settings.identity.user,
-        "nova_password": secrets["nova_password"],
         "glance_host": settings.glance_host,
         "glance_url": f"http://{url_host(settings.glance_host)}:9292" if settings.glance_host else None,
         "neutron_user": settings.neutron_user,
-        "neutron_password": secrets["neutron_password"],
-        "metadata_secret": secrets.get("metadata_secret"),
         "placement_user": settings.placement_user,
-        "placement_password": secrets.get("placement_password"),
         "placement_db_connection": (
             db_url(settings, settings.placement.db_name, secrets["placement_db_password"], settings.placement.db_user)
             if secrets.get("placement_db_password") else None),
@@ -125,10 +123,47 @@ def conf_context(settings: Settings, node: NodeSettings, role: str, secrets: Map
         "live_migration_inbound_addr": node.my_ip if migrates else None,
         "admin_user": ks.admin_user,
         "admin_project": ks.admin_project,
-        "admin_password": secrets.get("admin_password"),
     }
+
+
+class _Missing(Exception):
+    pass
+
+
+class _Context(dict):
+    def __getitem__(self, key: str):  # a template naming a value that is unset (or unknown)
+        value = self.get(key)
+        if value is None:
+            raise _Missing(key)
+        return value
+
+
+def fill(templates: Mapping[str, Mapping[str, str]], context: Mapping[str, Optional[str]]) -> dict[str, dict[str, str]]:
+    """Fill a profile's option templates. Options whose values are unset are left out (the
+    service's own default applies)."""
+    ctx = _Context(context)
+    result: dict[str, dict[str, str]] = {}
+    for section, options in templates.items():
+        for option, template in options.items():
+            try:
+                value = template.format_map(ctx)
+            except _Missing:
+                continue
+            result.setdefault(section, {})[option] = value
+    return result
+
+
+def filled(templates: Mapping[str, Mapping[str, str]], settings: Settings, node: NodeSettings, role: str,
+           secrets: Mapping[str, Optional[str]], virt_type: Optional[str] = None) -> dict[str, dict[str, str]]:
+    """A file's templates filled for `node` in `role`: section -> option -> value."""
+    return fill(templates, conf_context(settings, node, role, secrets, virt_type))
 
 
 def masked_secrets(settings: Settings) -> dict[str, Optional[str]]:
     """Secret values replaced by a mask, for showing a render in a plan."""
     return {name: (MASK if value is not None else None) for name, value in secret_values(settings).items()}
+
+
+def shown(text: str) -> str:
+    """A render made with masked secrets, as shown: a mask inside a URL was percent-encoded."""
+    return text.replace(quote(MASK, safe=""), MASK)

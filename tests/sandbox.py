@@ -1,4 +1,4 @@
-"""A sandbox that runs the node scripts of components/scripts.py for real, on this machine.
+"""A sandbox that runs the node scripts of components/scripts/ for real, on this machine.
 
 What it fakes, and why: the scripts drive a node's own tools (su, nova-manage, install,
 apt-get, fuser, debconf-set-selections, chronyc, timedatectl, systemctl, service, openstack,

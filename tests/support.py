@@ -3,8 +3,9 @@
 `settings_for` and `problems_for` build the config the CLI would hand the program for a stack
 (tests.stack_files.stack_config: the stack file, Pulumi.yaml's defaults, `secrets` set as
 `pulumi config set --secret` would, `overrides` as a what-if, None removing a key) and load it
-with components.config.load_settings, as the program does; `problems_for` runs the whole program
-on it and checks that the refusal came before anything was registered.
+with components.config.load_settings, then check its nova.conf overrides with
+components.override_check.checked_settings, as the program does; `problems_for` runs the whole
+program on it and checks that the refusal came before anything was registered.
 
 - `placeholder_secrets=True` (the default) fills every secret the test does not set with a
   placeholder, so no passphrase is needed; pass False to decrypt the stack file's own `secure:`
@@ -23,6 +24,7 @@ from typing import Any, Mapping, Optional
 import pytest
 
 from components.config import SECRET_KEYS, ConfigError, load_settings
+from components.override_check import checked_settings
 from tests.stack_files import stack_config  # with `cli_rules`
 from tools.plan import run_program
 
@@ -40,7 +42,7 @@ def settings_for(stack: str, secrets: Optional[Mapping[str, str]] = None, cli_ru
     """The stack's settings as the program loads them; a config problem raises ConfigError."""
     config, secret_keys = _program_config(stack, secrets, cli_rules, placeholder_secrets=placeholder_secrets,
                                           **overrides)
-    return load_settings(config, secret_keys, stack)
+    return checked_settings(load_settings(config, secret_keys, stack))
 
 
 def problems_for(stack: str, secrets: Optional[Mapping[str, str]] = None, **overrides: Any) -> list[str]:

@@ -11,9 +11,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from components.nova_conf import (
-    COMPUTE, CONTROLLER, nova_conf_options, plain_secret_overrides, render_nova_conf, secret_values,
-)
+from components.nova_conf import nova_conf_options, plain_secret_overrides, render_nova_conf
+from components.template_context import COMPUTE, CONTROLLER, secret_values
 from components.placement_conf import placement_conf_options, render_placement_conf
 from tests.nova_reads import read_as_nova
 from tests.support import settings_for

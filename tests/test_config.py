@@ -254,15 +254,16 @@ def test_the_docs_name_what_pulumi_yaml_cannot_declare():
 
 
 def test_loading_a_stack_imports_neither_pymysql_nor_pulumi():
-    """load_settings (its nova.conf check included) runs where neither is installed."""
+    """load_settings and the check of its nova.conf overrides run where neither is installed."""
     code = textwrap.dedent("""
         import json, sys
         from components.config import PROJECT, SECRET_KEYS, load_settings
+        from components.override_check import checked_settings
         secrets = {f"{PROJECT}:{key}": f"x-{key}" for key in SECRET_KEYS if key != "sshPrivateKey"}
         raw = dict(secrets)
         raw.update({f"{PROJECT}:dbHost": "db", f"{PROJECT}:keystoneHost": "keystone",
                     f"{PROJECT}:controller": json.dumps({"host": "ctl", "myIp": "10.0.0.1"})})
-        load_settings(raw, frozenset(secrets), "check")
+        checked_settings(load_settings(raw, frozenset(secrets), "check"))
         print(sorted({m.split('.')[0] for m in sys.modules} & {'pymysql', 'pulumi'}))
     """)
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
 from components.config.migration import key_file_text, nova_key
-from components.nova_conf import COMPUTE, render_masked
+from components.nova_conf import render_masked
+from components.template_context import COMPUTE
 from components.validate import ssh_host_key
 from tests.conftest import service_unavailable
 from tests.support import record, settings_for

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from components.config.migration import nova_key
 from components.migration import node_migration
-from components.nova_conf import COMPUTE, CONTROLLER, render_masked
+from components.nova_conf import render_masked
+from components.template_context import COMPUTE, CONTROLLER
 from components.scripts import migration as scripts
 from tests.sandbox import free_port
 from tests.support import SENTINEL, problems_for, record, sentinel_secrets, settings_for

@@ -5,9 +5,8 @@ import os
 import subprocess
 import sys
 
-from components.nova_conf import (
-    COMPUTE, CONTROLLER, plain_secret_overrides, render_masked, render_nova_conf, secret_values,
-)
+from components.nova_conf import plain_secret_overrides, render_masked, render_nova_conf
+from components.template_context import COMPUTE, CONTROLLER, secret_values
 from tests.support import settings_for
 from tools.plan import PROJECT_ROOT
 
@@ -84,7 +83,8 @@ def test_tutorial_render_is_exactly_the_seed():
 
 # What test_render_is_the_same_in_every_process renders, in this process and in fresh ones.
 RENDER_DEV = """
-from components.nova_conf import COMPUTE, CONTROLLER, render_nova_conf, secret_values
+from components.nova_conf import render_nova_conf
+from components.template_context import COMPUTE, CONTROLLER, secret_values
 from tests.support import settings_for
 
 s = settings_for("dev", cli_rules=True, novaConf={"DEFAULT": {"debug": True}, "scheduler": {"max_attempts": 4}})

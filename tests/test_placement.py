@@ -6,7 +6,7 @@ import pytest
 
 from components import scripts
 from components.config import ConfigError
-from components.nova_conf import secret_values
+from components.template_context import secret_values
 from components.placement_conf import render_placement_conf, render_placement_masked
 from tests.sandbox import Sandbox
 from tests.support import problems_for, settings_for

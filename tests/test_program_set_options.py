@@ -11,11 +11,10 @@ import sys
 
 import pytest
 
-from components.nova_conf import (
-    COMPUTE, CONTROLLER, nova_conf_options, render_nova_conf, secret_filled_options, secret_values,
-    setting_filled_options,
+from components.nova_conf import nova_conf_options, render_nova_conf, secret_filled_options, setting_filled_options
+from components.template_context import (
+    COMPUTE, CONTROLLER, SECRET_SETTINGS, SETTING_SOURCES, conf_context, secret_values,
 )
-from components.template_context import SECRET_SETTINGS, SETTING_SOURCES, conf_context
 from tests.nova_reads import read_as_nova
 from tests.support import problems_for, settings_for
 from tests.test_hostile_settings import named, refused

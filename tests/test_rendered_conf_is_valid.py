@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.nova_conf import COMPUTE, CONTROLLER, plain_secret_overrides, render_nova_conf, secret_values
+from components.nova_conf import plain_secret_overrides, render_nova_conf
+from components.template_context import COMPUTE, CONTROLLER, secret_values
 from components.placement_conf import render_placement_conf
 from tests.support import settings_for
 from tools import nova_options

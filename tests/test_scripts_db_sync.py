@@ -1,4 +1,4 @@
-"""The nova-manage scripts of components/scripts.py, executed for real: db_sync (the release's
+"""The nova-manage scripts of components/scripts/nova_manage.py, executed for real: db_sync (the release's
 database sequence, cell creation guarded), nova_manage (as the nova user), the masking of
 passwords nova-manage prints, and discover_hosts.
 

@@ -1,6 +1,6 @@
-"""The file-writing scripts of components/scripts.py, executed for real: write_file_from_stdin
-(atomic write of stdin with owner, group and mode), render_openrc (sourced by bash), and as_user
-(the same script, stdin included, through sudo).
+"""The file-writing scripts of components/scripts/files.py, executed for real: write_file_from_stdin
+(atomic write of stdin with owner, group and mode), render_exports (the admin openrc's exports,
+sourced by bash), and as_user (the same script, stdin included, through sudo).
 
 Each script runs with bash in the sandbox of tests/sandbox.py (the node's tools are fake
 commands on PATH that log every call); its fixtures `box` and `listener` are registered
@@ -223,10 +223,10 @@ def test_write_file_rejects_bad_modes(mode):
 
 
 # --------------------------------------------------------------------------------------------
-# render_openrc
+# render_exports
 # --------------------------------------------------------------------------------------------
 
-def test_render_openrc_round_trips_hostile_values(box):
+def test_render_exports_round_trips_hostile_values(box):
     values = {
         "OS_PASSWORD": "it's \"quoted\" $HOME ${PATH} `touch pwned1` $(touch pwned2); touch pwned3",
         "OS_USERNAME": "  leading and trailing spaces  ",
@@ -236,7 +236,7 @@ def test_render_openrc_round_trips_hostile_values(box):
         "OS_TRICKY": "back\\slash \\n ! * ? [a] ~ ' \"",
     }
     rc = box.root / "openrc"
-    rc.write_text(scripts.render_openrc(values))
+    rc.write_text(scripts.render_exports(values))
     names = list(values)
 
     r = box.run(f". {rc}\n" + "".join(f'printf "%s\\0" "${name}"\n' for name in names))
@@ -247,25 +247,25 @@ def test_render_openrc_round_trips_hostile_values(box):
     assert_no_markers(box)
 
 
-def test_render_openrc_exports_the_variables(box):
+def test_render_exports_sets_the_variables(box):
     rc = box.root / "openrc"
-    rc.write_text(scripts.render_openrc({"OS_USERNAME": "admin", "OS_PASSWORD": "p w"}))
+    rc.write_text(scripts.render_exports({"OS_USERNAME": "admin", "OS_PASSWORD": "p w"}))
     r = box.run(f". {rc}\nexec env")
     assert "OS_USERNAME=admin\n" in r.out
     assert "OS_PASSWORD=p w\n" in r.out
 
 
-def test_render_openrc_exact_text():
-    assert scripts.render_openrc({"OS_USERNAME": "admin", "OS_PASSWORD": "a'b"}) == (
+def test_render_exports_exact_text():
+    assert scripts.render_exports({"OS_USERNAME": "admin", "OS_PASSWORD": "a'b"}) == (
         "export OS_USERNAME=admin\n"
         "export OS_PASSWORD='a'\"'\"'b'\n"
     )
 
 
 @pytest.mark.parametrize("name", ["OS_X; touch pwned", "$(id)", "OS-X", "1OS", "", "OS X"])
-def test_render_openrc_rejects_bad_variable_names(name):
+def test_render_exports_rejects_bad_variable_names(name):
     with pytest.raises(ValueError):
-        scripts.render_openrc({name: "x"})
+        scripts.render_exports({name: "x"})
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The package scripts of components/scripts.py, executed for real: install_packages (apt-get,
+"""The package scripts of components/scripts/packages.py, executed for real: install_packages (apt-get,
 waiting for the dpkg lock) and its debconf preseeding.
 
 Each script runs with bash in the sandbox of tests/sandbox.py (the node's tools are fake

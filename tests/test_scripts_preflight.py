@@ -1,4 +1,4 @@
-"""The node checks of components/scripts.py, executed for real: preflight (clock synchronised,
+"""The node checks of components/scripts/services.py, executed for real: preflight (clock synchronised,
 the services a node needs reachable) and detect_virt_type.
 
 Each script runs with bash in the sandbox of tests/sandbox.py (the node's tools are fake

@@ -1,4 +1,4 @@
-"""The service scripts of components/scripts.py, executed for real: restart_services,
+"""The service scripts of components/scripts/services.py, executed for real: restart_services,
 verify_services (nova's service listing, per release and per host, then the API checks) and
 verify_http.
 
@@ -93,7 +93,7 @@ OPENSTACK_SHIM = (
 
 def openrc(box: Sandbox) -> Path:
     path = box.root / "admin-openrc"
-    path.write_text(scripts.render_openrc({"OS_TEST_MARKER": "sourced it", "OS_USERNAME": "admin"}))
+    path.write_text(scripts.render_exports({"OS_TEST_MARKER": "sourced it", "OS_USERNAME": "admin"}))
     return path
 
 

@@ -11,7 +11,8 @@ import stat
 import pytest
 
 from components import scripts
-from components.nova_conf import CONTROLLER, render_masked
+from components.nova_conf import render_masked
+from components.template_context import CONTROLLER
 from tests.sandbox import KILL_SCRIPT, SIGKILLED, assert_kill_safe, sandbox, tree
 from tests.support import problems_for, record, sentinel_secrets, settings_for
 

@@ -4,6 +4,10 @@
 to a program (keys `openstack-nova:<name>` mapped to strings, JSON for arrays and objects) and
 returns `Settings`, or raises `ConfigError` listing every problem at once. Nothing is
 registered with Pulumi before that succeeds, so bad config never half-applies a stack.
+
+What the settings make of nova.conf (an override of an option the program fills) is checked in
+a phase of its own once they are read, `components.override_check`: it renders, and this layer
+stays below the renderers.
 """
 from __future__ import annotations
 
@@ -15,8 +19,6 @@ from components.config import migration, nodes, sections
 from components.config.reader import Reader, strip_namespace
 from components.config.schema import PROJECT, SECRET_KEYS, SEED_DEFAULT_PASSWORD, ConfigError
 from components.config.settings import DatabaseSettings, KeystoneSettings, MessagingSettings, Settings
-from components.ini import oslo_section
-from components.releases.secret_options import AUTH_PLUGIN_SECRET_OPTIONS, SECRET_OPTIONS
 from components.validate import validate_host_pattern
 
 
@@ -162,12 +164,9 @@ def load_settings(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]
                 r.problem(key, f"is the tutorial's default password; a production stack needs its own (`pulumi config set --secret {key} <value>`)")
         warnings = _production_rules(r, keystone, database, settings_kwargs["identity"])
 
-    if not r.problems:
-        settings = Settings(**settings_kwargs, warnings=tuple(warnings))
-        _secret_override_problems(r, settings)
     if r.problems:
         raise ConfigError(list(dict.fromkeys(r.problems)))  # a key read twice reports once
-    return settings
+    return Settings(**settings_kwargs, warnings=tuple(warnings), secrets=dict(r.secrets))
 
 
 # What a user who put a password into a keystone URL is told.
@@ -197,56 +196,6 @@ def _production_rules(r: Reader, keystone: KeystoneSettings, database: DatabaseS
             warnings.append(f"endpointUrls.public: {url!r} is plain http: clients send their tokens to it in "
                             "clear; publish an https URL")
     return warnings
-
-
-def _secret_override_problems(r: Reader, settings: Settings) -> None:
-    """novaConf and novaConfSecret must not set what the program fills from a secret setting
-    (the list is derived from the renderers): the password would sit in clear in the stack, the
-    plan and the state, and a later rotation of the setting would never reach nova.conf. Nor what
-    it writes from another setting (migration, keystone, messaging, database...): the override
-    would silently win on every node while the program's own steps (its checks, the migration
-    files, the cell mappings) still follow the setting. A plain novaConf value that looks like a
-    credential belongs in novaConfSecret."""
-    from components.nova_conf import secret_filled_options, setting_filled_options  # renders; imports this package
-
-    def normal(section: str, option: str) -> tuple[str, str]:
-        return section.lower(), option.lower().replace("-", "_")  # how oslo.config finds them
-
-    filled = {normal(*where): key for where, key in secret_filled_options(settings).items()}
-    decided = {normal(*where): why for where, why in setting_filled_options(settings).items()}
-    for layer, tree in (("novaConf", settings.nova_conf_overrides), ("novaConfSecret", settings.nova_conf_secret_overrides)):
-        for section, options in tree.items():
-            for option, value in options.items():
-                where = f"{layer}.{section}.{option}"
-                key = filled.get(normal(section, option))
-                if key is not None:
-                    r.problem(where, f"is filled by the program from the secret setting {key}; set that instead "
-                              f"(`pulumi config set --secret {key} <value>`): an override would keep the password "
-                              f"out of {key}'s rotation")
-                elif normal(section, option) in decided:
-                    what, sources = decided[normal(section, option)]
-                    r.problem(where, f"{what} from {sources}; set that instead: a {layer} value would silently "
-                              "replace it on every node while the program's own steps (checks, migration, cell "
-                              "mappings) still follow the setting")
-                elif layer == "novaConf" and _looks_secret(section, option, value):
-                    r.problem(where, "looks like a credential (an option nova marks secret, a password, key or "
-                              "token option, or a value with user:password@), which novaConf would keep in clear "
-                              "in the stack file, plan and state; set it in novaConfSecret instead "
-                              "(`pulumi config set --secret novaConfSecret '<json>'`)")
-
-
-# Option names that look like a credential's, for the options nova does not define (its own
-# secret ones are listed in components.releases.secret_options): rabbit_pass, auth_key, ...
-_SECRET_OPTION_RE = re.compile(r"password|passwd|passphrase|passcode|secret|private_key|token|credential"
-                               r"|(^|_)(pass|pwd|key|keys)$", re.IGNORECASE)
-# user:password@ in a value: after a scheme (even with a space in it, where a URL parser would
-# stop: `rabbit://nova:pa ss@mq`), or without one (`nova:pass@mq:5672`).
-_URL_CREDENTIALS_RE = re.compile(r"://[^/?#]*@|[^\s/@:]+:[^/@]*@")
-
-
-def _looks_secret(section: str, option: str, value: str) -> bool:
-    return bool((oslo_section(section), option) in SECRET_OPTIONS or option in AUTH_PLUGIN_SECRET_OPTIONS
-                or _SECRET_OPTION_RE.search(option) or _URL_CREDENTIALS_RE.search(value))
 
 
 MAX_WORKERS = 64

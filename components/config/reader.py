@@ -19,6 +19,7 @@ class Reader:
     def __init__(self, raw: Mapping[str, Any], secret_keys: set[str]):
         self.secret_keys = secret_keys
         self.problems: list[str] = []
+        self.secrets: dict[str, Secret] = {}  # every secret setting read, by key: Settings.secrets
         # The CLI hands the program a `secure:` value as a secret, whatever its key. A plain
         # setting would carry it in clear into the plan, the state, the nodes' files and these
         # errors: refused, and read as unset, so that no other check quotes it.
@@ -120,7 +121,8 @@ class Reader:
                 value, validate.SECRET_REFUSED_CATEGORIES, allowed="\n\r" if multiline else "", secret=True)):
             # Never the value itself, nor where the character stands: only which character it is.
             self.problem(key, problem)
-        return Secret(value) if isinstance(value, str) else Secret(json.dumps(value))
+        self.secrets[key] = Secret(value) if isinstance(value, str) else Secret(json.dumps(value))
+        return self.secrets[key]
 
     # -- typed getters: a setting read and checked, its key named once -----------------------
     # Each returns None (the problem collected) when the value is set but not valid.

@@ -147,5 +147,8 @@ class Settings:
     workers: Optional[int] = None  # None: the distribution's defaults
     migration: MigrationSettings = MigrationSettings()
     warnings: tuple[str, ...] = ()  # what the stack does that it should not, said at each run
+    # Every secret setting the stack sets, by key: what a file template names as the key in
+    # snake_case (components.template_context), so a new secret needs no field to reach a file.
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
 
 

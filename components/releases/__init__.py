@@ -10,7 +10,7 @@ params.pp). Two axes:
 
 A stack names a release and a distro; `profile(release, distro)` joins them into the
 `ReleaseProfile` the components read. Option values are templates over the context that
-`nova_conf.conf_context` builds ({db_connection}, {my_ip}, ...). An option whose template refers
+`template_context.conf_context` builds ({db_connection}, {my_ip}, ...). An option whose template refers
 to a value the stack leaves unset (None) is left out of the file, so nova's own default applies.
 
 `liberty` reproduces the seed tutorial (Ubuntu 14.04 + cloud archive, 2015) option for option.

@@ -29,7 +29,7 @@ LIBERTY = NovaRelease(
         "OS_PROJECT_NAME": "{admin_project}",
         "OS_TENANT_NAME": "{admin_project}",
         "OS_USERNAME": "{admin_user}",
-        "OS_PASSWORD": "{admin_password}",
+        "OS_PASSWORD": "{keystone_admin_password}",
         "OS_AUTH_URL": "{keystone_auth_url}/v3",
         "OS_IDENTITY_API_VERSION": "3",
     }),

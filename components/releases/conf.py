@@ -1,5 +1,5 @@
 """Configuration file templates per release: nova.conf (controller and hypervisor), placement.conf
-and the admin openrc. Values are templates over nova_conf.conf_context's names ({my_ip}, ...)."""
+and the admin openrc. Values are templates over template_context.conf_context's names ({my_ip}, ...)."""
 from __future__ import annotations
 
 from types import MappingProxyType
@@ -141,7 +141,7 @@ MODERN_OPENRC = {
     "OS_USER_DOMAIN_NAME": "{user_domain}",
     "OS_PROJECT_NAME": "{admin_project}",
     "OS_USERNAME": "{admin_user}",
-    "OS_PASSWORD": "{admin_password}",
+    "OS_PASSWORD": "{keystone_admin_password}",
     "OS_AUTH_URL": "{keystone_auth_url}/v3",
     "OS_IDENTITY_API_VERSION": "3",
     "OS_REGION_NAME": "{region}",

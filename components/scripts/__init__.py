@@ -12,7 +12,7 @@ tests/test_scripts_rendered.py pins what every stack renders (a changed script r
 step on deployed stacks) and runs shellcheck on every script.
 """
 from components.scripts.base import HEADER, as_service, as_user, checked_path, q, service_action
-from components.scripts.files import render_openrc, set_uwsgi_processes, write_file_from_stdin
+from components.scripts.files import render_exports, set_uwsgi_processes, write_file_from_stdin
 from components.scripts.nova_manage import (
     CellTemplates, MASKED_FUNCTION, UPGRADE_CHECK, db_sync, discover_hosts, nova_manage, nova_manage_words,
 )
@@ -24,7 +24,7 @@ from components.scripts.services import (
 )
 
 __all__ = [
-    "HEADER", "as_service", "as_user", "checked_path", "q", "service_action", "render_openrc", "set_uwsgi_processes", "write_file_from_stdin",
+    "HEADER", "as_service", "as_user", "checked_path", "q", "service_action", "render_exports", "set_uwsgi_processes", "write_file_from_stdin",
     "CellTemplates", "MASKED_FUNCTION", "UPGRADE_CHECK", "db_sync", "discover_hosts", "nova_manage",
     "nova_manage_words", "NovaVersion", "install_packages", "placement_db_sync", "verify_placement", "enable_apache_conf",
     "detect_virt_type", "preflight", "reload_service", "retire_departed_hypervisors", "require_virt_type",

@@ -1,4 +1,5 @@
-"""Writing files: atomically, from stdin (secrets never in a command line), and the admin openrc.
+"""Writing files: atomically, from stdin (secrets never in a command line), and shell exports
+(the body of the admin openrc, which components.openrc fills).
 
 Every write here survives a SIGKILL at any point: the new content goes to a temp file in the
 target's directory and is renamed over the target (a reader, or a rerun, sees the old file or
@@ -57,9 +58,9 @@ def write_file_from_stdin(path: str, owner: str, group: str, mode: str) -> str:
     )
 
 
-def render_openrc(variables: dict[str, str]) -> str:
-    """An admin credentials file (the seed's "Testing" exports). Values are shell-quoted;
-    names, which cannot be quoted, must be shell identifiers."""
+def render_exports(variables: dict[str, str]) -> str:
+    """`export NAME=value` lines, as the admin credentials file holds them (the seed's "Testing"
+    exports). Values are shell-quoted; names, which cannot be quoted, must be shell identifiers."""
     checked(variables, ENV_NAME_RE, "environment variable name")
     return "".join(f"export {name}={q(value)}\n" for name, value in variables.items())
 

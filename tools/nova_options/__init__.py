@@ -9,7 +9,7 @@ nova's cache keeps the layout and fingerprint it had before placement was added.
 ``oslo-config-generator --format yaml`` dumps every option the project knows into
 ``optdata.yaml``, and ``oslo-config-validator`` plus a stricter checker (this package, run by the
 private venv's python) compare a rendered file with it.  The pins and namespaces come from
-components/releases.py: a release's ``option_check`` (nova) and ``placement.option_check``.
+components/releases/catalog.py: a release's ``option_check`` (nova) and ``placement.option_check``.
 
 A problem is reported for:
   * an option that no namespace defines ("unknown option"),
@@ -24,7 +24,7 @@ placement has none.  Problem lines name the section and option and never contain
 files hold passwords).
 
 Modules:
-  pins      per-project, per-release pins from components/releases.py; NovaOptionsError
+  pins      per-project, per-release pins from components/releases/; NovaOptionsError
   cache     the cache layout, its fingerprint and marker, the build lock
   build     building the pinned virtualenv and the option data (ensure_optdata)
   optdata   deriving index.json and optdata-strict.yaml (runs in the private venv)
@@ -50,7 +50,7 @@ CLI (from the project root):
   python3 -m tools.nova_options validate --project placement --release 2025.1 placement.conf
   exit status: 0 valid, 1 problems found (listed on stdout), 2 the tool itself failed
 
-The package imports only the standard library (and components/releases.py, pure data), so the
+The package imports only the standard library (and components/releases/, pure data), so the
 project interpreter can run it without any of nova's dependencies; the private venv's python
 runs the ``_venv-*`` subcommands, which do import oslo.config, keystoneauth1 and nova.
 """

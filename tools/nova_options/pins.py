@@ -1,4 +1,4 @@
-"""What defines "valid" per project and release, from the release data (components/releases.py):
+"""What defines "valid" per project and release, from the release data (components/releases/):
 the exact project (nova, or placement) whose options are checked against, the option-defining
 libraries pinned to that release's upper-constraints, and the generator namespaces of the
 project's configuration file (nova.conf, placement.conf)."""
