@@ -15,7 +15,8 @@ from typing import Optional, Sequence
 import pulumi
 
 from components.config import DatabaseSettings, Secret
-from components.mysql_admin import ServiceDatabase, ServiceDatabaseArgs
+from components.mysql_admin import ServiceDatabase
+from components.mysql_inputs import ServiceDatabaseArgs
 
 
 @dataclass(frozen=True, kw_only=True)
