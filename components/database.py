@@ -5,7 +5,7 @@ Deliberately not reproduced from the seed tutorial:
 - its `GRANT ALL ON glance.* TO 'glance'@'%'` line in the nova section is a copy-paste mistake
   from the glance chapter: nova never needs privileges on glance's database;
 - its `GRANT ... IDENTIFIED BY '...'` form fails on MySQL 8; the accounts are created with
-  CREATE USER / ALTER USER and granted separately (see components/mysql_admin.py).
+  CREATE USER / ALTER USER and granted separately (see components/mysql_session.py).
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from typing import Optional, Sequence
 import pulumi
 
 from components.config import DatabaseSettings, Secret
-from components.mysql_admin import ServiceDatabase, ServiceDatabaseArgs
+from components.mysql_admin import ServiceDatabase
+from components.mysql_inputs import ServiceDatabaseArgs
 
 
 @dataclass(frozen=True, kw_only=True)

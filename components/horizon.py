@@ -3,8 +3,9 @@ OPENSTACK_HOST in local_settings.py at keystone, reload the web server only when
 changed, and check that /horizon answers.
 
 The settings edit is a pure function (`set_openstack_host`, in
-components/scripts/horizon_settings.py), tested here, and the very same text is what the node
-runs (the file's text, embedded in the step's script), so the tested rule is the applied rule.
+components/scripts/horizon_settings.py, where the tests import it from), and the very same text is
+what the node runs (the file's text, embedded in the step's script), so the tested rule is the
+applied rule.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from components.node import NodeSteps, content_hash
 from components.releases.types import DashboardPackaging
 from components.scripts import checked_path
 from components.scripts.files import remove_leftovers, temp_prefix
-from components.scripts.horizon_settings import set_openstack_host  # noqa: F401 (the rule, tested from here)
 from components.validate import url_host
 
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
@@ -28,7 +28,7 @@ LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings.py"
 
 # The rule that edits local_settings.py, and the node's program around it: static text, so what
 # the node runs is what is reviewed here, whatever the layout of this source. The rule is the
-# function of components/scripts/horizon_settings.py (imported here: the tests test it), and
+# function of components/scripts/horizon_settings.py (the tests test it there), and
 # that file's whole text, verbatim, is what the program defines it with on the node: the tested
 # rule is the applied rule. (So that file holds the function only: anything else there would be
 # sent to the node too, and change the settings step's script.)

@@ -18,7 +18,8 @@ from typing import Any, Mapping, Optional
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tools.plan import stack as plan_stack
-from tools.plan.stack import StackConfig, derive_key, program_config, stack_values
+from tools.plan.secure_values import derive_key
+from tools.plan.stack import StackConfig, program_config, stack_values
 
 
 def encrypt_value(key: bytes, plaintext: str, nonce: Optional[bytes] = None) -> str:

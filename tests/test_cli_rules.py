@@ -19,7 +19,8 @@ from tests.stack_files import encrypt_value, new_encryption_salt, stack_config
 from tools.engine.workspace import EngineError, engine_env
 from tools.plan import PROJECT_ROOT, StackConfigError
 from tools.plan.cli_rules import cli_rule_errors
-from tools.plan.stack import decrypt_value, known_stacks, passphrase_key, read_stack_file
+from tools.plan.secure_values import decrypt_value, passphrase_key
+from tools.plan.stack import known_stacks, read_stack_file
 
 REQUIRED_SECRETS = ("dbAdminPassword", "dbPassword", "keystoneAdminPassword", "neutronPassword", "novaPassword",
                     "rabbitPassword")

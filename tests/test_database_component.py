@@ -9,7 +9,7 @@ import pytest
 from pulumi.runtime import rpc, settings
 
 from components.database import Database, DatabaseArgs
-from components.mysql_admin import INPUT_KEYS, ServiceDatabaseArgs
+from components.mysql_inputs import INPUT_KEYS, ServiceDatabaseArgs
 
 SERVICE_DATABASE_TYPE = "pulumi-python:dynamic/mysql:ServiceDatabase"
 COMPONENT_TYPE = "openstack-nova:components:Database"

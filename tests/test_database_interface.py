@@ -8,12 +8,9 @@ import sys
 
 import pytest
 
-from components import mysql_admin, validate
-from components.mysql_admin import (
-    ServiceDatabaseArgs,
-    validate_host_pattern,
-    validate_identifier,
-)
+from components import validate
+from components.mysql_inputs import INPUT_KEYS, SECRET_KEYS, ServiceDatabaseArgs, diff_view, parse_inputs
+from components.validate import USER_NAME_MAX, validate_host_pattern, validate_identifier
 from tests.conftest import PROJECT_ROOT
 from tests.mysql_support import (
     make_props, )
@@ -29,8 +26,8 @@ WIRE_KEYS = ["admin_host", "admin_port", "admin_user", "admin_password", "admin_
 
 def test_the_declared_fields_are_the_wire_keys():
     assert FIELDS == WIRE_KEYS
-    assert list(mysql_admin.INPUT_KEYS) == FIELDS
-    assert mysql_admin.SECRET_KEYS == ("admin_password", "password")
+    assert list(INPUT_KEYS) == FIELDS
+    assert SECRET_KEYS == ("admin_password", "password")
 
 
 def test_every_field_is_an_input_an_output_checked_and_compared(provider, names):
@@ -40,8 +37,8 @@ def test_every_field_is_an_input_an_output_checked_and_compared(provider, names)
     assert list(created.outs) == FIELDS
     assert list(provider.update(created.id, created.outs, props).outs) == FIELDS
     assert list(provider.read(created.id, created.outs).outs) == FIELDS
-    assert list(mysql_admin._diff_view(props)) == FIELDS
-    spec = mysql_admin._parse(props)
+    assert list(diff_view(props)) == FIELDS
+    spec = parse_inputs(props)
     assert spec.props() == created.outs
     assert props["password"] not in repr(spec)  # secret fields stay out of the repr
 
@@ -59,10 +56,20 @@ def test_every_field_is_an_input_an_output_checked_and_compared(provider, names)
         assert result.changes is True and result.replaces == [], key
 
 
+def test_the_provider_refuses_names_by_the_shared_rules(provider, names):
+    """The settings and the provider apply one rule to database, user and host names: the
+    provider's messages are validate's own."""
+    long_user = "u" * (USER_NAME_MAX + 1)
+    bad = dict(make_props(names), databases=["no va"], user=long_user, hosts=["a b"])
+    assert [(failure.property, failure.reason) for failure in provider.check({}, bad).failures] == [
+        ("databases", validate_identifier("no va", "databases[0]")[0]),
+        ("user", f"user: {long_user!r} is longer than {USER_NAME_MAX} characters, the MySQL 8 limit for user names; "
+                 "use a shorter name"),
+        ("hosts", validate_host_pattern("a b", "hosts[0]")[0]),
+    ]
+
+
 def test_shared_rules_live_in_validate_without_pymysql_or_pulumi():
-    for name in ("validate_identifier", "validate_host_pattern", "IDENTIFIER_RE", "HOST_PATTERN_RE",
-                 "USER_NAME_MAX", "is_host"):
-        assert getattr(mysql_admin, name) is getattr(validate, name), name  # re-exported, not copied
     assert validate.USER_NAME_MAX == 32
     code = ("import sys, components.validate; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pymysql', 'pulumi')))")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from components import mysql_admin
+from pulumi.runtime import rpc
+
 from tests.mysql_support import (
     HOSTS, accounts, all_privileges_line, can_login, existing_databases,
     grant_lines, grant_name, login, make_props, sql,
@@ -32,7 +33,7 @@ def test_diff(provider, names):
         result = provider.diff("id", props, dict(props, **change))
         assert result.changes is True and result.replaces == [], change
     # A value still unknown at preview is a change, never a replacement.
-    unknown = dict(props, password=mysql_admin.rpc.UNKNOWN)
+    unknown = dict(props, password=rpc.UNKNOWN)
     assert provider.diff("id", props, unknown).changes is True
 
 

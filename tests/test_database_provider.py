@@ -9,11 +9,9 @@ import traceback
 import pymysql
 import pytest
 
-from components import mysql_admin
-from components.mysql_admin import (
-    DatabaseAdminError,
-    DatabaseSpecError,
-    )
+from components import mysql_session
+from components.mysql_inputs import DatabaseSpecError
+from components.mysql_session import DatabaseAdminError
 from tests.mysql_support import (
     HOST, HOSTILE_PASSWORDS, HOSTS, PORT, ROOT, accounts, all_privileges_line, can_login, existing_databases,
     grant_lines, login, make_props, sql,
@@ -169,7 +167,7 @@ def test_sentinel_password_appears_in_no_error_or_log(provider, names, caplog, m
         texts.append(exception_text(info.value))
 
     # Make the server echo the statement around the password: a syntax error before it.
-    monkeypatch.setattr(mysql_admin, "SQL_CREATE_USER", "CREATE USER %s@%s IDENTIFIED BOGUS BY %s")
+    monkeypatch.setattr(mysql_session, "SQL_CREATE_USER", "CREATE USER %s@%s IDENTIFIED BOGUS BY %s")
     with pytest.raises(DatabaseAdminError) as info:
         provider.create(make_props(names, password=sentinel))
     texts.append(exception_text(info.value))

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from components.openrc import render_openrc
-from components.horizon import LOCAL_SETTINGS, set_openstack_host, settings_script
+from components.horizon import LOCAL_SETTINGS, settings_script
+from components.scripts.horizon_settings import set_openstack_host
 from components import scripts
 from tests.sandbox import KILL_SCRIPT, SIGKILLED, Sandbox, assert_kill_safe, sandbox, tree
 from tests.support import problems_for, settings_for

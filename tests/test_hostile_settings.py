@@ -20,7 +20,8 @@ from tests.support import problems_for, record, settings_for
 from tests.stack_files import encrypt_value, new_encryption_salt, stack_config  # with `cli_rules`
 from tests.test_migration import NOVA_KEY, dev_hypervisors
 from tools.plan import PROJECT_ROOT, STACK_TYPE, run_program, summary
-from tools.plan.stack import StackConfigError, read_stack_file, set_value
+from tools.plan.stack import read_stack_file, set_value
+from tools.plan.stack_file import StackConfigError
 
 # Every kind of line break and control character a parser may split a line on, and the
 # invisible characters that make a value read differently from what it is.

@@ -366,7 +366,12 @@ def test_a_node_without_nova_or_with_another_home_fails_saying_so(passwd_box):
 
 @pytest.fixture
 def peer_box(box):
+    """A hypervisor whose peers' sshd (port 22, as the check probes it) is the port the test
+    writes to $STATE/sshd-port: the probe's `timeout` is the real one, pointed there."""
     box.su_shim()
+    box.shim("timeout", 'args=("$@")\n'
+                        'if [ "${args[-1]}" = 22 ]; then args[-1]=$(cat "$STATE/sshd-port"); fi\n'
+                        'exec /usr/bin/timeout "${args[@]}"')
     box.shim("ssh", '[ ! -e "$STATE/ssh-fails" ] || { echo "nova@${@: -2:1}: Permission denied (publickey)." >&2; exit 255; }')
     box.shim("virsh", '[ ! -e "$STATE/virsh-fails" ] || { echo "error: failed to connect to the hypervisor" >&2; exit 1; }\n'
                       'echo "Running hypervisor: QEMU 9.2.0"')
@@ -376,7 +381,8 @@ def peer_box(box):
 def test_the_check_logs_in_to_every_peer_as_nova(peer_box, listener):
     box = peer_box
     peers = [("compute2", "127.0.0.1"), ("compute3", "127.0.0.1")]  # (the listener's one address)
-    result = box.run(scripts.check_peers("compute1", peers, "ssh", ssh_port=listener))
+    (box.state / "sshd-port").write_text(str(listener))
+    result = box.run(scripts.check_peers("compute1", peers, "ssh"))
     assert (result.rc, result.err) == (0, "")
     assert result.out == "migration peers reachable from compute1: compute2 compute3\n"
     assert box.calls("ssh") == ["-o BatchMode=yes -o ConnectTimeout=10 127.0.0.1 true"] * 2
@@ -387,25 +393,26 @@ def test_the_check_logs_in_to_every_peer_as_nova(peer_box, listener):
 
 def test_an_unreachable_peer_is_named_with_the_fix(peer_box):
     box = peer_box
-    port = free_port()
-    result = box.run(scripts.check_peers("compute1", [("compute2", "127.0.0.1")], "ssh", ssh_port=port))
+    (box.state / "sshd-port").write_text(str(free_port()))
+    result = box.run(scripts.check_peers("compute1", [("compute2", "127.0.0.1")], "ssh"))
     assert result.rc == 1 and result.out == ""
-    assert result.err == (f"migration check failed:\n  - compute1 cannot reach compute2 at 127.0.0.1:{port} (ssh: nova's "
-                          f"cold migration and resize, libvirt's qemu+ssh): open TCP {port} from compute1 to compute2, "
+    assert result.err == ("migration check failed:\n  - compute1 cannot reach compute2 at 127.0.0.1:22 (ssh: nova's "
+                          "cold migration and resize, libvirt's qemu+ssh): open TCP 22 from compute1 to compute2, "
                           "or set compute2's myIp to an address compute1 reaches\n")
     assert box.calls("ssh") == []
 
 
 def test_a_refused_login_and_an_unreachable_libvirt_are_reported(peer_box, listener):
     box = peer_box
+    (box.state / "sshd-port").write_text(str(listener))
     (box.state / "ssh-fails").touch()
-    result = box.run(scripts.check_peers("compute1", [("compute2", "127.0.0.1")], "ssh", ssh_port=listener))
+    result = box.run(scripts.check_peers("compute1", [("compute2", "127.0.0.1")], "ssh"))
     assert result.rc == 1
     assert ("compute1: nova cannot log in to compute2 (127.0.0.1) by ssh: nova@127.0.0.1: Permission denied "
             "(publickey).; compute2 needs nova's authorized_keys") in result.err
     (box.state / "ssh-fails").unlink()
     (box.state / "virsh-fails").touch()
-    result = box.run(scripts.check_peers("compute1", [("compute2", "127.0.0.1")], "ssh", ssh_port=listener))
+    result = box.run(scripts.check_peers("compute1", [("compute2", "127.0.0.1")], "ssh"))
     assert result.rc == 1 and "compute1: libvirtd (root) cannot reach compute2's libvirt at qemu+ssh://127.0.0.1/system: " \
                                "error: failed to connect to the hypervisor; root's ssh must log in to compute2 as nova" in result.err
 

@@ -15,6 +15,8 @@ import time
 import pytest
 
 from tools import nova_options
+from tools.nova_options.cache import fingerprint, tool_digest
+from tools.nova_options.check import scrub, secret_values
 
 # The command line: `python3 -m tools.nova_options ...`, run from the project root.
 TOOL = [sys.executable, "-m", "tools.nova_options"]
@@ -120,8 +122,8 @@ def test_half_built_cache_is_not_complete(tmp_path):
         (rdir / name).write_text("{}")
     assert not nova_options.cache_is_complete("2025.1", tmp_path)  # no marker
     (rdir / nova_options.MARKER_NAME).write_text(json.dumps({
-        "fingerprint": {**nova_options._fingerprint("2025.1"), "nova": "nova==31.0.0"},
-        "tool": nova_options._tool_digest(),
+        "fingerprint": {**fingerprint("2025.1"), "nova": "nova==31.0.0"},
+        "tool": tool_digest(),
     }))
     assert not nova_options.cache_is_complete("2025.1", tmp_path)  # built from other pins
 
@@ -265,7 +267,7 @@ def test_secret_values_never_appear_in_problems(release_2025_1):
         assert PASSWORD not in problem
         assert RABBIT_PASSWORD not in problem
     # The secret scrubber is a second line of defence on top of messages built from names.
-    assert nova_options._scrub([f"x {PASSWORD} y"], nova_options._secret_values(conf)) == [
+    assert scrub([f"x {PASSWORD} y"], secret_values(conf)) == [
         "x *** y"]
 
 
@@ -334,11 +336,11 @@ def test_placement_pins_and_separate_cache(tmp_path):
             "oslo.middleware.http_proxy_to_wsgi", "oslo.policy", "osprofiler")
     # nova's caches built before placement was added stay valid: same place, same fingerprint.
     assert nova_options.release_dir("zed", tmp_path) == tmp_path / "nova-zed"
-    nova = nova_options._fingerprint("zed")
+    nova = fingerprint("zed")
     assert sorted(nova) == ["format", "namespaces", "nova", "pins", "python", "release"]
     assert (nova["format"], nova["nova"]) == (1, "nova==26.3.0")
     assert nova_options.release_dir("zed", tmp_path, project="placement") == tmp_path / "placement-zed"
-    assert nova_options._fingerprint("zed", "placement")["placement"] == "openstack-placement==8.0.0"
+    assert fingerprint("zed", "placement")["placement"] == "openstack-placement==8.0.0"
     with pytest.raises(nova_options.NovaOptionsError, match="unknown project 'glance'"):
         nova_options.ensure_optdata("2025.1", project="glance")
     with pytest.raises(nova_options.NovaOptionsError, match="unknown release 'liberty' of placement"):

@@ -21,6 +21,7 @@ from tests.stack_files import encrypt_value, new_encryption_salt
 from tools.plan import run_program, stack_config
 from tools.plan.diff import review
 from tools.plan.files import private_dir, write_private
+from tools.plan.secure_values import PBKDF2_ROUNDS
 from tools.plan.state import comparison_note, snapshot
 
 PASSPHRASE = "openstack"  # the tutorial's, and its password for everything (README)
@@ -291,7 +292,7 @@ def test_the_tutorial_password_cannot_be_guessed_from_the_state_without_the_pass
     header = state["secret_digests"]
     assert (header["key"], header["kdf"], header["rounds"], header["mac"]) == (
         "passphrase", "pbkdf2-sha256", 1_000_000, "hmac-sha256")
-    assert plan_stack.PBKDF2_ROUNDS == 1_000_000
+    assert PBKDF2_ROUNDS == 1_000_000
     urn, user = next((u, r) for u, r in state["resources"].items() if r["name"] == "nova-identity-user")
     target = user["digests"]["password"]
     assert target.startswith("hmac-sha256:") and "password" in user["secret"]

@@ -77,7 +77,7 @@ def libvirt_tls(ca_file: str, cert_file: str, key_file: str, libvirt_group: str 
 
 
 def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: str = NOVA_USER,
-                timeout: int = 10, ssh_port: int = SSH_PORT) -> str:
+                timeout: int = 10) -> str:
     """Run on hypervisor `node`: every other hypervisor (name, myIp) answers the way a migration
     needs, checked as nova and libvirt would connect: TCP to its sshd, nova's ssh login by key
     against the pinned host key (cold migration and resize), and its libvirt over the live
@@ -94,7 +94,6 @@ def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: 
     for _, address in peers:
         if validate.ip(address) is None:
             raise ValueError(f"{address!r} is not an IP address")
-    ssh_port = int(ssh_port)  # (22: what nova's ssh and libvirt's qemu+ssh use; tests pass another)
     # Inside check_peer: the peer's name, its address, and the address as a URI's host, shell
     # variables (expanded, never parsed again); `node`, validated above, is plain text in the quotes.
     peer, peer_address, peer_url = "$name", '"$address"', "$url"
@@ -102,8 +101,8 @@ def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: 
     # inside the command text that shell parses
     login = f"NOVA_MIGRATION_PEER={peer_address} " + as_service(
         user, f'ssh -o BatchMode=yes -o ConnectTimeout={int(timeout)} "$NOVA_MIGRATION_PEER" true')
-    unreachable = (f"{node} cannot reach {peer} at $address:{ssh_port} (ssh: nova's cold migration and resize"
-                   + (", libvirt's qemu+ssh" if scheme == "ssh" else "") + f"): open TCP {ssh_port} from {node} to "
+    unreachable = (f"{node} cannot reach {peer} at $address:{SSH_PORT} (ssh: nova's cold migration and resize"
+                   + (", libvirt's qemu+ssh" if scheme == "ssh" else "") + f"): open TCP {SSH_PORT} from {node} to "
                    f"{peer}, or set {peer}'s myIp to an address {node} reaches")
     last_line = "$(printf '%s' \"$out\" | tail -n 1)"
     lines = [HEADER.strip(), COLLECT_PROBLEMS,
@@ -112,7 +111,7 @@ def check_peers(node: str, peers: Sequence[tuple[str, str]], scheme: str, user: 
              "check_peer() {  # NAME ADDRESS: another hypervisor, at its myIp",
              "  name=$1 address=$2",
              '  case $address in *:*) url="[$address]" ;; *) url=$address ;; esac',
-             f"  if ! {tcp_probe_word(peer_address, ssh_port)}; then",
+             f"  if ! {tcp_probe_word(peer_address, SSH_PORT)}; then",
              f'    note "{unreachable}"',
              f"  elif ! out=$({login} 2>&1 </dev/null); then",
              f'    note "{node}: nova cannot log in to {peer} ($address) by ssh: {last_line}; {peer} needs nova\'s '

@@ -11,7 +11,7 @@ import sys
 from typing import Optional
 
 from tools.engine.workspace import EngineError, check_plugins, engine_env, preview, select, toolchain
-from tools.plan.stack import stack_argument
+from tools.plan.cli_rules import stack_argument
 
 OPERATIONS = ("preview", "up", "refresh", "destroy", "cancel")
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
 from tools.plan.paths import PROJECT_ROOT
-from tools.plan.stack import StackConfigError, passphrase_from
+from tools.plan.secure_values import passphrase_from
+from tools.plan.stack_file import StackConfigError
 
 PROJECT = "openstack-nova"
 # The providers the program's SDKs ask for, at exactly the versions their pulumi-plugin.json name.

@@ -68,9 +68,6 @@ from .cache import (
     release_dir,
     venv_dir,
 )
-# Internals the tests reach for, under the names they had in the single-file module.
-from .cache import fingerprint as _fingerprint, tool_digest as _tool_digest  # noqa: F401
-from .check import scrub as _scrub, secret_values as _secret_values  # noqa: F401
 from .check import validate, validate_file
 from .optdata import DYNAMIC_GROUP_SOURCES, PRIVSEP_MODULES
 from .pins import (

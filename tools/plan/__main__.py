@@ -13,7 +13,9 @@ from components.config import ConfigError
 from tools.plan.files import output_folder_problem, private_dir
 from tools.plan.monitor import run_program
 from tools.plan.render import PLAN_FILES, write_plan
-from tools.plan.stack import StackConfigError, set_value, stack_argument, stack_config
+from tools.plan.cli_rules import stack_argument
+from tools.plan.stack import set_value, stack_config
+from tools.plan.stack_file import StackConfigError
 from tools.plan.state import STATE_FORMAT, comparison_note, load_state, save_state, snapshot
 
 STATE_FILE = "state.json"  # the last plan, what the next plan is reviewed against

@@ -1,10 +1,43 @@
-"""The Pulumi CLI's stack-config rules: what `pulumi preview` refuses a stack for before the
-program starts (tools/plan/stack.py applies them; the rules' sources are in its docstring)."""
+"""The Pulumi CLI's rules: what a stack may be named, and what `pulumi preview` refuses a stack's
+config for before the program starts (tools/plan/stack.py applies them; the rules' sources are in
+its docstring)."""
 from __future__ import annotations
 
+import argparse
+import re
 from typing import Any, Mapping, Optional
 
 from components.config import PROJECT, project_declarations
+
+# The Pulumi CLI's rule for a stack name (`tokens.ParseStackName`: 1 to 100 of these characters),
+# and one of ours: here the name is also a path component (stacks/Pulumi.<stack>.yaml,
+# out/<stack>/), so a name may not contain `..` nor be `.`, which would reach out of those folders.
+STACK_NAME_CHARS = re.compile(r"[A-Za-z0-9_.-]")
+STACK_NAME_MAX = 100
+
+
+def stack_name_problem(stack: str) -> Optional[str]:
+    """What is wrong with `stack` as a stack name (None: nothing), in words that say the rule."""
+    rule = (f"a stack name is 1 to {STACK_NAME_MAX} letters, digits, '-', '_' and '.' (the Pulumi CLI's rule), "
+            "without '..', as in stacks/Pulumi.<stack>.yaml")
+    if not stack:
+        return f"the stack name is empty; {rule}"
+    if len(stack) > STACK_NAME_MAX:
+        return f"the stack name is {len(stack)} characters long; {rule}"
+    bad = next((i for i, char in enumerate(stack) if not STACK_NAME_CHARS.fullmatch(char)), None)
+    if bad is not None:
+        return f"stack name {stack!r} has {stack[bad]!r} at position {bad}; {rule}"
+    if ".." in stack or stack == ".":
+        return f"stack name {stack!r}: as a path, '..' and '.' name folders other than out/<stack>/; {rule}"
+    return None
+
+
+def stack_argument(text: str) -> str:
+    """argparse's `type` for a stack name: a bad one is a usage error (exit 2) saying the rule."""
+    problem = stack_name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _type_ok(kind: str, items: Optional[Mapping[str, Any]], value: Any) -> bool:

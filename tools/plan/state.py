@@ -25,7 +25,7 @@ from typing import Any, Mapping, Optional
 
 from tools.plan.files import private_dir, write_private
 from tools.plan.recording import Recording
-from tools.plan.stack import PBKDF2_ROUNDS
+from tools.plan.secure_values import PBKDF2_ROUNDS
 from tools.plan.wire import unwrap
 
 STATE_FORMAT = 2
