@@ -41,7 +41,7 @@ def keystone_provider(name: str, keystone: KeystoneSettings, opts: Optional[pulu
     """The one provider every keystone object uses, built from the stack only. Every field the
     SDK or the provider would otherwise take from an OS_* variable (OS_CLOUD, OS_TOKEN,
     OS_REGION_NAME, OS_ENDPOINT_TYPE, OS_INSECURE, ...) is set, empty where unused, so an
-    operator's shell cannot redirect a deployment (tests/test_program.py checks the list against
+    operator's shell cannot redirect a deployment (tests/test_identity.py checks the list against
     the SDK's own Provider arguments)."""
     return openstack.Provider(
         name,

@@ -83,3 +83,11 @@ def require_tcp(host: str, port: int, what: str) -> None:
             return
     except OSError as exc:
         service_unavailable(f"{what} at {host}:{port} is not reachable ({exc})")
+
+
+@pytest.fixture(scope="module", params=("tutorial", "dev", "prod"))
+def stack_run(request):
+    """(stack, the program's registrations for it) for each of the three stack files, every
+    secret a sentinel: non-ASCII too, except where config refuses it (dbPassword: see test_config)."""
+    from tests.support import record, sentinel_secrets
+    return request.param, record(request.param, secrets=sentinel_secrets())

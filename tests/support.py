@@ -61,6 +61,9 @@ def problems_for(stack: str, secrets: Optional[Mapping[str, str]] = None, **over
 # --------------------------------------------------------------------------------------------
 # The whole program under the mock runtime, with hostile secrets
 # --------------------------------------------------------------------------------------------
+# The controller's steps, in the order the graph runs them (components/controller.py).
+CONTROLLER_STEPS = ["preflight", "packages", "nova-conf", "db-sync", "restart", "verify"]
+
 SENTINEL = "Sentinel-Pa55'\"$(id);%`\\"
 
 

@@ -16,8 +16,8 @@ import pytest
 from pulumi.runtime import rpc
 
 from tests.support import problems_for, record
+from tests.test_identity import ROLE_ASSIGNMENT
 from tests.test_migration import NOVA_KEY, dev_hypervisors
-from tests.test_program import ROLE_ASSIGNMENT
 
 # Every shape of stack: fixed and detected virt types, with and without migration, dashboard
 # and placement, Liberty to 2025.1.

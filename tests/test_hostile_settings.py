@@ -692,7 +692,7 @@ def test_set_makes_an_encrypted_plain_setting_plain_as_pulumi_config_set_does(en
 def test_a_secure_value_that_is_not_ciphertext_is_refused_without_quoting_it(tmp_path, monkeypatch, capsys, ciphertext):
     """The tutorial stack (its passphrase is set for the tests) with a damaged `secure:` text,
     which is not quoted back. (A `secure:` that is no text at all, a number, null, a list or a
-    map, is refused by the stack reader first: tests/test_cli_rules.py.)"""
+    map, is refused by the stack reader first: tests/test_plan_cli_rules.py.)"""
     document = yaml.safe_load(plan_stack.stack_path("tutorial").read_text())
     document["config"]["openstack-nova:dbPassword"] = {"secure": ciphertext}
     (tmp_path / "Pulumi.tutorial.yaml").write_text(yaml.safe_dump(document))

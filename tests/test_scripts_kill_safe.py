@@ -1,7 +1,7 @@
 """Every node step is safe to run again after a SIGKILL at any point (issue 21, "Re-running
 after a kill"): the families of components/scripts not covered next to their own tests
 (write_file_from_stdin: test_scripts_files; the package step: test_scripts_packages; the uwsgi
-.ini step: test_workers; Liberty's dashboard settings: test_horizon_and_openrc).
+.ini step: test_workers; Liberty's dashboard settings: test_horizon).
 
 Each test uses tests/sandbox.py's assert_kill_safe: the step runs in a fresh sandbox, killed
 before its K-th command, for every K, then again; the end state (what the shims recorded the
@@ -15,7 +15,7 @@ import os
 from components import scripts
 from components.releases import RELEASE_2025_1
 from tests.sandbox import KILL_SCRIPT, SIGKILLED, Sandbox, assert_kill_safe
-from tests.test_scripts_db_sync import CELLS, FAKE_NOVA_MANAGE
+from tests.test_scripts_nova_manage import CELLS, FAKE_NOVA_MANAGE
 
 
 def no_file_holds(box: Sandbox, secret: bytes) -> None:

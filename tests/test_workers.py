@@ -48,13 +48,24 @@ def test_a_bad_count_names_the_key_and_the_fix(value, says):
     assert says in problems_for("dev", workers=value)
 
 
-def test_debian_s_uwsgi_apis_get_a_step_before_their_restart():
+def test_debian_s_uwsgi_apis_get_a_step_before_their_restart(box):
     rec = record("dev", secrets=sentinel_secrets(), workers=2, **DEBIAN_13)
     step = rec.by_name("controller-api-workers")
     assert rec.depends("controller-api-workers", "controller-packages")
     assert rec.depends("controller-restart", "controller-api-workers")
-    assert step.inputs["create"] == scripts.set_uwsgi_processes(
-        ("/etc/nova/nova-api-uwsgi.ini", "/etc/nova/nova-api-metadata-uwsgi.ini"), 2)
+    # The registered step, run against Debian's two API .ini files under the sandbox's root
+    # (its /etc/nova moved there: the test must not write the machine's own /etc).
+    etc_nova = box.root / "etc" / "nova"
+    etc_nova.mkdir(parents=True)
+    for name in ("nova-api-uwsgi.ini", "nova-api-metadata-uwsgi.ini"):
+        (etc_nova / name).write_text(INI)
+    r = box.run(step.inputs["create"].replace("/etc/nova/", f"{etc_nova}/"))
+    assert (r.rc, r.err) == (0, "")
+    assert r.out == (f"written: {etc_nova}/nova-api-uwsgi.ini (processes = 2)\n"
+                     f"written: {etc_nova}/nova-api-metadata-uwsgi.ini (processes = 2)\n")
+    two_processes = INI.replace("processes = 4", "processes = 2").replace("  processes = 16", "  processes = 2")
+    assert {p.name: p.read_text() for p in etc_nova.iterdir()} == {
+        "nova-api-uwsgi.ini": two_processes, "nova-api-metadata-uwsgi.ini": two_processes}
     assert rec.depends("placement-workers", "placement-packages")
     assert rec.depends("placement-restart", "placement-workers")
     assert rec.by_name("placement-restart").inputs["triggers"] == ["[secret]", "2"]

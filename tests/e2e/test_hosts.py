@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.accounts import db_user_exists
-from harness.processes import pid_alive
-from harness.environment import ssh_argv
-from hosts import DB_ADMIN, Lab
-from hosts.node import processes_in
-from hosts.stack import lab_plan, stack_values
+from tests.e2e.harness.accounts import db_user_exists
+from tests.e2e.harness.environment import ssh_argv
+from tests.e2e.harness.processes import pid_alive
+from tests.e2e.hosts import DB_ADMIN, Lab
+from tests.e2e.hosts.node import processes_in
+from tests.e2e.hosts.stack import lab_plan, stack_values
 
 pytestmark = pytest.mark.e2e
 STACK = "e2e"

@@ -18,10 +18,11 @@ Modules, by concern:
 - services: keystone, placement and glance in the services host;
 - lab: `Lab.up(LabPlan)` / `Lab.down()`, each phase timed, and `Lab.environment(node)`;
 - stack: a lab's plan from a stack file (the addresses are the stack's);
-- fixture: a lab for one test module; report: the phase timings in pytest's summary.
+- fixture: a lab for the tests that need it; report: the phase timings in pytest's summary.
 
 It uses the harness (tests/e2e/harness) for state, daemons, waits, MariaDB/RabbitMQ accounts,
-keystone's API and E2EEnvironment (what a test gets for a node). `python3 -m hosts down` (from tests/e2e) takes a lab down by hand.
+keystone's API and E2EEnvironment (what a test gets for a node). `venv/bin/python -m
+tests.e2e.hosts down` (from the project's root) takes a lab down by hand.
 """
 from .common import CACHE_DIR, STATE_DIR
 from .lab import DB_ADMIN, SERVICES_HOST, Lab, LabPlan

@@ -1,26 +1,23 @@
-"""By hand, from tests/e2e (run by the project's venv python, as root):
+"""By hand, from the project's root (run by the project's venv python, as root):
 
-    python3 -m hosts down                 # take down whatever a run left
-    python3 -m hosts up e2e               # the lab of a stack file, left up (then `down`)
-    python3 -m hosts status
+    venv/bin/python -m tests.e2e.hosts down       # take down whatever a run left
+    venv/bin/python -m tests.e2e.hosts up e2e     # the lab of a stack file, left up (then `down`)
+    venv/bin/python -m tests.e2e.hosts status
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: tools, components
+from tests.e2e.harness import PrereqError
 
-from harness import PrereqError  # noqa: E402
-
-from .lab import Lab  # noqa: E402
-from .stack import lab_plan  # noqa: E402
+from .lab import Lab
+from .stack import lab_plan
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m hosts")
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.hosts")
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("stack", nargs="?", default="e2e")
     args = parser.parse_args()

@@ -1,5 +1,6 @@
-"""A lab for one test module: up (a failure fails the module under CI's flag, leaving nothing
-behind), its phase timings shown in the summary, down at the end unless NOVA_E2E_KEEP=1."""
+"""A lab for the tests that share it (a test module, or the scenarios' package): up (a failure
+fails them under CI's flag, leaving nothing behind), its phase timings shown in the summary,
+down after the last of them unless NOVA_E2E_KEEP=1."""
 from __future__ import annotations
 
 import os
@@ -8,13 +9,13 @@ from typing import Iterator
 
 import pytest
 
-from harness.common import PrereqError, timed
+from tests.e2e.harness.common import PrereqError, timed
 from tests.conftest import service_unavailable
 
 from .lab import Lab, LabPlan
 from .report import report_timings
 
-KEEP = os.environ.get("NOVA_E2E_KEEP") == "1"  # leave the lab up (`python3 -m hosts down` removes it)
+KEEP = os.environ.get("NOVA_E2E_KEEP") == "1"  # leave the lab up (`venv/bin/python -m tests.e2e.hosts down` removes it)
 
 
 @contextmanager
@@ -33,7 +34,7 @@ def running_lab(plan: LabPlan, config: pytest.Config, label: str) -> Iterator[La
         yield lab
     finally:
         if KEEP:
-            print("NOVA_E2E_KEEP=1: the lab stays up; `cd tests/e2e && python3 -m hosts down` removes it")
+            print("NOVA_E2E_KEEP=1: the lab stays up; `venv/bin/python -m tests.e2e.hosts down` removes it")
         else:
             with timed(lab.timings, "teardown_s"):
                 lab.down()

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from harness.accounts import (check_mariadb, delete_rabbit_user, drop_database, drop_db_user, ensure_account,
+from tests.e2e.harness.accounts import (check_mariadb, delete_rabbit_user, drop_database, drop_db_user, ensure_account,
                               ensure_rabbit_user, mysql, sql_str)
-from harness.common import REGION, PrereqError, log, run, timed, write_private
-from harness.environment import E2EEnvironment
-from harness.processes import port_open, signal_quietly, start_daemon, stop_daemon, wait_until
-from harness.state import State
+from tests.e2e.harness.common import REGION, PrereqError, log, run, timed, write_private
+from tests.e2e.harness.environment import E2EEnvironment
+from tests.e2e.harness.processes import port_open, signal_quietly, start_daemon, stop_daemon, wait_until
+from tests.e2e.harness.state import State
 
 from . import network, roots
 from .common import STATE_DIR, ensure_tools, require_root

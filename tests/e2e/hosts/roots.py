@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from harness.common import PrereqError, log, run
+from tests.e2e.harness.common import PrereqError, log, run
 
 from .common import CACHE_DIR, SUITE, inner_env
 

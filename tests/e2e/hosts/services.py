@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from harness.accounts import ensure_database
-from harness.common import REGION
-from harness.identity import Keystone, wait_http
-from harness.ini import set_ini, uwsgi_ini
-from harness.state import State
+from tests.e2e.harness.accounts import ensure_database
+from tests.e2e.harness.common import REGION
+from tests.e2e.harness.identity import Keystone, wait_http
+from tests.e2e.harness.ini import set_ini, uwsgi_ini
+from tests.e2e.harness.state import State
 
 from .node import Host
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional
 from components.releases import profile
 from tools.plan.stack import stack_config
 
-from harness.common import PrereqError
+from tests.e2e.harness.common import PrereqError
 
 from .lab import LabPlan
 

@@ -1,4 +1,5 @@
-"""Dashboard settings edit and the admin openrc: pure functions, and the scripts run for real."""
+"""components/horizon.py: the dashboard settings edit, pure functions and the scripts run for real
+(the admin openrc: test_openrc.py)."""
 from __future__ import annotations
 
 import grp
@@ -8,7 +9,6 @@ import subprocess
 
 import pytest
 
-from components.openrc import render_openrc
 from components.horizon import LOCAL_SETTINGS, settings_script
 from components.scripts.horizon_settings import set_openstack_host
 from components import scripts
@@ -151,7 +151,6 @@ def test_the_settings_file_is_read_and_written_as_utf8(tmp_path):
     assert settings.read_text(encoding="utf-8") == set_openstack_host(text, "auth-node.example.org")
 
 
-
 # --------------------------------------------------------------------------------------------
 # the settings step killed at any point: the reload is never lost
 # --------------------------------------------------------------------------------------------
@@ -228,30 +227,6 @@ def test_a_failed_reload_keeps_the_marker_so_the_next_run_reloads(box):
     r = box.run(script)
     assert r.rc == 0 and r.out.endswith("apache2 reloaded\n")
     assert not (box.root / "etc" / ".local_settings.py.reload-pending").exists()
-
-
-def test_tutorial_openrc_is_the_seeds_exports():
-    text = render_openrc(settings_for("tutorial", {"keystoneAdminPassword": "openstack"}, cli_rules=True,
-                                      placeholder_secrets=False))
-    assert text == (
-        "export OS_PROJECT_DOMAIN_ID=default\n"
-        "export OS_USER_DOMAIN_ID=default\n"
-        "export OS_PROJECT_NAME=admin\n"
-        "export OS_TENANT_NAME=admin\n"
-        "export OS_USERNAME=admin\n"
-        "export OS_PASSWORD=openstack\n"
-        "export OS_AUTH_URL=http://auth-node.example.org:35357/v3\n"
-        "export OS_IDENTITY_API_VERSION=3\n"
-    )
-
-
-def test_modern_openrc_round_trips_a_hostile_password():
-    hostile = "p'a\"ss $(touch /tmp/openrc-pwned) `id` \\ ;"
-    text = render_openrc(settings_for("dev", {"keystoneAdminPassword": hostile}, cli_rules=True))
-    done = subprocess.run(["bash", "-c", text + 'printf %s "$OS_PASSWORD|$OS_REGION_NAME|$OS_USER_DOMAIN_NAME"'],
-                          capture_output=True, text=True, timeout=30)
-    assert done.stdout == f"{hostile}|RegionOne|Default"
-    assert not os.path.exists("/tmp/openrc-pwned")
 
 
 def test_an_ipv6_keystone_is_bracketed_in_openstack_host():

@@ -1,0 +1,1 @@
+"""Horizon on the controller, in a real browser."""

@@ -1,0 +1,1 @@
+"""Instances on the hypervisors: booted, and moved between them."""
