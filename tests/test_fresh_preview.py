@@ -1,4 +1,4 @@
-"""A new stack's first `pulumi preview`, as the real engine and providers see it (issue: the first
+"""A new stack's first `pulumi preview`, as the real engine and providers see it (the first
 preview of a stack whose hypervisor detects its virt type failed with
 
     command:remote:Command e2e-compute1-restart  error: triggers[0]: malformed secret: missing value

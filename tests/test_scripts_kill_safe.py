@@ -1,5 +1,4 @@
-"""Every node step is safe to run again after a SIGKILL at any point (issue 21, "Re-running
-after a kill"): the families of components/scripts not covered next to their own tests
+"""Every node step is safe to run again after a SIGKILL at any point: the families of components/scripts not covered next to their own tests
 (write_file_from_stdin: test_scripts_files; the package step: test_scripts_packages; the uwsgi
 .ini step: test_workers; Liberty's dashboard settings: test_horizon).
 

@@ -81,8 +81,8 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# Generated from the scripts as they were rendered before the shell builders' refactoring
-# (issue 22), for every stack in stacks/; see the module's docstring before changing one.
+# Generated from the scripts as they were rendered before the shell builders' refactoring,
+# for every stack in stacks/; see the module's docstring before changing one.
 PINNED = {
     "tutorial": {
         "hypervisor-roster-update create": "414b6f6002961a724c3dcae5ca7625fb0efb780da1865595de5337a51e8ce59f",

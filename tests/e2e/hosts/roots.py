@@ -220,7 +220,7 @@ DEBCONF_SELECTIONS = [
 # browser (Debian's chromium and chromedriver) for the dashboard's test.
 SERVICES = Recipe(
     "services",
-    # chromium and its driver: the browser that opens the program's dashboard (issue: Horizon)
+    # chromium and its driver: the browser that opens the program's dashboard
     packages=("keystone", "placement-api", "glance-api", "python3-openstackclient",
               "chromium", "chromium-driver", "fonts-dejavu-core"),
     preseed=tuple(f"{p} {q} {t} {v}" for p, q, t, v in DEBCONF_SELECTIONS) + (
