@@ -1,4 +1,4 @@
-"""The plan's kept state and files : private folders and files,
+"""The plan's kept state and files: private folders and files,
 written atomically; secret digests keyed with the stack's passphrase (not recomputable from the
 file, different for equal secrets in different places); old-format and damaged state files."""
 from __future__ import annotations
