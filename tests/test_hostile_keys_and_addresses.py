@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from components.config.migration import key_file_text, nova_key
 from components.nova_conf import render_masked
 from components.template_context import COMPUTE
-from components.validate import ssh_host_key
+from components.ssh_keys import ssh_host_key
 from tests.conftest import service_unavailable
 from tests.support import record, settings_for
 from tests.test_hostile_settings import named, refused

@@ -10,8 +10,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("components", "tools")
 
 # What components/config may import outside itself: the layers below the settings (shared rules,
-# release data, the INI syntax, the virt types). A renderer or a component is above it.
-BELOW_CONFIG = ("components.validate", "components.releases", "components.ini", "components.virt_types")
+# release data, the INI syntax, the virt types, SSH keys). A renderer or a component is above it.
+BELOW_CONFIG = ("components.validate", "components.ssh_keys", "components.releases", "components.ini",
+                "components.virt_types")
 
 
 def _module_name(path: Path) -> str:

@@ -12,8 +12,8 @@ from tests.conftest import PROJECT_ROOT
 PRODUCT_MODULES = sorted([PROJECT_ROOT / "__main__.py", *(PROJECT_ROOT / "components").rglob("*.py"),
                           *(PROJECT_ROOT / "tools").rglob("*.py")])
 MAX_LINES = 300
-# Over the limit still, to be split along its own concerns.
-OVER_THE_LIMIT = {"components/validate.py"}
+# Over the limit still, to be split along its own concerns (none now).
+OVER_THE_LIMIT: set[str] = set()
 
 
 def relative(path: Path) -> str:

@@ -6,7 +6,7 @@ import difflib
 import re
 from typing import Any, Optional
 
-from components import validate
+from components import ssh_keys, validate
 from components.config.reader import Reader
 from components.config.settings import DashboardSettings, NodeSettings
 from components.virt_types import VIRT_TYPES
@@ -76,7 +76,7 @@ def node(r: Reader, where: str, value: Any, name_default: str, hypervisor: bool 
     for setting in ("hostKey", "jumpHostKey"):
         checked[setting] = None
         if value.get(setting) is not None:
-            checked[setting], error = validate.ssh_host_key(value[setting], *machines[setting])
+            checked[setting], error = ssh_keys.ssh_host_key(value[setting], *machines[setting])
             if error:
                 r.problem(f"{where}.{setting}", error)
     if "jumpHostKey" in value and jump is None:

@@ -11,7 +11,7 @@ import functools
 import importlib.metadata
 from typing import Any, Optional
 
-from components.validate import ssh_key_fingerprint
+from components.ssh_keys import ssh_key_fingerprint
 from tools.plan.diff import Step, counts, review
 from tools.plan.files import private_dir, write_private
 from tools.plan.recording import STACK_TYPE, Recording, Registration
