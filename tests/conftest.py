@@ -47,20 +47,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return E2eApart(config, log)
 
 
-_first_test_seen = False
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem) -> None:
-    """The worker that does not start with the e2e lab yields the CPU to it (nice 10): the lab's
-    package installs (dpkg, on 2 cores) are the suite's critical path, the other modules only
-    need to finish before it does."""
-    global _first_test_seen
-    if not _first_test_seen and hasattr(item.config, "workerinput") and not item.nodeid.startswith(E2E_DIR):
-        os.nice(10)
-    _first_test_seen = True
-
-
 class _WorkerSummaries:
     """The summaries xdist workers hand over (`workeroutput["summary_sections"]`, e.g. the e2e
     lab's phase timings), printed by the controller: a worker's own terminal is not shown."""

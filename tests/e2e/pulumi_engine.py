@@ -147,9 +147,11 @@ class StackEngine:
             preview(st, on_output=self.printed.append, color="never", replace=replace, plan=str(plan_file))
         except auto.errors.CommandError as err:
             raise EngineError(f"{label}: the preview failed: {err}") from None
-        ran = self._run(label or "up", st.up, replace=replace)
-        self.history[-1].planned, self.history[-1].rec = engine_plan(plan_file), rec
-        plan_file.unlink()  # holds the stack's secrets (encrypted): kept no longer than needed
+        try:
+            ran = self._run(label or "up", st.up, replace=replace)
+            self.history[-1].planned, self.history[-1].rec = engine_plan(plan_file), rec
+        finally:
+            plan_file.unlink(missing_ok=True)  # holds the stack's secrets (encrypted): kept no longer than needed
         return ran
 
     def last_rec(self, before: int = -1):
