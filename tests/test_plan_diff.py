@@ -122,9 +122,9 @@ def test_plan_text_shows_each_ssh_target_with_its_host_key(prod_state):
 
 
 def test_the_command_keeps_the_last_plan_and_what_ifs_leave_it(tmp_path):
-    def plan(*args):
+    def plan(*args, out=tmp_path):
         done = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--quiet",
-                               "--out", str(tmp_path), *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                               "--out", str(out), *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, done.stderr
         return done
@@ -132,14 +132,13 @@ def test_the_command_keeps_the_last_plan_and_what_ifs_leave_it(tmp_path):
     first = plan()
     assert "compared with nothing" in (tmp_path / "plan.txt").read_text()
     assert "61 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
-    state = (tmp_path / "state.json").read_text()
-    what_if = plan("--set", json.dumps(NOVA_CONF_CHANGE).replace('{"novaConf": ', "novaConf=")[:-1])
+    kept = {name: (tmp_path / name).read_bytes() for name in ("plan.txt", "plan.json", "graph.dot", "state.json")}
+    change = json.dumps(NOVA_CONF_CHANGE).replace('{"novaConf": ', "novaConf=")[:-1]
+    what_if = plan("--set", change, "--against", str(tmp_path), out=tmp_path / "what-if")
     assert "0 to create (0 by import), 2 to update, 5 to replace, 0 to delete, 54 unchanged" in what_if.stdout
-    assert "left as it was" in what_if.stderr and (tmp_path / "state.json").read_text() == state
-    other = tmp_path / "other"
-    again = subprocess.run([sys.executable, "-m", "tools.plan", "dev", "--placeholder-secrets", "--quiet", "--out",
-                            str(other), "--against", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                           timeout=300)
+    assert {name: (tmp_path / name).read_bytes() for name in kept} == kept
+    assert not (tmp_path / "what-if" / "state.json").exists()
+    again = plan("--against", str(tmp_path), out=tmp_path / "other")
     assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 61 unchanged" in again.stdout
 
 

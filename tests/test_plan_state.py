@@ -72,7 +72,8 @@ def plan(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def outputs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir())
+    """Every file the plans wrote in `folder`, its what-ifs' folders included."""
+    return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,8 +254,10 @@ def test_no_secret_is_written_anywhere(project, capsys):
     assert code == 0, err
     again = plan(capsys, "--set", f"rabbitPassword={TOKEN}-rotated")  # a review that shows a secret change
     assert again[0] == 0 and "1 to update, 2 to replace" in again[1]
-    written = {p.name: p.read_bytes() for p in outputs(project / "out" / "tutorial")}
-    assert set(written) >= {"plan.txt", "plan.json", "graph.dot", "state.json"}
+    written = {str(p.relative_to(project / "out" / "tutorial")): p.read_bytes()
+               for p in outputs(project / "out" / "tutorial")}
+    assert set(written) >= {"plan.txt", "plan.json", "graph.dot", "state.json", "whatif-rabbitPassword/plan.txt",
+                            "whatif-rabbitPassword/plan.json", "whatif-rabbitPassword/graph.dot"}
     for name, content in written.items():
         assert TOKEN.encode() not in content, name
     assert TOKEN not in out + err + again[1] + again[2]

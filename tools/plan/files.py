@@ -36,11 +36,12 @@ def _is_own_entry(entry: str, own_files: Collection[str]) -> bool:
                                   any(entry.startswith(_temporary_prefix(name)) for name in own_files))
 
 
-def output_folder_problem(path: Path, own_files: Collection[str]) -> Optional[str]:
+def output_folder_problem(path: Path, own_files: Collection[str], own_folder_prefix: str = "") -> Optional[str]:
     """Why the plan may not write its files into `path` (None: it may). It writes only into a
     folder it makes, or an existing one that is the caller's own, a real folder (not a link), and
-    holds nothing but `own_files` (an earlier plan's): so it overwrites no file it did not write,
-    and changes the mode of no folder but its own (a shared folder, the project's root)."""
+    holds nothing but `own_files` (an earlier plan's) and folders named `own_folder_prefix`...
+    (its what-ifs'): so it overwrites no file it did not write, and changes the mode of no folder
+    but its own (a shared folder, the project's root)."""
     if not os.path.lexists(path):
         ancestor = path.parent
         while not os.path.lexists(ancestor):
@@ -53,7 +54,8 @@ def output_folder_problem(path: Path, own_files: Collection[str]) -> Optional[st
     if not _own_folder(path):
         return "is a folder of another user"
     try:
-        foreign = sorted(entry for entry in os.listdir(path) if not _is_own_entry(entry, own_files))
+        foreign = sorted(entry for entry in os.listdir(path) if not _is_own_entry(entry, own_files) and not (
+            own_folder_prefix and entry.startswith(own_folder_prefix) and _own_folder(path / entry)))
     except OSError as err:
         return f"cannot be read ({err.strerror})"
     if foreign:

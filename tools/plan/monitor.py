@@ -11,7 +11,9 @@ from typing import Mapping
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime import stack as pulumi_stack
+from pulumi.runtime.proto import engine_pb2
 
 from components.config import PROJECT, ConfigError
 from tools.plan.paths import PROJECT_ROOT
@@ -98,6 +100,28 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().Invoke(request)
 
 
+class RecordingEngine:
+    """Where the CLI's engine takes the program's log messages (`pulumi.log.warn` and the like):
+    kept as `pulumi preview --json` lists them under `diagnostics` (pkg/backend/display/json.go:
+    the message with its severity's prefix, as diag.Sink's Stringify writes it, and a newline;
+    debug and ephemeral messages left out; info without a prefix)."""
+
+    SEVERITIES = {engine_pb2.INFO: "info", engine_pb2.WARNING: "warning", engine_pb2.ERROR: "error"}
+
+    def __init__(self):
+        self.diagnostics: list[dict] = []
+
+    def Log(self, request):
+        severity = self.SEVERITIES.get(request.severity)
+        if severity is None or request.ephemeral:
+            return
+        prefix = "" if severity == "info" else f"{severity}: "
+        entry = {"message": f"{prefix}{request.message}\n", "severity": severity}
+        if request.urn:
+            entry["urn"] = request.urn
+        self.diagnostics.append(entry)
+
+
 def keystone_id(kind: str, name: str) -> str:
     """A made-up id in keystone's shape (32 hex digits), stable per kind and name."""
     return hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:32]
@@ -145,6 +169,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], pr
     pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=preview)  # no root stack resource yet
     monitor = RecordingMonitor(PlanMocks(preview, apply_stdout))
     pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    engine = pulumi_settings.SETTINGS.engine = RecordingEngine()  # the mock engine only logs them
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
     failure: list[BaseException] = []
 
@@ -171,6 +196,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], pr
     stack_urn = next((r.urn for r in monitor.registrations.values() if r.type == STACK_TYPE), None)
     outputs = monitor.registrations[stack_urn].outputs if stack_urn else {}
     shown = {key: SECRET_MASK if key in secret_keys else value for key, value in sorted(config.items())}
-    return Recording(stack, dict(monitor.registrations), list(monitor.invocations), outputs, shown)
+    return Recording(stack, dict(monitor.registrations), list(monitor.invocations), outputs, shown,
+                     engine.diagnostics)
 
 

@@ -42,6 +42,7 @@ class Recording:
     invocations: list[Invocation]
     outputs: dict
     config: dict = field(default_factory=dict)  # the stack's config as the program got it, secrets masked
+    diagnostics: list[dict] = field(default_factory=list)  # its warnings and errors, as `preview --json`'s
 
     # -- queries used by the plan and the tests ----------------------------------------------
     def resources(self) -> list[Registration]:

@@ -15,6 +15,7 @@ from components.ssh_keys import ssh_key_fingerprint
 from tools.plan.diff import Step, counts, review
 from tools.plan.files import private_dir, write_private
 from tools.plan.recording import STACK_TYPE, Recording, Registration
+from tools.plan.what_if import WhatIf
 from tools.plan.wire import unwrap
 
 
@@ -44,9 +45,11 @@ def _provider_of(rec: Recording, r: Registration) -> Optional[str]:
                  if r.type.startswith(prefix)), None)
 
 
-def plan_json(rec: Recording, steps: Optional[list[Step]] = None, old: Optional[dict] = None) -> dict:
+def plan_json(rec: Recording, steps: Optional[list[Step]] = None, old: Optional[dict] = None,
+              what_if: Optional[WhatIf] = None) -> dict:
     """`pulumi preview --json`: steps in engine order (default providers first), each with its
-    op, and for changes the reasons; the config with secrets as [secret]."""
+    op, and for changes the reasons; the config with secrets as [secret]; the program's warnings
+    and errors as `diagnostics`. A what-if says so (`whatIf`: what was set, where the kept plan is)."""
     steps = steps if steps is not None else review(None, rec)
     olds = (old or {}).get("resources", {})
     defaults = tuple(default_providers(rec).values())
@@ -69,7 +72,12 @@ def plan_json(rec: Recording, steps: Optional[list[Step]] = None, old: Optional[
                                          "inputDiff": True} for k in step.changed}
         out.append(entry)
     summary_counts = {op: n for op, n in counts(steps).items() if n}
-    return {"config": rec.config, "steps": out, "changeSummary": summary_counts}
+    digest = {"config": rec.config, "steps": out, "changeSummary": summary_counts}
+    if rec.diagnostics:  # omitted when empty, as the CLI's `omitempty` does
+        digest["diagnostics"] = rec.diagnostics
+    if what_if:
+        digest["whatIf"] = what_if.as_json()
+    return digest
 
 
 def _new_state(rec: Recording, r: Registration) -> dict:
@@ -152,13 +160,17 @@ def ssh_target(r: Registration) -> Optional[str]:
     return one(connection) + (f" via {one(proxy)}" if isinstance(proxy, dict) else "")
 
 
-def plan_text(rec: Recording, steps: Optional[list[Step]] = None, against: Optional[str] = None) -> str:
+def plan_text(rec: Recording, steps: Optional[list[Step]] = None, against: Optional[str] = None,
+              what_if: Optional[WhatIf] = None) -> str:
     s = summary(rec)
     levels = rec.levels()
     steps = steps if steps is not None else review(None, rec)
     by_urn = {step.urn: step for step in steps}
-    lines = [f"Offline plan of stack {rec.stack!r} ({s['resources']} resources, nothing applied)",
-             f"compared with {against}" if against else "compared with nothing: every resource is new", ""]
+    lines = [f"{'What-if plan' if what_if else 'Offline plan'} of stack {rec.stack!r} "
+             f"({s['resources']} resources, nothing applied)",
+             *([what_if.line()] if what_if else []),
+             f"compared with {against}" if against else "compared with nothing: every resource is new",
+             *(d["message"].rstrip("\n") for d in rec.diagnostics), ""]
     for r in rec.resources():
         if r.type == STACK_TYPE:
             continue
@@ -210,8 +222,10 @@ def _dot_id(urn: str) -> str:
     return json.dumps(short(urn))
 
 
-def plan_dot(rec: Recording) -> str:
+def plan_dot(rec: Recording, what_if: Optional[WhatIf] = None) -> str:
     lines = ["digraph plan {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
+    if what_if:  # a graph label: it shows in the drawing too
+        lines.append(f"  labelloc=t; label={json.dumps(what_if.line())};")
     groups: dict[str, list[Registration]] = defaultdict(list)
     for r in rec.resources():
         if r.custom:
@@ -234,19 +248,22 @@ def plan_dot(rec: Recording) -> str:
 PLAN_FILES = ("plan.txt", "plan.json", "graph.dot", "graph.svg")  # what write_plan may write
 
 
-def write_plan(rec: Recording, out: Path, old: Optional[dict] = None, against: Optional[str] = None,
-               stack_key: Optional[bytes] = None) -> list[Path]:
-    """plan.txt, plan.json, graph.dot (and graph.svg) in `out`: each 0600, written atomically,
-    in a folder made (or tightened to) 0700 (tools/plan/files.py). `stack_key`: the passphrase
-    secrets provider's key, to compare secret inputs with `old`."""
+GRAPHVIZ_MISSING = "graph.svg not written: Graphviz' dot is not installed (apt-get install graphviz)"
+
+
+def write_plan(rec: Recording, out: Path, steps: list[Step], old: Optional[dict] = None,
+               against: Optional[str] = None, what_if: Optional[WhatIf] = None) -> list[Path]:
+    """plan.txt, plan.json, graph.dot (and graph.svg when Graphviz is installed) in `out`: each
+    0600, written atomically, in a folder made (or tightened to) 0700 (tools/plan/files.py);
+    `steps`: the review of `rec` against `old`. A what-if says so in each file."""
     private_dir(out)
-    steps = review(old, rec, stack_key)
     written = []
-    for name, content in (("plan.txt", plan_text(rec, steps, against)),
-                          ("plan.json", json.dumps(plan_json(rec, steps, old), indent=2, sort_keys=True) + "\n"),
-                          ("graph.dot", plan_dot(rec))):
+    dot = plan_dot(rec, what_if)
+    for name, content in (("plan.txt", plan_text(rec, steps, against, what_if)),
+                          ("plan.json", json.dumps(plan_json(rec, steps, old, what_if), indent=2, sort_keys=True) + "\n"),
+                          ("graph.dot", dot)):
         written.append(write_private(out / name, content))
     if shutil.which("dot"):  # dot's own -o would create the file with the umask's mode
-        svg = subprocess.run(["dot", "-Tsvg"], input=plan_dot(rec).encode(), capture_output=True, check=True).stdout
+        svg = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, check=True).stdout
         written.append(write_private(out / "graph.svg", svg))
     return written

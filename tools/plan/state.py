@@ -10,6 +10,8 @@ the file's random salt. So a guess at a secret costs a guess at the passphrase (
 equal secrets give different digests in different places and in different files. A plan without
 the passphrase (--placeholder-secrets: the secrets are placeholders, public strings) keys them
 with the file's salt alone, and says so in the file ("key": "none"): placeholders are no secret.
+A stack without a passphrase key whose secrets came from --secrets-file keys them with PBKDF2 of
+all those secrets together ("key": "secrets-file").
 State files of format 1 (scrypt N=2^12 under one salt per file, equal for equal secrets) are
 still read and compared with, and the next plan replaces them.
 """
@@ -38,6 +40,12 @@ SECRET_DIGESTS = {  # how format 2 digests secrets, as the file says it
     "kdf": "pbkdf2-sha256", "rounds": PBKDF2_ROUNDS,
     "kdf_input": "PULUMI_CONFIG_PASSPHRASE and the stack file's encryptionsalt (the passphrase secrets provider's key)",
 }
+GIVEN_SECRETS_DIGESTS = {  # a stack without a passphrase key, its secrets from --secrets-file
+    **SECRET_DIGESTS, "key": "secrets-file",
+    "key_derivation": "hkdf-sha256 of the secrets-file key, salt: this file's salt",
+    "kdf_input": "every secret the plan was given (--secrets-file), as sorted JSON, salt: "
+                 "'openstack-nova plan state: given secrets'",
+}
 UNKEYED = {  # a plan without the passphrase: its secrets are placeholders, public strings
     "mac": "hmac-sha256", "message": SECRET_DIGESTS["message"],
     "key": "none", "key_derivation": "hkdf-sha256 of nothing, salt: this file's salt (anyone can recompute it)",
@@ -62,13 +70,14 @@ class Digests:
     are in the file anyway). Secret inputs: see the module's docstring."""
 
     def __init__(self, salt: bytes, stack_key: Optional[bytes], format: int = STATE_FORMAT,
-                 compared: bool = True):
+                 compared: bool = True, key_kind: str = "passphrase"):
         self.salt, self.format, self.keyed, self.compared = salt, format, stack_key is not None, compared
+        self.key_kind = key_kind
         self._key = _hkdf(stack_key or b"", salt) if format >= 2 else None
 
     @classmethod
-    def fresh(cls, stack_key: Optional[bytes]) -> "Digests":
-        return cls(os.urandom(16), stack_key)
+    def fresh(cls, stack_key: Optional[bytes], key_kind: str = "passphrase") -> "Digests":
+        return cls(os.urandom(16), stack_key, key_kind=key_kind)
 
     @classmethod
     def of(cls, state: dict, stack_key: Optional[bytes]) -> "Digests":
@@ -87,7 +96,8 @@ class Digests:
         return hmac.new(self._key, b"key check", hashlib.sha256).hexdigest()
 
     def header(self) -> dict:
-        return {**(SECRET_DIGESTS if self.keyed else UNKEYED), "key_check": self.key_check()}
+        kind = (GIVEN_SECRETS_DIGESTS if self.key_kind == "secrets-file" else SECRET_DIGESTS) if self.keyed else UNKEYED
+        return {**kind, "key_check": self.key_check()}
 
     def __call__(self, urn: str, key: str, value: Any, secret: bool) -> str:
         canonical = _canonical(value)
@@ -100,6 +110,14 @@ class Digests:
         return "hmac-sha256:" + hmac.new(self._key, _canonical([urn, key, value]), hashlib.sha256).hexdigest()
 
 
+def given_secrets_key(secrets: Mapping[str, str]) -> bytes:
+    """The digest key of a plan whose secrets came from --secrets-file and whose stack has no
+    passphrase key: PBKDF2 of all of them together, so a guess at one costs a guess at every other
+    and the rounds. A changed secret changes the key: the next plan says it cannot compare."""
+    return hashlib.pbkdf2_hmac("sha256", _canonical(dict(sorted(secrets.items()))),
+                               b"openstack-nova plan state: given secrets", PBKDF2_ROUNDS)
+
+
 def comparison_note(old: Optional[dict], stack_key: Optional[bytes]) -> Optional[str]:
     """What the review of a plan against `old` cannot tell, or that `old` is of the old format."""
     if not old:
@@ -108,19 +126,20 @@ def comparison_note(old: Optional[dict], stack_key: Optional[bytes]) -> Optional
         return "the kept state is of format 1 (weak secret digests: scrypt N=2^12, equal for equal secrets): compared with it"
     if not Digests.of(old, stack_key).compared:
         why = ("this plan has no passphrase (placeholder secrets)" if stack_key is None
-               else "this plan's passphrase key is another (passphrase or encryptionsalt changed)")
-        return (f"the kept state's secret digests are keyed with the stack's passphrase and {why}: "
+               else "this plan's key is another (passphrase, encryptionsalt or a secrets file's secrets changed)")
+        by = "the secrets given in a file" if old["secret_digests"]["key"] == "secrets-file" else "the stack's passphrase"
+        return (f"the kept state's secret digests are keyed with {by} and {why}: "
                 "secret inputs cannot be compared and are shown as changed")
     return None
 
 
 def snapshot(rec: Recording, stack_key: Optional[bytes] = None, *, digests: Optional[Digests] = None,
-             digest_urns: Optional[Mapping[str, str]] = None) -> dict:
+             digest_urns: Optional[Mapping[str, str]] = None, key_kind: str = "passphrase") -> dict:
     """The state a plan leaves behind: enough to review the next plan against it. `stack_key`:
     the passphrase secrets provider's key (None: a plan without the passphrase). `digest_urns`:
     the URN a moved resource's secrets are digested under (its old one, to compare with)."""
     digest_urns = digest_urns or {}
-    digests = digests or Digests.fresh(stack_key)
+    digests = digests or Digests.fresh(stack_key, key_kind)
     resources = {}
     for r in rec.resources():
         plain = unwrap(r.raw_inputs)
@@ -174,7 +193,7 @@ def _state_problem(state: dict) -> Optional[str]:
         return "no salt"
     if state["format"] >= 2:
         header = state.get("secret_digests")
-        if not isinstance(header, dict) or header.get("key") not in ("none", "passphrase") \
+        if not isinstance(header, dict) or header.get("key") not in ("none", "passphrase", "secrets-file") \
                 or not isinstance(header.get("key_check"), str):
             return "its secret digests say no key this tool uses"
         if header["key"] == "passphrase" and header.get("rounds") != PBKDF2_ROUNDS:

@@ -1,0 +1,59 @@
+"""What `./dev plan` prints by default: a summary as `pulumi preview` prints one (what changes
+and why, the counts, the program's warnings), ending with where the whole plan is. The whole plan
+(every resource, its inputs and scripts) is in plan.txt; `--full` prints it instead."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Optional
+
+from tools.plan.diff import Step, counts
+from tools.plan.recording import STACK_TYPE, Recording
+from tools.plan.render import SYMBOLS, summary
+from tools.plan.what_if import WhatIf
+
+LISTED_LIMIT = 40  # changes listed one per line; beyond it, counted per component
+
+
+def counts_line(steps: list[Step]) -> str:
+    n = counts(steps)
+    return (f"  {n['create'] + n['import']} to create ({n['import']} by import), {n['update']} to update, "
+            f"{n['replace']} to replace, {n['delete']} to delete, {n['same']} unchanged")
+
+
+def _component(name: str, rec: Recording, urn: str) -> str:
+    """The top-level component a step belongs to (a deleted one's: the first part of its name)."""
+    node = rec.registrations.get(urn)
+    while node is not None and node.parent in rec.registrations and \
+            rec.registrations[node.parent].type != STACK_TYPE:
+        node = rec.registrations[node.parent]
+    return node.name if node is not None else name.split("-", 1)[0]
+
+
+def summary_text(rec: Recording, steps: list[Step], against: Optional[str], shown_files: list[Path],
+                 what_if: Optional[WhatIf] = None) -> str:
+    changes = [s for s in steps if s.op != "same" and s.type != STACK_TYPE]
+    lines = [f"{'What-if plan' if what_if else 'Plan'} of stack {rec.stack!r}, "
+             + (f"compared with {against}" if against else "compared with nothing: every resource is new")]
+    if what_if:
+        lines.append(what_if.line())
+    if len(changes) <= LISTED_LIMIT:
+        for step in changes:
+            lines.append(f"{SYMBOLS[step.op]} {step.type}  {step.name}" + (f"  ({step.op})" if step.op != "create" else ""))
+            if step.consequence and step.op != "create":
+                lines.append(f"    {step.op}: {step.consequence}")
+    else:  # hundreds of hypervisors: one line per component and operation
+        per: dict[str, Counter] = defaultdict(Counter)
+        for step in changes:
+            per[_component(step.name, rec, step.urn)][step.op] += 1
+        for component, ops in sorted(per.items()):
+            lines.append(f"  {component}: " + ", ".join(f"{n} to {op}" for op, n in sorted(ops.items())))
+    lines.append("Summary")
+    lines.append(counts_line(steps))
+    critical = summary(rec)["critical_path"]
+    lines.append(f"  critical path ({len(critical)} steps): {' -> '.join(critical)}")
+    lines += [d["message"].rstrip("\n") for d in rec.diagnostics]
+    whole = next((p for p in shown_files if p.name == "plan.txt"), None)
+    if whole is not None:
+        lines.append(f"the whole plan (every resource, its inputs and scripts): {whole}; --full prints it")
+    return "\n".join(lines) + "\n"
