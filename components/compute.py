@@ -20,7 +20,7 @@ from components import scripts
 from components.config import NodeSettings, Secret, Settings
 from components.handles import ControllerHandle
 from components.migration import HypervisorMigration, NodeMigration, node_migration
-from components.node import NodeSteps, content_hash, ran_again, secret_when_known
+from components.node import NodeSteps, content_hash, ran_again, repaired, secret_when_known
 from components.nova_conf import plain_secret_overrides, render_compute_driver_conf, render_masked, render_nova_conf
 from components.nova_node import NOVA_CONF, OPENRC, Target, hypervisor_targets, nova_version
 from components.releases import ReleaseProfile
@@ -91,7 +91,8 @@ class HypervisorNode(pulumi.ComponentResource):
             "restart", virt_type.apply(lambda virt: scripts.require_virt_type(virt) + scripts.restart_services(
                 packaging.compute_services)),
             depends_on=[self.config, self.driver_config, ctl.restart],
-            triggers=[conf_hash, content_hash(driver_conf)])
+            triggers=[repaired(conf_hash, steps.watches["nova-conf"]),
+                      repaired(content_hash(driver_conf), steps.watches["compute-conf"])])
         # Verified from the controller, which asks the API for this host's services.
         on_controller = NodeSteps(self, name, ctl.node, conn=ctl.connection)
         # Runs again when this node's nova.conf changes, and after every restart of what its
@@ -100,7 +101,9 @@ class HypervisorNode(pulumi.ComponentResource):
         self.verify = on_controller.run(
             "verify", scripts.verify_services(OPENRC, release.services_via_api, release.compute_expected_up, (),
                                               host=node.name),
-            depends_on=[self.restart, ctl.openrc], triggers=[conf_hash, *(value for step in ctl.restarts for value in ran_again(step))])
+            depends_on=[self.restart, ctl.openrc],
+            triggers=[repaired(conf_hash, steps.watches["nova-conf"], steps.watches["compute-conf"]),
+                      *(value for step in ctl.restarts for value in ran_again(step))])
         # The node's nova-compute service record exists. It has no delete: nova forgets a
         # hypervisor when it leaves the stack (HypervisorRoster), never because a step of one that
         # stays was replaced (a delete runs after every replace; this step's once removed the

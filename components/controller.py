@@ -26,7 +26,7 @@ from pulumi_command import remote
 from components import scripts
 from components.config import NodeSettings, Secret, Settings
 from components.handles import ControllerAccess, ControllerHandle
-from components.node import NodeSteps, content_hash, ran_again
+from components.node import NodeSteps, content_hash, ran_again, repaired
 from components.nova_conf import cell_templates, plain_secret_overrides, render_masked, render_nova_conf
 from components.nova_node import NOVA_CONF, OPENRC, Target, controller_targets, nova_version
 from components.openrc import render_openrc
@@ -93,11 +93,12 @@ class ControllerNode(pulumi.ComponentResource):
                                 depends_on=[self.config, args.database, *placement_ready], triggers=[args.release.name])
         self.restart = node.run("restart", scripts.restart_services(packaging.services),
                                 depends_on=[self.db_sync, self.config, *([self.api_workers] if self.api_workers else [])],
-                                triggers=[conf_hash])
+                                triggers=[repaired(conf_hash, node.watches["nova-conf"])])
         self.verify = node.run(
             "verify", scripts.verify_services(OPENRC, release.services_via_api, release.expected_up, release.api_checks),
             depends_on=[self.restart, self.openrc, *args.endpoints, *placement_ready],
-            triggers=[conf_hash, *(value for step in placement_restarts for value in ran_again(step))])
+            triggers=[repaired(conf_hash, node.watches["nova-conf"], node.watches["openrc"]),
+                      *(value for step in placement_restarts for value in ran_again(step))])
         self.nova_conf_masked = args.nova_conf_masked
         self.register_outputs({"host": args.node.host, "nova_conf": self.nova_conf_masked, "nova_conf_sha256": conf_hash})
         return ControllerHandle(**vars(self.access), db_sync=self.db_sync, restart=self.restart, verify=self.verify,

@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 from components import scripts
 from components.config import NodeSettings, Secret, Settings
-from components.node import NodeSteps, content_hash
+from components.node import NodeSteps, content_hash, repaired
 from components.releases.types import DashboardPackaging
 from components.scripts import checked_path
 from components.scripts.files import remove_leftovers, temp_prefix
@@ -176,14 +176,14 @@ class Dashboard(pulumi.ComponentResource):
             text = args.settings
             self.settings = steps.write_file("settings", f"{packaging.settings_dir}/{SETTINGS_FILE}", text,
                                              mode="0644", secret=False, depends_on=[self.packages, *args.endpoints])
-            reload_after, triggers, enable = [self.settings], [content_hash(text)], ""
+            reload_after, triggers, enable = [self.settings], [repaired(content_hash(text), steps.watches["settings"])], ""
             self.wsgi_conf = None
             if packaging.wsgi_conf:
                 conf = render_wsgi_conf(packaging.wsgi_dir, packaging.wsgi_process_group)
                 self.wsgi_conf = steps.write_file("wsgi-conf", f"/etc/apache2/conf-available/{packaging.wsgi_conf}.conf",
                                                   conf, mode="0644", secret=False, depends_on=[self.packages])
                 reload_after.append(self.wsgi_conf)
-                triggers.append(content_hash(conf))
+                triggers.append(repaired(content_hash(conf), steps.watches["wsgi-conf"]))
                 enable = scripts.enable_apache_conf(packaging.wsgi_conf)
             # reloaded only when the settings' content changed (a trigger replaces, so it runs again)
             self.reload = steps.run("reload", scripts.reload_service(packaging.web_server, first=enable),

@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 import pulumi
 
 from components.config import NodeSettings, Secret, Settings
-from components.node import NodeSteps
+from components.node import NodeSteps, repaired
 from components.scripts import migration as scripts
 
 SSH_DIR = f"{scripts.NOVA_HOME}/.ssh"
@@ -115,6 +115,8 @@ class HypervisorMigration:
         # what a migration from this node needs here, and what one to it needs here
         self.outbound = [self.key, self.known_hosts, *([self.tls] if self.tls else [self.ssh_config])]
         self.inbound = [self.authorized_keys, *([self.tls] if self.tls else [])]
+        self.watches = [steps.watches[step] for step in ("nova-ssh-key", "nova-authorized-keys", "nova-known-hosts",
+                                                         "libvirt-ssh-config") if step in steps.watches]
 
 
 @dataclass
@@ -141,8 +143,9 @@ class MigrationPeers(pulumi.ComponentResource):
             peers = [(other.name, other.my_ip) for other in args.nodes if other.name != node.name]
             on_node = NodeSteps(self, node.name, node, conn=steps.connection)
             # Runs again when the digest changes: the scheme, the key, and the known hosts, whose
-            # lines are every hypervisor's name and myIp (the peers).
+            # lines are every hypervisor's name and myIp (the peers); and after one of this
+            # node's files was repaired (drift found by a refresh).
             self.checks[node.name] = on_node.run(
                 "migration-check", scripts.check_peers(node.name, peers, files.settings.scheme),
-                depends_on=[*files.outbound, self.ready], triggers=[files.settings.digest])
+                depends_on=[*files.outbound, self.ready], triggers=[repaired(files.settings.digest, *files.watches)])
         self.register_outputs({"checked": sorted(self.checks)})

@@ -10,6 +10,7 @@ from pulumi_command import remote
 
 from components import scripts
 from components.config import NodeSettings, Secret
+from components.file_watch import FileWatch
 
 T = TypeVar("T")
 
@@ -25,6 +26,28 @@ def connection(node: NodeSettings, private_key: Optional[Secret]) -> remote.Conn
                                            host_key=node.jump_host_key)
     return remote.ConnectionArgs(host=node.host, port=node.port, user=node.user, private_key=key,
                                  host_key=node.host_key, proxy=proxy, dial_error_limit=10, per_dial_timeout=15)
+
+
+def watch_connection(conn: remote.ConnectionArgs) -> dict:
+    """The node's connection as a file watch reads it (pulumi-command's field names), from the very
+    ConnectionArgs the node's steps use: the watch reaches the node as the steps do."""
+    proxy = conn.proxy
+    return {"host": conn.host, "port": conn.port, "user": conn.user, "privateKey": conn.private_key,
+            "hostKey": conn.host_key,
+            "proxy": {"host": proxy.host, "port": proxy.port, "user": proxy.user, "privateKey": proxy.private_key,
+                      "hostKey": proxy.host_key} if proxy else None}
+
+
+def repaired(value: pulumi.Input[str], *watches: FileWatch) -> pulumi.Output[str]:
+    """A trigger: `value` (a file's content hash), changed also whenever a watched file is
+    repaired (its watch's generation moved: drift found by a refresh), so that the step runs again
+    after the file is rewritten. While no file was ever repaired (generation 0) it is `value`
+    itself: a stack deployed before the watches existed keeps its triggers, and the upgrade
+    restarts nothing. Secret when `value` is."""
+    def join(values: list) -> str:
+        generations = values[1:]
+        return values[0] if not any(generations) else f"{values[0]} repaired {'.'.join(map(str, generations))}"
+    return pulumi.Output.all(value, *(watch.generation for watch in watches)).apply(join)
 
 
 def secret_when_known(value: pulumi.Input[T]) -> pulumi.Output[T]:
@@ -59,9 +82,11 @@ class NodeSteps:
                  conn: Optional[remote.ConnectionArgs] = None, private_key: Optional[Secret] = None):
         self.parent, self.prefix, self.node = parent, prefix, node
         self.connection = conn or connection(node, private_key)
+        self.watches: dict[str, FileWatch] = {}  # step name -> the watch of the file it writes
 
     def run(self, step: str, script: pulumi.Input[str], *, depends_on: Sequence[pulumi.Resource] = (),
-            stdin: Optional[pulumi.Input[str]] = None, triggers: Optional[Sequence[pulumi.Input]] = None,
+            stdin: Optional[pulumi.Input[str]] = None,
+            triggers: Optional[Sequence[pulumi.Input] | pulumi.Output[Optional[list]]] = None,
             quiet: bool = False, delete: Optional[str] = None) -> remote.Command:
         """A remote command. `quiet` keeps its output out of the engine's log and marks the
         captured stdout/stderr secret (for steps that handle secrets)."""
@@ -71,7 +96,7 @@ class NodeSteps:
             create=self._as_user(script),
             delete=scripts.as_user(delete, self.node.user) if delete else None,
             stdin=stdin,
-            triggers=list(triggers) if triggers is not None else None,
+            triggers=triggers if triggers is None or isinstance(triggers, pulumi.Output) else list(triggers),
             # Otherwise an update sends PULUMI_COMMAND_STDOUT/STDERR as SSH environment variables,
             # which a stock sshd refuses (AcceptEnv), with a warning on every update.
             add_previous_output_in_env=False,
@@ -92,6 +117,15 @@ class NodeSteps:
                    group: str = "root", mode: str = "0600", depends_on: Sequence[pulumi.Resource] = (),
                    secret: bool = True) -> remote.Command:
         """Write `content` to `path` atomically; it travels on stdin, never in the command, and is
-        kept secret unless `secret=False` (a file without credentials, shown in plans)."""
+        kept secret unless `secret=False` (a file without credentials, shown in plans).
+
+        The file's watch (`<prefix>-<step>-watch`, in `watches[step]`) comes first: a refresh
+        finds the file edited or deleted on the node, and the next up replaces this step, which
+        writes it again (its trigger is the watch's generation). Without a repair yet the step has
+        no trigger, as before the watches existed."""
+        watch = self.watches[step] = FileWatch(
+            f"{self.prefix}-{step}-watch", watch_connection(self.connection), path, content_hash(content),
+            owner=owner, group=group, mode=mode, opts=pulumi.ResourceOptions(parent=self.parent))
         return self.run(step, scripts.write_file_from_stdin(path, owner, group, mode), depends_on=depends_on,
-                        stdin=content, quiet=secret)
+                        stdin=content, quiet=secret,
+                        triggers=watch.generation.apply(lambda generation: [f"repair {generation}"] if generation else None))

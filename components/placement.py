@@ -21,7 +21,7 @@ from components.handles import ControllerAccess
 from components.database import Database, DatabaseArgs, service_database_args
 from components.identity import ServiceIdentity, ServiceIdentityArgs, nova_identity_args
 from components.nova_node import OPENRC, PLACEMENT_CONF
-from components.node import NodeSteps, content_hash
+from components.node import NodeSteps, content_hash, repaired
 from components.placement_conf import render_placement_conf, render_placement_masked
 from components.releases import ReleaseProfile
 from components.template_context import secret_values
@@ -92,9 +92,11 @@ class PlacementService(pulumi.ComponentResource):
                                      depends_on=[self.packages])
         self.restart = steps.run("restart", scripts.restart_services(packaging.placement_services),
                                  depends_on=[self.db_sync, self.config, *([self.workers] if self.workers else [])],
-                                 triggers=[conf_hash, *([str(args.workers)] if self.workers else [])])
+                                 triggers=[repaired(conf_hash, steps.watches["conf"]),
+                                           *([str(args.workers)] if self.workers else [])])
         self.verify = steps.run(
             "verify", scripts.verify_placement(OPENRC, args.endpoint_url),
-            depends_on=[self.restart, *self.identity.endpoints.values(), ctl.openrc], triggers=[conf_hash])
+            depends_on=[self.restart, *self.identity.endpoints.values(), ctl.openrc],
+            triggers=[repaired(conf_hash, steps.watches["conf"])])
         self.conf_masked = args.conf_masked
         self.register_outputs({"url": args.endpoint_url, "placement_conf": self.conf_masked})

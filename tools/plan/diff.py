@@ -12,7 +12,13 @@ The operation per resource follows the real engine and providers (pinned version
   a replace creates the new resource before deleting the old, whose `delete` command runs then;
 - an input computed from a resource that is created or replaced is unknown at preview (the new
   resource's outputs are: a replaced command gets a new id), so it counts as changed, as the
-  engine counts it (a hypervisor's verification after the controller's restart is replaced).
+  engine counts it (a hypervisor's verification after the controller's restart is replaced);
+  except a new file watch's: its provider (a dynamic one, which does not implement previews) is
+  previewed with its checked inputs as outputs, so its `generation` is known (0) and the write,
+  restart and verify steps that take it keep their triggers;
+- a file watch (components/file_watch.py) updates in place, never replaces. Offline there is no
+  refresh, so no drift: what a refresh finds on a node and the next up repairs shows only under
+  the engine (`./dev refresh`, then `./dev preview`).
 """
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ from tools.plan.state import Digests, snapshot
 from tools.plan.wire import unwrap
 
 COMMAND = "command:remote:Command"
+FILE_WATCH = "pulumi-python:dynamic/files:FileWatch"
+KNOWN_AT_CREATE = frozenset({FILE_WATCH})  # types whose outputs a preview of their create knows
 # Inputs whose change replaces the resource, by the provider's own schema (ForceNew).
 REPLACE_KEYS: dict[str, frozenset[str]] = {
     COMMAND: frozenset({"triggers"}),
@@ -89,7 +97,8 @@ def review(old: Optional[dict], rec: Recording, stack_key: Optional[bytes] = Non
     for r in engine_order(rec):
         before = olds.get(was[r.urn])
         if before is None:
-            runs_anew[r.urn] = r.name
+            if r.type not in KNOWN_AT_CREATE:
+                runs_anew[r.urn] = r.name
             steps.append(Step(r.urn, r.name, r.type, "import" if r.import_id else "create",
                               consequence=_created(r)))
             continue
@@ -127,6 +136,8 @@ def _depth(olds: dict, urn: str, seen: frozenset = frozenset()) -> int:
 def _created(r: Registration) -> str:
     if r.import_id:
         return f"adopts {r.import_id}, then updates whatever differs from the stack"
+    if r.type == FILE_WATCH:
+        return "records what the file should be; nothing runs on the node"
     return "runs its script" if r.type == COMMAND else ""
 
 

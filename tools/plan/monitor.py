@@ -127,6 +127,7 @@ def keystone_id(kind: str, name: str) -> str:
     return hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:32]
 
 
+FILE_WATCH = "pulumi-python:dynamic/files:FileWatch"
 # In an apply, what a command prints when the program reads it: virt type detection on a host
 # with hardware virtualisation (tests pass their own answers).
 APPLY_STDOUT = {"detect-virt": "kvm"}
@@ -145,6 +146,10 @@ class PlanMocks(pulumi_mocks.Mocks):
         # left out of a preview, so it stays unknown, as with `pulumi preview`; an apply gets
         # the command's printed text (trailing newline trimmed, as the provider does).
         outputs = dict(args.inputs)
+        if args.typ == FILE_WATCH:
+            # A new file watch, as its provider answers a create (components/file_watch.py), at a
+            # preview too: the engine previews it with its checked inputs, generation included.
+            outputs.update(generation=0, drift="")
         if not self.preview and args.typ == "command:remote:Command":
             step = next((k for k in self.apply_stdout if args.name.endswith(f"-{k}")), None)
             outputs.update(stdout=self.apply_stdout[step] if step else "", stderr="")
