@@ -126,6 +126,8 @@ class NodeSteps:
         watch = self.watches[step] = FileWatch(
             f"{self.prefix}-{step}-watch", watch_connection(self.connection), path, content_hash(content),
             owner=owner, group=group, mode=mode, opts=pulumi.ResourceOptions(parent=self.parent))
-        return self.run(step, scripts.write_file_from_stdin(path, owner, group, mode), depends_on=depends_on,
-                        stdin=content, quiet=secret,
+        # depends_on the watch too: at generation 0 the trigger is no value, and with it goes the
+        # dependency it would carry
+        return self.run(step, scripts.write_file_from_stdin(path, owner, group, mode),
+                        depends_on=[watch, *depends_on], stdin=content, quiet=secret,
                         triggers=watch.generation.apply(lambda generation: [f"repair {generation}"] if generation else None))

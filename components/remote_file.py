@@ -87,7 +87,8 @@ class Endpoint:
 
     @classmethod
     def of(cls, conn: Mapping[str, Any], what: str) -> "Endpoint":
-        host, user, port = conn.get("host"), conn.get("user") or "root", conn.get("port") or 22
+        host, user = conn.get("host"), conn.get("user") or "root"  # pulumi-command's defaults
+        port = 22 if conn.get("port") is None else conn["port"]
         if not isinstance(host, str) or not _HOST_RE.fullmatch(host):
             raise RemoteFileError(f"{what} host {str(host)[:60]!r} is not a host name or address")
         if not isinstance(user, str) or not validate.UNIX_USER_RE.fullmatch(user):

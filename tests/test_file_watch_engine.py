@@ -65,6 +65,10 @@ def stack(engine, sshd, request):
         st.workspace.remove_stack(st.name)
 
 
+def watch_state(st) -> dict:
+    return next(r for r in st.export_stack().deployment["resources"] if r["type"] == WATCH)["outputs"]
+
+
 def run_log(path: Path) -> list[str]:
     log = path.parent / "steps.log"
     lines = log.read_text().split() if log.exists() else []
@@ -80,11 +84,19 @@ def test_a_hand_edit_shows_at_refresh_and_the_next_up_rewrites_the_file_then_res
     assert ops(st.preview(color="never", expect_no_changes=True)) == {}
     assert ops(st.refresh(color="never")) == {}  # nothing drifted: refresh changes nothing
 
-    for damage in (lambda: path.write_text("[DEFAULT]\ndebug = true\n"), path.unlink, lambda: path.chmod(0o644)):
+    for damage, expected_drift in ((lambda: path.write_text("[DEFAULT]\ndebug = true\n"), "content differs"),
+                                   (path.unlink, "absent"),
+                                   (lambda: path.chmod(0o644), "mode 0644, expected 0640")):
         damage()
-        refreshed = st.refresh(color="never", on_output=engine.printer())
+        refreshed = st.refresh(color="never", on_output=engine.printer(), diff=expected_drift == "absent")
         assert ops(refreshed) == {"update": 1}
-        assert "node-conf-watch" in engine.output[-1] and "drift" in engine.output[-1]
+        shown = engine.output[-1]
+        if expected_drift == "absent":  # `./dev refresh STACK --diff`: what drifted, in words, and no secret
+            assert '+ drift     : "absent"' in shown and "connection: [secret]" in shown, shown
+            assert not [line for line in sshd.private_key.splitlines()[1:-1] if line in shown]
+        else:  # the CLI's line: `~ pulumi-python:dynamic/files:FileWatch node-conf-watch updated (0.7s) [diff: ~drift]`
+            assert [line for line in shown.splitlines() if "node-conf-watch updated" in line and "drift]" in line], shown
+        assert watch_state(st)["drift"] == expected_drift
         # the preview says what the up does: the file's write step and what follows it run again
         assert ops(st.preview(color="never", diff=True)) == {"update": 1, "replace": 3}
         done = st.up(color="never", on_output=engine.printer())

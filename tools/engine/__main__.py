@@ -20,7 +20,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="./dev", description="Run a stack through the real Pulumi engine.")
     p.add_argument("operation", choices=OPERATIONS, help="what the engine does (as `pulumi <operation>`)")
     p.add_argument("stack", type=stack_argument, help="stack name (stacks/Pulumi.<stack>.yaml)")
-    p.add_argument("--diff", action="store_true", help="show each resource's changed inputs (preview, up)")
+    p.add_argument("--diff", action="store_true", help="show each resource's changed inputs (preview, up; refresh: what drifted)")
     p.add_argument("--replace", action="append", default=[], metavar="URN",
                    help="replace this resource even if unchanged (preview, up); repeatable")
     p.add_argument("--target", action="append", default=[], metavar="URN", help="only this resource (repeatable)")
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> object:
             preview(stack, diff=args.diff, replace=args.replace or None, **common, **out)
         return stack.up(diff=args.diff, replace=args.replace or None, **common, **out)
     if args.operation == "refresh":
-        return stack.refresh(clear_pending_creates=args.clear_pending_creates or None, **common, **out)
+        return stack.refresh(clear_pending_creates=args.clear_pending_creates or None, diff=args.diff, **common, **out)
     if args.operation == "destroy":
         return stack.destroy(target=args.target or None, **out)
     stack.cancel()
