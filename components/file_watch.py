@@ -34,7 +34,7 @@ import pulumi
 import pulumi.dynamic
 from pulumi.runtime import rpc
 
-from components.remote_file import Observation, RemoteFileError, checked_path, observe
+from components.remote_file import Observation, RemoteFileError, readable_path, observe
 
 # What the program gives a watch; `generation` and `drift` are the provider's.
 INPUT_KEYS = ("connection", "path", "expected", "owner", "group", "mode")
@@ -47,12 +47,12 @@ def _known(value: Any) -> bool:
     return value is not None and value != rpc.UNKNOWN
 
 
-def input_problems(news: Mapping[str, Any]) -> list[tuple[str, str]]:
+def watch_input_problems(news: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(key, message) for each bad input; unknown values are not checked (preview)."""
     problems = []
     if _known(news.get("path")):
         try:
-            checked_path(news["path"])
+            readable_path(news["path"])
         except RemoteFileError as err:
             problems.append(("path", str(err)))
     if _known(news.get("mode")) and not (isinstance(news["mode"], str) and len(news["mode"]) == 4
@@ -72,7 +72,7 @@ def generation_after(olds: Mapping[str, Any]) -> int:
     return generation + 1 if olds.get("drift") else generation
 
 
-def checked(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+def checked_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
     return {**{key: news.get(key) for key in INPUT_KEYS}, "generation": generation_after(olds)}
 
 
@@ -106,8 +106,8 @@ def drift_of(expected: Mapping[str, Any], seen: Observation) -> str:
 
 class FileWatchProvider(pulumi.dynamic.ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        failures = [pulumi.dynamic.CheckFailure(key, message) for key, message in input_problems(news)]
-        return pulumi.dynamic.CheckResult(checked(olds, news), failures)
+        failures = [pulumi.dynamic.CheckFailure(key, message) for key, message in watch_input_problems(news)]
+        return pulumi.dynamic.CheckResult(checked_inputs(olds, news), failures)
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         return pulumi.dynamic.CreateResult(f"file-watch:{props['path']}", recorded(props))

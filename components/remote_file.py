@@ -50,7 +50,7 @@ class Observation:
     mode: int = 0
 
 
-def checked_path(path: Any) -> str:
+def readable_path(path: Any) -> str:
     """An absolute path of printable characters. It is quoted (shlex.quote) wherever it is used,
     so any such character is safe; a relative path would name another file depending on the
     login's directory."""
@@ -62,7 +62,7 @@ def checked_path(path: Any) -> str:
 def read_script(path: str) -> str:
     """The shell the node runs: the file's sha256, then `owner:group mode`, or `absent`. A symbolic
     link is reported absent: the write step replaces the link with a file (mv -T)."""
-    p = shlex.quote(checked_path(path))
+    p = shlex.quote(readable_path(path))
     return (f"if [ -f {p} ] && [ ! -L {p} ]; then sha256sum < {p} | cut -d' ' -f1 && stat -c '%U:%G %a' -- {p}; "
             f"else echo {ABSENT}; fi")
 

@@ -73,7 +73,9 @@ def test_each_hypervisor_is_verified_again_after_the_controller_and_placement_re
         verify = rec.by_name(f"{node}-verify")
         assert sorted(verify.property_dependencies["triggers"]) == sorted(
             [rec.by_name("controller-restart").urn, rec.by_name("placement-restart").urn]
-            + ([rec.by_name("compute1-detect-virt").urn] if node == "compute1" else []))
+            + ([rec.by_name("compute1-detect-virt").urn] if node == "compute1" else [])
+            # a repair of this node's files (drift found by a refresh) runs it again too
+            + [rec.by_name(f"{node}-{f}-watch").urn for f in ("nova-conf", "compute-conf")])
         triggers = verify.inputs["triggers"]
         assert len(triggers) == 5 and triggers[1] == "command-controller-restart-id" and triggers[3] == "command-placement-restart-id"
         assert rec.waits_for(f"{node}-verify", "controller-restart")

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from components.file_watch import (
-    FileWatchProvider, checked, drift_of, generation_after, has_changes, input_problems, recorded,
+    FileWatchProvider, checked_inputs, drift_of, generation_after, has_changes, watch_input_problems, recorded,
 )
 from components.remote_file import Observation
 from tests.support import SENTINEL, record, sentinel_secrets
@@ -23,28 +23,28 @@ STATE = recorded({**INPUTS, "generation": 0})
 
 def test_a_new_watch_is_generation_0_in_sync_and_runs_nothing():
     assert generation_after({}) == 0
-    assert checked({}, INPUTS) == {**INPUTS, "generation": 0}
-    created = FileWatchProvider().create(checked({}, INPUTS))  # no SSH: the connection is never used
+    assert checked_inputs({}, INPUTS) == {**INPUTS, "generation": 0}
+    created = FileWatchProvider().create(checked_inputs({}, INPUTS))  # no SSH: the connection is never used
     assert created.outs == {**INPUTS, "generation": 0, "drift": ""}
     assert created.id == "file-watch:/etc/nova/nova.conf"
 
 
 def test_nothing_changed_is_no_change():
-    assert not has_changes(STATE, checked(STATE, INPUTS))
+    assert not has_changes(STATE, checked_inputs(STATE, INPUTS))
 
 
 def test_drift_found_by_a_refresh_moves_the_generation_once_and_is_a_change():
     refreshed = {**STATE, "drift": "content differs"}  # read gives drift in its inputs and outputs
-    news = checked(refreshed, INPUTS)
+    news = checked_inputs(refreshed, INPUTS)
     assert news["generation"] == 1 and has_changes(refreshed, news)
     after = FileWatchProvider().update("id", refreshed, news).outs
     assert after == {**INPUTS, "generation": 1, "drift": ""}
-    assert not has_changes(after, checked(after, INPUTS))  # repaired: the next up changes nothing
+    assert not has_changes(after, checked_inputs(after, INPUTS))  # repaired: the next up changes nothing
 
 
 def test_a_config_change_is_a_change_that_keeps_the_generation():
     """So the write step updates (its trigger stays) and restart/verify replace on the content hash."""
-    news = checked(STATE, {**INPUTS, "expected": "b" * 64})
+    news = checked_inputs(STATE, {**INPUTS, "expected": "b" * 64})
     assert has_changes(STATE, news) and news["generation"] == 0
     assert FileWatchProvider().update("id", STATE, news).outs["expected"] == "b" * 64
 
@@ -52,12 +52,12 @@ def test_a_config_change_is_a_change_that_keeps_the_generation():
 @pytest.mark.parametrize("key, value", [("connection", {**INPUTS["connection"], "host": "10.0.0.6"}),
                                         ("path", "/etc/nova/other.conf"), ("mode", "0600"), ("owner", "nova")])
 def test_any_other_input_changed_is_a_change_without_a_repair(key, value):
-    news = checked(STATE, {**INPUTS, key: value})
+    news = checked_inputs(STATE, {**INPUTS, key: value})
     assert has_changes(STATE, news) and news["generation"] == 0
 
 
 def test_the_diff_never_replaces():
-    result = FileWatchProvider().diff("id", {**STATE, "drift": "absent"}, checked(STATE, {**INPUTS, "path": "/x"}))
+    result = FileWatchProvider().diff("id", {**STATE, "drift": "absent"}, checked_inputs(STATE, {**INPUTS, "path": "/x"}))
     assert result.changes and result.replaces == [] and not result.delete_before_replace
 
 
@@ -77,17 +77,17 @@ def test_read_reports_drift_in_outputs_and_inputs(monkeypatch):
     monkeypatch.setattr("components.file_watch.observe", lambda conn, path: Observation(None))
     result = FileWatchProvider().read("file-watch:/etc/nova/nova.conf", dict(STATE))
     assert result.outs["drift"] == result.inputs["drift"] == "absent"
-    assert checked(result.inputs, INPUTS)["generation"] == 1
+    assert checked_inputs(result.inputs, INPUTS)["generation"] == 1
 
 
 @pytest.mark.parametrize("key, value", [("path", "etc/nova/nova.conf"), ("path", "/etc/nova\n/x"),
                                         ("mode", "640"), ("mode", "0989"), ("owner", "root:x"), ("group", "a b")])
 def test_bad_inputs_are_refused_at_check(key, value):
-    assert [k for k, _ in input_problems({**INPUTS, key: value})] == [key]
+    assert [k for k, _ in watch_input_problems({**INPUTS, key: value})] == [key]
 
 
 def test_unknown_inputs_are_checked_later():
-    assert input_problems({**INPUTS, "path": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}) == []
+    assert watch_input_problems({**INPUTS, "path": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}) == []
 
 
 @pytest.fixture(scope="module")

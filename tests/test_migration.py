@@ -206,7 +206,7 @@ def test_each_hypervisor_gets_nova_s_ssh_files_after_its_packages(rec):
     for n in ("compute1", "compute2", "compute3"):
         assert deps(rec, f"{n}-ssh-home") == {f"{n}-packages"}
         for step in ("nova-ssh-key", "nova-authorized-keys", "nova-known-hosts"):
-            assert deps(rec, f"{n}-{step}") == {f"{n}-ssh-home"}
+            assert deps(rec, f"{n}-{step}") == {f"{n}-ssh-home", f"{n}-{step}-watch"}
         key = unwrap(rec.by_name(f"{n}-nova-ssh-key").raw_inputs)
         assert "/var/lib/nova/.ssh/id_ed25519" in key["create"] and "chown nova:nova" in key["create"]
         assert key["stdin"] == NOVA_KEY.strip() + "\n"
@@ -222,7 +222,7 @@ def test_each_hypervisor_gets_nova_s_ssh_files_after_its_packages(rec):
             "Match localuser root host 10.20.0.21,10.20.0.22,10.20.0.23", "    User nova",
             "    IdentityFile /var/lib/nova/.ssh/id_ed25519", "    IdentitiesOnly yes",
             "    UserKnownHostsFile /var/lib/nova/.ssh/known_hosts", "    StrictHostKeyChecking yes", "    BatchMode yes"]
-        assert deps(rec, f"{n}-libvirt-ssh-config") == {f"{n}-packages"}
+        assert deps(rec, f"{n}-libvirt-ssh-config") == {f"{n}-packages", f"{n}-libvirt-ssh-config-watch"}
 
 
 def test_each_check_waits_for_its_own_files_and_every_hypervisor_s_authorized_keys(rec):
@@ -234,8 +234,10 @@ def test_each_check_waits_for_its_own_files_and_every_hypervisor_s_authorized_ke
     assert deps(rec, "migration-peers-ready") == {f"{n}-nova-authorized-keys" for n in nodes}
     for n in nodes:
         others = {o for o in nodes if o != n}
-        assert deps(rec, f"{n}-migration-check") == {f"{n}-nova-ssh-key", f"{n}-nova-known-hosts",
-                                                     f"{n}-libvirt-ssh-config", "migration-peers-ready"}
+        files = ("nova-ssh-key", "nova-known-hosts", "libvirt-ssh-config")
+        # and the watches of its files (their generation is in its trigger: a repaired file re-runs it)
+        assert deps(rec, f"{n}-migration-check") == {*(f"{n}-{f}" for f in files), "migration-peers-ready",
+                                                     *(f"{n}-{f}-watch" for f in (*files, "nova-authorized-keys"))}
         assert all(rec.waits_for(f"{n}-migration-check", f"{o}-nova-authorized-keys") for o in others)
         check = rec.by_name(f"{n}-migration-check")
         assert check.parent.endswith("MigrationPeers::migration")
@@ -253,7 +255,9 @@ def test_with_tls_the_marker_waits_for_every_hypervisor_s_certificates_too():
     assert deps(rec, "migration-peers-ready") == {f"compute{i}-{step}" for i in (1, 2)
                                                   for step in ("nova-authorized-keys", "libvirt-tls")}
     assert deps(rec, "compute1-migration-check") == {"compute1-nova-ssh-key", "compute1-nova-known-hosts",
-                                                     "compute1-libvirt-tls", "migration-peers-ready"}
+                                                     "compute1-libvirt-tls", "migration-peers-ready",
+                                                     *(f"compute1-{f}-watch" for f in (
+                                                         "nova-ssh-key", "nova-known-hosts", "nova-authorized-keys"))}
     script = unwrap(rec.by_name("compute1-migration-check").raw_inputs)["create"]
     assert "check_peer compute2 10.20.0.22\n" in script and '"$address" 16514' in script
 

@@ -51,7 +51,7 @@ def dev():
 
 def test_placement_is_deployed_on_the_controller_before_nova_needs_it(dev):
     steps = [r.name for r in dev.children(dev.by_name("placement").urn) if r.custom]
-    assert steps == ["placement-conf", "placement-db-sync", "placement-packages", "placement-restart",
+    assert steps == ["placement-conf", "placement-conf-watch", "placement-db-sync", "placement-packages", "placement-restart",
                      "placement-verify"]
     assert dev.depends("controller-db-sync", "placement-verify")  # nova's upgrade check asks placement
     assert dev.depends("controller-verify", "placement-verify")

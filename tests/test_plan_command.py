@@ -42,7 +42,7 @@ def test_a_plan_prints_a_summary_and_says_where_the_whole_plan_is(project, capsy
     lines = out.splitlines()
     assert lines[0] == "Plan of stack 'tutorial', compared with nothing: every resource is new"
     assert "+ command:remote:Command  controller-db-sync" in lines
-    assert "  24 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in lines
+    assert "  26 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in lines
     assert lines[-2] == ("the whole plan (every resource, its inputs and scripts): out/tutorial/plan.txt; "
                          "--full prints it")
     assert lines[-1].startswith("wrote out/tutorial/plan.txt, out/tutorial/plan.json, out/tutorial/graph.dot")
@@ -50,9 +50,9 @@ def test_a_plan_prints_a_summary_and_says_where_the_whole_plan_is(project, capsy
     assert "set -eu" in (project / "out" / "tutorial" / "plan.txt").read_text()
     # progress, with the time each part took, on stderr
     assert "running the program of stack 'tutorial' offline (nothing is applied) ..." in err
-    assert "  25 resources registered in " in err and "  reviewed and written in " in err
+    assert "  27 resources registered in " in err and "  reviewed and written in " in err
     full = plan(capsys, "tutorial", "--full")
-    assert full[1].startswith("Offline plan of stack 'tutorial' (25 resources, nothing applied)\n")
+    assert full[1].startswith("Offline plan of stack 'tutorial' (27 resources, nothing applied)\n")
     assert full[1].split("\nwrote ")[0] + "\n" == (project / "out" / "tutorial" / "plan.txt").read_text()
 
 
@@ -101,15 +101,15 @@ def test_a_what_if_has_a_folder_of_its_own_and_says_so_in_every_file(project, ca
     assert out.splitlines()[:2] == ["What-if plan of stack 'dev', compared with out/dev/state.json (" +
                                     json.loads(before["state.json"])["written"] + ")", said]
     assert (folder / "plan.txt").read_text().splitlines()[:2] == [
-        "What-if plan of stack 'dev' (62 resources, nothing applied)", said]
+        "What-if plan of stack 'dev' (70 resources, nothing applied)", said]
     assert json.loads((folder / "plan.json").read_text())["whatIf"] == {
         "set": {"dbPassword": "[secret]", "novaConf": {"DEFAULT": {"debug": True}}}, "keptPlan": "out/dev/"}
     assert f"labelloc=t; label={json.dumps(said)};" in (folder / "graph.dot").read_text()
-    assert "3 to update" in out and "out/dev/whatif-dbPassword+novaConf/plan.txt" in out
+    assert "5 to update" in out and "out/dev/whatif-dbPassword+novaConf/plan.txt" in out
     assert TOKEN not in out + err and all(TOKEN.encode() not in c for c in files_of(kept).values())
     # the kept plan's folder with a what-if in it is still the kept plan's: the next plan writes there
     again = plan(capsys, "dev", "--placeholder-secrets")
-    assert again[0] == 0 and "61 unchanged" in again[1]
+    assert again[0] == 0 and "69 unchanged" in again[1]
 
 
 def test_a_what_if_never_writes_where_a_kept_plan_is(project, capsys):
@@ -151,7 +151,7 @@ def test_secrets_from_a_file_are_planned_as_the_stacks_and_never_shown(project, 
     assert state["secret_digests"]["key"] == "secrets-file"  # dev has no passphrase key
     assert TOKEN not in out + err and all(TOKEN.encode() not in c for c in files_of(kept).values())
     again = plan(capsys, "dev", "--secrets-file", str(given), "--placeholder-secrets")
-    assert "0 to update, 0 to replace, 0 to delete, 61 unchanged" in again[1]
+    assert "0 to update, 0 to replace, 0 to delete, 69 unchanged" in again[1]
     rotated = secrets_file(project, f"dbPassword: '{TOKEN}-db2'\nrabbitPassword: \"{TOKEN}-rabbit\"\n")
     changed = plan(capsys, "dev", "--secrets-file", str(rotated), "--placeholder-secrets")
     assert "secret inputs cannot be compared" in changed[2] and "the secrets given in a file" in changed[2]

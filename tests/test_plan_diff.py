@@ -41,8 +41,9 @@ def test_nothing_changed_is_all_same(prod_state):
 
 def test_an_option_updates_each_nova_conf_and_replaces_restart_and_verify(prod_state):
     steps = review(prod_state, recording("prod", **NOVA_CONF_CHANGE))
-    assert ops(steps) == {
-        "update": ["controller-nova-conf", "cmp-a1-nova-conf", "cmp-a2-nova-conf"],
+    assert ops(steps) == {  # each file's watch records the new content (no repair: no trigger moves)
+        "update": ["controller-nova-conf-watch", "controller-nova-conf", "cmp-a1-nova-conf-watch", "cmp-a1-nova-conf",
+                   "cmp-a2-nova-conf-watch", "cmp-a2-nova-conf"],
         "replace": ["controller-restart", "controller-verify", "cmp-a1-restart", "cmp-a1-verify",
                     "cmp-a2-restart", "cmp-a2-verify"],
     }
@@ -51,6 +52,7 @@ def test_an_option_updates_each_nova_conf_and_replaces_restart_and_verify(prod_s
     assert by_name["controller-restart"].replace_keys == ["triggers"]
     assert by_name["controller-restart"].consequence == (
         "runs again, triggered by content of /etc/nova/nova.conf; triggers [secret] changed")
+    assert by_name["controller-nova-conf-watch"].consequence == "update in place: expected [secret] changed"
 
 
 def test_a_removed_hypervisor_is_deleted_leaves_first_and_discovery_reruns(prod_state):
@@ -61,7 +63,8 @@ def test_a_removed_hypervisor_is_deleted_leaves_first_and_discovery_reruns(prod_
     steps = review(prod_state, recording("prod", hypervisors=kept))
     assert ops(steps) == {"replace": ["cells-discover-hosts", "hypervisor-roster-update"],
                           "delete": ["cmp-a2-service-record", "cmp-a2-verify", "cmp-a2-restart", "cmp-a2-compute-conf",
-                                     "cmp-a2-nova-conf", "cmp-a2-packages", "cmp-a2-preflight", "cmp-a2"]}
+                                     "cmp-a2-nova-conf", "cmp-a2-packages", "cmp-a2-preflight",
+                                     "cmp-a2-compute-conf-watch", "cmp-a2-nova-conf-watch", "cmp-a2"]}
     by_name = {s.name: s for s in steps}
     assert by_name["cells-discover-hosts"].consequence == 'runs again, triggered by ["cmp-a1"]; triggers changed'
     # nova forgets cmp-a2 through the roster, which left the stack; no step's delete does it
@@ -76,7 +79,7 @@ def test_a_controller_only_change_reverifies_every_hypervisor_after_its_restart(
     nothing else of the hypervisors does."""
     steps = review(prod_state, recording("prod", secrets={**sentinel_secrets(), "dbPassword": "Rotated-db-7c1e"}))
     assert ops(steps) == {
-        "update": ["controller-nova-conf", "nova-db-mysql"],
+        "update": ["controller-nova-conf-watch", "controller-nova-conf", "nova-db-mysql"],
         "replace": ["controller-restart", "controller-verify", "cmp-a1-verify", "cmp-a2-verify"],
     }
     by_name = {s.name: s for s in steps}
@@ -87,7 +90,8 @@ def test_a_rotated_secret_shows_what_changes_never_the_value(prod_state):
     rotated = {**sentinel_secrets(), "rabbitPassword": "Rotated-Sentinel-9f2c"}
     rec = recording("prod", secrets=rotated)
     steps = review(prod_state, rec)
-    assert ops(steps)["update"] == ["controller-nova-conf", "cmp-a1-nova-conf", "cmp-a2-nova-conf"]
+    assert ops(steps)["update"] == ["controller-nova-conf-watch", "controller-nova-conf", "cmp-a1-nova-conf-watch",
+                                    "cmp-a1-nova-conf", "cmp-a2-nova-conf-watch", "cmp-a2-nova-conf"]
     text = plan_text(rec, steps, "the last plan") + json.dumps(plan_json(rec, steps, prod_state))
     assert "stdin [secret] changed" in text
     assert "Sentinel" not in text and "Sentinel" not in json.dumps(snapshot(rec))
@@ -110,7 +114,7 @@ def test_plan_json_has_the_shape_of_pulumi_preview(prod_state):
     assert (restart["op"], restart["replaceReasons"], restart["detailedDiff"]) == (
         "replace", ["triggers"], {"triggers": {"kind": "update-replace", "inputDiff": True}})
     assert restart["provider"].startswith(urns[0] + "::")
-    assert plan["changeSummary"] == {"update": 3, "replace": 6, "same": 46}
+    assert plan["changeSummary"] == {"update": 6, "replace": 6, "same": 50}
 
 
 def test_plan_text_shows_each_ssh_target_with_its_host_key(prod_state):
@@ -131,15 +135,15 @@ def test_the_command_keeps_the_last_plan_and_what_ifs_leave_it(tmp_path):
 
     first = plan()
     assert "compared with nothing" in (tmp_path / "plan.txt").read_text()
-    assert "61 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
+    assert "69 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 0 unchanged" in first.stdout
     kept = {name: (tmp_path / name).read_bytes() for name in ("plan.txt", "plan.json", "graph.dot", "state.json")}
     change = json.dumps(NOVA_CONF_CHANGE).replace('{"novaConf": ', "novaConf=")[:-1]
     what_if = plan("--set", change, "--against", str(tmp_path), out=tmp_path / "what-if")
-    assert "0 to create (0 by import), 2 to update, 5 to replace, 0 to delete, 54 unchanged" in what_if.stdout
+    assert "0 to create (0 by import), 4 to update, 5 to replace, 0 to delete, 60 unchanged" in what_if.stdout
     assert {name: (tmp_path / name).read_bytes() for name in kept} == kept
     assert not (tmp_path / "what-if" / "state.json").exists()
     again = plan("--against", str(tmp_path), out=tmp_path / "other")
-    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 61 unchanged" in again.stdout
+    assert "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete, 69 unchanged" in again.stdout
 
 
 def test_with_the_passphrase_a_rotated_password_is_changed_and_a_kept_one_is_not():
@@ -156,8 +160,9 @@ def test_with_the_passphrase_a_rotated_password_is_changed_and_a_kept_one_is_not
 
     assert ops(plan()) == {} and ops(plan(rabbitPassword="openstack")) == {}
     steps = plan(rabbitPassword="Rotated-Sentinel-9f2c")
-    assert ops(steps) == {"update": ["controller-nova-conf"], "replace": ["controller-restart", "controller-verify"]}
+    assert ops(steps) == {"update": ["controller-nova-conf-watch", "controller-nova-conf"],
+                          "replace": ["controller-restart", "controller-verify"]}
     assert {s.name: s.secret_changed for s in steps if s.op != "same"} == {
-        "controller-nova-conf": ["stdin"], "controller-restart": ["triggers"], "controller-verify": ["triggers"]}
+        "controller-nova-conf-watch": ["expected"], "controller-nova-conf": ["stdin"], "controller-restart": ["triggers"], "controller-verify": ["triggers"]}
     steps = plan(novaPassword="Rotated-Sentinel-9f2c")
     assert {s.name: s.changed for s in steps if s.op != "same"}["nova-identity-user"] == ["password"]

@@ -253,7 +253,7 @@ def test_no_secret_is_written_anywhere(project, capsys):
     code, out, err = plan(capsys)
     assert code == 0, err
     again = plan(capsys, "--set", f"rabbitPassword={TOKEN}-rotated")  # a review that shows a secret change
-    assert again[0] == 0 and "1 to update, 2 to replace" in again[1]
+    assert again[0] == 0 and "2 to update, 2 to replace" in again[1]
     written = {str(p.relative_to(project / "out" / "tutorial")): p.read_bytes()
                for p in outputs(project / "out" / "tutorial")}
     assert set(written) >= {"plan.txt", "plan.json", "graph.dot", "state.json", "whatif-rabbitPassword/plan.txt",
@@ -392,10 +392,10 @@ def test_a_format_1_state_is_compared_with_and_replaced(project, capsys):
     kept.parent.mkdir(parents=True)
     kept.write_text(json.dumps(legacy_state(run_program("tutorial", config.values, config.secret_keys))))
     code, out, err = plan(capsys, "--set", f"rabbitPassword={TOKEN}-rotated")
-    assert code == 0 and "1 to update, 2 to replace" in out, err
+    assert code == 0 and "2 to update, 2 to replace" in out, err
     assert "format 1" in err and "stays so" in err and json.loads(kept.read_text())["format"] == 1
     code, out, err = plan(capsys)
-    assert code == 0 and "0 to update, 0 to replace, 0 to delete, 24 unchanged" in out, err
+    assert code == 0 and "0 to update, 0 to replace, 0 to delete, 26 unchanged" in out, err
     assert "format 1" in err and "replaced now with format 2" in err
     assert json.loads(kept.read_text())["format"] == 2 and mode(kept) == 0o600
 

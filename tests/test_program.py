@@ -44,8 +44,9 @@ def test_components_and_parents(stack_run):
         if parent is not None:
             assert components[name].parent == components[parent].urn, name
     assert [r.name for r in rec.children(components["nova-db"].urn)] == ["nova-db-mysql"]
+    # each file the controller writes has its watch (components/file_watch.py)
     assert [r.name for r in rec.children(components["controller"].urn)] == sorted(
-        [f"controller-{s}" for s in CONTROLLER_STEPS + ["openrc"]])
+        [f"controller-{s}" for s in CONTROLLER_STEPS + ["openrc", "nova-conf-watch", "openrc-watch"]])
 
 
 def test_secrets_stay_secret(stack_run):

@@ -20,7 +20,8 @@ def test_one_option_changes_only_config_restart_and_verify():
     before = _inputs(record("tutorial"))
     after = _inputs(record("tutorial", novaConf={"DEFAULT": {"debug": True}}))
     changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["controller-nova-conf", "controller-restart", "controller-verify"]
+    # nova.conf's watch records the file's new content
+    assert changed == ["controller-nova-conf", "controller-nova-conf-watch", "controller-restart", "controller-verify"]
 
 
 def test_global_option_reaches_every_node_and_nothing_else():
@@ -29,8 +30,8 @@ def test_global_option_reaches_every_node_and_nothing_else():
     changed = sorted(name for name in before if before[name] != after[name])
     # compute1 detects its virt type at apply time, so its file is only known then; compute2
     # has virtType set and shows the change already in the preview.
-    assert changed == ["compute2-nova-conf", "compute2-restart", "compute2-verify",
-                       "controller-nova-conf", "controller-restart", "controller-verify"]
+    assert changed == ["compute2-nova-conf", "compute2-nova-conf-watch", "compute2-restart", "compute2-verify",
+                       "controller-nova-conf", "controller-nova-conf-watch", "controller-restart", "controller-verify"]
 
 
 def test_adding_a_hypervisor_touches_only_that_node_and_discovery():
@@ -41,8 +42,8 @@ def test_adding_a_hypervisor_touches_only_that_node_and_discovery():
                                                      "myIp": "10.20.0.23", "virtType": "kvm"}])
     after = _inputs(after_rec)
     added = sorted(set(after) - set(before))
-    assert added == [f"compute3-{s}" for s in ("compute-conf", "nova-conf", "packages", "preflight", "restart",
-                                                "service-record", "verify")]
+    assert added == [f"compute3-{s}" for s in ("compute-conf", "compute-conf-watch", "nova-conf", "nova-conf-watch",
+                                                "packages", "preflight", "restart", "service-record", "verify")]
     changed = sorted(name for name in before if before[name] != after[name])
     assert changed == ["cells-discover-hosts", "hypervisor-roster-update"]
     assert after_rec.depends("cells-discover-hosts", "compute3-verify")

@@ -1,6 +1,7 @@
 """Upgrading the program changes nothing deployed: every stack planned with the program as it
-was at BASELINE, then with the program as it is, against that state, shows no create, update,
-replace or delete (a resource that moved keeps its identity through `aliases`).
+was at BASELINE, then with the program as it is, against that state, shows no update, replace or
+delete (a resource that moved keeps its identity through `aliases`), and creates nothing but the
+file watches (components/file_watch.py), which run nothing on the nodes.
 
 This guards every refactoring of the components. BASELINE is the program as it changed
 deployments last, on purpose (the hypervisors' verification after the controller's restart, the
@@ -35,7 +36,21 @@ BEFORE_PLACEMENT_MOVED = "cae8f257935883ac835769dcf004220ae441be7a"
 # peers one line each (its plan grew with the square of the hypervisor count), with the offline
 # plan's placeholder nova key as it is now (OpenSSH's format).
 BEFORE_MIGRATION_CHECKS_SCALED = "f12209ab48841a4fc611095f73819301f7f702ef"
-NOTHING = "0 to create (0 by import), 0 to update, 0 to replace, 0 to delete"
+# The program just before the file watches (a refresh sees drift of the nodes' files).
+BEFORE_FILE_WATCHES = "53755ca5a092dd04aca2f6cd1d13f7eae1f5b8b0"
+NOTHING = "0 to update, 0 to replace, 0 to delete"
+WATCH = "pulumi-python:dynamic/files:FileWatch"
+
+
+def changes(out: Path) -> dict[str, str]:
+    """What the plan in `out` changes, by resource name (unchanged ones left out)."""
+    steps = json.loads((out / "plan.json").read_text())["steps"]
+    return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in steps if step["op"] != "same"}
+
+
+def watches(out: Path) -> dict[str, str]:
+    steps = json.loads((out / "plan.json").read_text())["steps"]
+    return {step["urn"].rsplit("::", 1)[-1]: "create" for step in steps if step["newState"]["type"] == WATCH}
 
 
 def plan(root: Path, stack: str, out: Path, against: Path | None = None, settings: dict | None = None) -> str:
@@ -80,7 +95,8 @@ def test_the_program_upgrade_changes_nothing_deployed(baseline, tmp_path, stack)
     plan(baseline, stack, tmp_path / "before")
     text = plan(PROJECT_ROOT, stack, tmp_path / "after", against=tmp_path / "before")
     summary = text[text.index("Summary"):].splitlines()[1].strip()
-    assert summary.startswith(NOTHING), summary
+    assert NOTHING in summary, summary
+    assert changes(tmp_path / "after") == watches(tmp_path / "after")  # every create a file watch
 
 
 def test_a_moved_resource_is_the_same_resource(tmp_path):
@@ -111,4 +127,26 @@ def test_a_migrating_stack_runs_its_migration_checks_once_more_and_changes_nothi
     steps = json.loads((tmp_path / "after" / "plan.json").read_text())["steps"]
     changed = {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in steps if step["op"] != "same"}
     assert changed == {**{f"compute{i}-migration-check": "replace" for i in (1, 2, 3)},
-                       "migration-peers-ready": "create"}
+                       "migration-peers-ready": "create", **watches(tmp_path / "after")}
+
+
+def test_a_deployed_stack_gets_its_file_watches_and_nothing_runs_again(tmp_path):
+    """The file watches' upgrade, on a stack that writes every kind of file (nova.conf, the
+    hypervisors' driver conf, placement.conf, the openrc, Horizon's settings, migration's SSH
+    files): a watch is
+    created per written file (no SSH: create records what the file should be), and no write step,
+    restart, verify or migration check changes, since a trigger is what it was while no file was
+    repaired (generation 0). The first refresh after the upgrade then reads every file."""
+    migrating = {"migration": {"enabled": True}, "hypervisors": dev_hypervisors(2)}
+    before = program_at(BEFORE_FILE_WATCHES, tmp_path / "program")
+    stack_file = yaml.safe_load(stack_path("dev").read_text())
+    stack_file["config"].update({f"openstack-nova:{key}": value for key, value in migrating.items()})
+    (before / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack_file))
+    plan(before, "dev", tmp_path / "before")
+    plan(PROJECT_ROOT, "dev", tmp_path / "after", against=tmp_path / "before", settings=migrating)
+    created = changes(tmp_path / "after")
+    assert set(created.values()) == {"create"} and created == watches(tmp_path / "after")
+    assert sorted(created) == sorted(f"{node}-{step}-watch" for node, steps in (
+        ("controller", ("nova-conf", "openrc")), ("placement", ("conf",)), ("dashboard", ("settings",)),
+        *((f"compute{i}", ("nova-conf", "compute-conf", "nova-ssh-key", "nova-authorized-keys", "nova-known-hosts",
+                           "libvirt-ssh-config")) for i in (1, 2))) for step in steps)
