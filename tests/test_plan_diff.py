@@ -52,7 +52,8 @@ def test_an_option_updates_each_nova_conf_and_replaces_restart_and_verify(prod_s
     assert by_name["controller-restart"].replace_keys == ["triggers"]
     assert by_name["controller-restart"].consequence == (
         "runs again, triggered by content of /etc/nova/nova.conf; triggers [secret] changed")
-    assert by_name["controller-nova-conf-watch"].consequence == "update in place: expected [secret] changed"
+    assert by_name["controller-nova-conf-watch"].consequence == (
+        "records what the file should now be, nothing runs on the node: expected [secret] changed")
 
 
 def test_a_removed_hypervisor_is_deleted_leaves_first_and_discovery_reruns(prod_state):

@@ -75,5 +75,6 @@ def test_a_new_stack_previews_without_keystone_as_the_offline_plan_says(engine, 
     assert disagreements(planned, offline_plan(offline)) == []
     assert {p.op for p in planned.values()} == {"create"}
     assert result.change_summary == {"create": len(offline.resources())}
-    assert sum(1 for p in planned.values() if p.dependencies) > len(planned) // 2  # the rows carry the graph
+    steps = [p for p in planned.values() if p.type != "pulumi-python:dynamic/files:FileWatch"]  # a watch waits for nothing
+    assert sum(1 for p in steps if p.dependencies) > len(steps) // 2  # the rows carry the graph
     assert not [i for i in offline.invocations if i.token.startswith("openstack:")]

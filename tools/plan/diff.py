@@ -150,6 +150,8 @@ def _deleted(before: dict) -> str:
 def _changed(rec: Recording, r: Registration, op: str, changed: list[str], secret: list[str],
              replace: list[str]) -> str:
     shown = ", ".join(f"{k} [secret] changed" if k in secret else f"{k} changed" for k in changed)
+    if r.type == FILE_WATCH:
+        return f"records what the file should now be, nothing runs on the node: {shown}"
     if r.type != COMMAND:
         return f"{op} in place: {shown}" if op == "update" else f"{op}: {shown}"
     if op == "replace":
