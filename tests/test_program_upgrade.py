@@ -109,23 +109,28 @@ def test_a_moved_resource_is_the_same_resource(tmp_path):
             "$openstack-nova:components:Placement::placement (alias)") in text
 
 
+def upgraded_dev(commit: str, settings: dict, tmp_path: Path) -> dict[str, str]:
+    """The dev stack with `settings`, deployed by the program at `commit`, then planned with the
+    program as it is: what changes, by resource name."""
+    before = program_at(commit, tmp_path / "program")
+    # its stack file holds the settings: a what-if (--set) would leave no state to compare with
+    stack_file = yaml.safe_load(stack_path("dev").read_text())
+    stack_file["config"].update({f"openstack-nova:{key}": value for key, value in settings.items()})
+    (before / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack_file))
+    plan(before, "dev", tmp_path / "before")
+    plan(PROJECT_ROOT, "dev", tmp_path / "after", against=tmp_path / "before", settings=settings)
+    return changes(tmp_path / "after")
+
+
 def test_a_migrating_stack_runs_its_migration_checks_once_more_and_changes_nothing_else(tmp_path):
     """A deployed stack with `migration`, upgraded to the checks that scale: each hypervisor's
     `migration-check` is replaced (its script names each peer on one line, and its triggers are
     the digest alone, which covers the peers' names and addresses through the known hosts) and
     the `migration-peers-ready` marker is created, which does nothing. A check changes nothing on
     its node and has no delete, so the upgrade runs each check once more: no file is written
-    again, nothing restarts."""
-    migrating = {"migration": {"enabled": True}, "hypervisors": dev_hypervisors(3)}
-    before = program_at(BEFORE_MIGRATION_CHECKS_SCALED, tmp_path / "program")
-    # its stack file holds the settings: a what-if (--set) would leave no state to compare with
-    stack_file = yaml.safe_load(stack_path("dev").read_text())
-    stack_file["config"].update({f"openstack-nova:{key}": value for key, value in migrating.items()})
-    (before / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack_file))
-    plan(before, "dev", tmp_path / "before")
-    plan(PROJECT_ROOT, "dev", tmp_path / "after", against=tmp_path / "before", settings=migrating)
-    steps = json.loads((tmp_path / "after" / "plan.json").read_text())["steps"]
-    changed = {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in steps if step["op"] != "same"}
+    again, nothing restarts. (The file watches, since, are created too.)"""
+    changed = upgraded_dev(BEFORE_MIGRATION_CHECKS_SCALED,
+                           {"migration": {"enabled": True}, "hypervisors": dev_hypervisors(3)}, tmp_path)
     assert changed == {**{f"compute{i}-migration-check": "replace" for i in (1, 2, 3)},
                        "migration-peers-ready": "create", **watches(tmp_path / "after")}
 
@@ -133,18 +138,12 @@ def test_a_migrating_stack_runs_its_migration_checks_once_more_and_changes_nothi
 def test_a_deployed_stack_gets_its_file_watches_and_nothing_runs_again(tmp_path):
     """The file watches' upgrade, on a stack that writes every kind of file (nova.conf, the
     hypervisors' driver conf, placement.conf, the openrc, Horizon's settings, migration's SSH
-    files): a watch is
-    created per written file (no SSH: create records what the file should be), and no write step,
-    restart, verify or migration check changes, since a trigger is what it was while no file was
-    repaired (generation 0). The first refresh after the upgrade then reads every file."""
-    migrating = {"migration": {"enabled": True}, "hypervisors": dev_hypervisors(2)}
-    before = program_at(BEFORE_FILE_WATCHES, tmp_path / "program")
-    stack_file = yaml.safe_load(stack_path("dev").read_text())
-    stack_file["config"].update({f"openstack-nova:{key}": value for key, value in migrating.items()})
-    (before / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack_file))
-    plan(before, "dev", tmp_path / "before")
-    plan(PROJECT_ROOT, "dev", tmp_path / "after", against=tmp_path / "before", settings=migrating)
-    created = changes(tmp_path / "after")
+    files): a watch is created per written file (no SSH: create records what the file should
+    be), and no write step, restart, verify or migration check changes, since a trigger is what
+    it was while no file was repaired (generation 0). The first refresh after the upgrade then
+    reads every file."""
+    created = upgraded_dev(BEFORE_FILE_WATCHES, {"migration": {"enabled": True}, "hypervisors": dev_hypervisors(2)},
+                           tmp_path)
     assert set(created.values()) == {"create"} and created == watches(tmp_path / "after")
     assert sorted(created) == sorted(f"{node}-{step}-watch" for node, steps in (
         ("controller", ("nova-conf", "openrc")), ("placement", ("conf",)), ("dashboard", ("settings",)),

@@ -64,7 +64,8 @@ def test_a_rotated_database_password_returns_with_every_hypervisor_serving(deplo
         stack_secrets.update(dbPassword=hostile("db1", avoid="@%"))  # what later tests apply too
         changed = engine.apply(record(), label="rerun, database password rotated")
         assert_planned_as_offline(engine)
-        assert sorted(changed) == sorted(["nova-db-mysql", "controller-nova-conf", "controller-restart", "controller-verify",
+        assert sorted(changed) == sorted(["nova-db-mysql", "controller-nova-conf-watch", "controller-nova-conf",
+                                          "controller-restart", "controller-verify",
                                           *(f"{h.name}-verify" for h in hypervisors)])
         restarted = engine.results["controller-restart"]
         for node in hypervisors:
@@ -86,9 +87,11 @@ def test_changed_option_runs_only_config_restart_and_verify(deployment, record, 
     changed = engine.apply(record(novaConf=conf), label="rerun, one nova option changed")
     assert_planned_as_offline(engine)
     nodes = ("controller", *(h.name for h in hypervisors))  # the prefixes of their steps' names
-    assert sorted(changed) == sorted(f"{n}-{step}" for n in nodes for step in ("nova-conf", "restart", "verify"))
+    # (each file's watch records the new content: components/file_watch.py)
+    assert sorted(changed) == sorted(f"{n}-{step}" for n in nodes
+                                     for step in ("nova-conf-watch", "nova-conf", "restart", "verify"))
     ops = sorted((s.name, s.op) for s in engine.history[-1].steps)
-    assert ops == sorted([(f"{n}-nova-conf", "update") for n in nodes] + [
+    assert ops == sorted([(f"{n}-{step}", "update") for n in nodes for step in ("nova-conf-watch", "nova-conf")] + [
         (f"{n}-{step}", op) for n in nodes for step in ("restart", "verify") for op in ("replace", "delete-replaced")])
     for prefix, node in (("controller", controller), *((h.name, h) for h in hypervisors)):
         assert "written: /etc/nova/nova.conf" in engine.results[f"{prefix}-nova-conf"].stdout
@@ -160,7 +163,7 @@ def test_a_hypervisor_leaving_the_stack_is_drained_then_removed(deployment, reco
         # the one that stays trusts, and its root reaches as nova, only the hypervisors left;
         # nothing else of it changes
         assert {name for name, op in steps if op == "update"} == {
-            f"{staying.name}-nova-known-hosts", f"{staying.name}-libvirt-ssh-config"}
+            f"{staying.name}-{file}{watch}" for file in ("nova-known-hosts", "libvirt-ssh-config") for watch in ("", "-watch")}
         assert leaving.name not in staying.path("/var/lib/nova/.ssh/known_hosts").read_text()
         assert str(leaving.address.ip) not in staying.path(
             "/etc/ssh/ssh_config.d/openstack-nova-migration.conf").read_text()
