@@ -137,7 +137,7 @@ class FileWatch(pulumi.dynamic.Resource, module="files", name="FileWatch"):
 
     def __init__(self, name: str, connection: pulumi.Input[dict], path: str, expected: pulumi.Input[str], *,
                  owner: str, group: str, mode: str, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        props = {"connection": pulumi.Output.secret(connection), "path": path, "expected": pulumi.Output.secret(expected),
+        props = {"connection": pulumi.Output.secret(connection), "path": path, "expected": expected,
                  "owner": owner, "group": group, "mode": mode,
                  "generation": None, "drift": None}  # the provider's: declared so the SDK makes them Outputs
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS)))

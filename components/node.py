@@ -124,7 +124,10 @@ class NodeSteps:
         writes it again (its trigger is the watch's generation). Without a repair yet the step has
         no trigger, as before the watches existed."""
         watch = self.watches[step] = FileWatch(
-            f"{self.prefix}-{step}-watch", watch_connection(self.connection), path, content_hash(content),
+            # the hash secret in the inputs too (of a file holding passwords, it would let a guess
+            # at them be checked), but not while unknown (a hypervisor's detected virt type)
+            f"{self.prefix}-{step}-watch", watch_connection(self.connection), path,
+            secret_when_known(content_hash(content)),
             owner=owner, group=group, mode=mode, opts=pulumi.ResourceOptions(parent=self.parent))
         # depends_on the watch too: at generation 0 the trigger is no value, and with it goes the
         # dependency it would carry

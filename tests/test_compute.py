@@ -80,7 +80,8 @@ def test_each_hypervisor_is_verified_again_after_the_controller_and_placement_re
         assert len(triggers) == 5 and triggers[1] == "command-controller-restart-id" and triggers[3] == "command-placement-restart-id"
         assert rec.waits_for(f"{node}-verify", "controller-restart")
     controller_verify = rec.by_name("controller-verify")
-    assert controller_verify.property_dependencies["triggers"] == [rec.by_name("placement-restart").urn]
+    assert sorted(controller_verify.property_dependencies["triggers"]) == sorted(
+        [rec.by_name(name).urn for name in ("placement-restart", "controller-nova-conf-watch", "controller-openrc-watch")])
     # Liberty: no placement, the controller's restart only
     liberty = record("tutorial", hypervisors=[{"name": "compute1", "host": "compute1.example.org", "myIp": "10.0.0.7"}])
     verify = liberty.by_name("compute1-verify")
