@@ -1,0 +1,168 @@
+"""`./dev` as a new user meets it: its help (every command and flag, with no venv/ made for a
+question), the venv/ setup's progress lines and their times, and `--quiet`, which silences
+progress and never an error. The venv/ and pip are stand-ins here: these tests check what `dev`
+says and does around them, in a copy of `dev` whose folder holds nothing else it could run."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.plan import PROJECT_ROOT
+
+COMMANDS = ("plan", "preview", "up", "refresh", "destroy", "cancel", "test", "bench", "toolchain", "pulumi")
+
+
+def dev(*args: str, cwd: Path = PROJECT_ROOT, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "NOVA_QUIET"}
+    return subprocess.run([str(cwd / "dev"), *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**environment, **env})
+
+
+def seconds_as_n(text: str) -> list[str]:
+    """The lines, each time taken (`in 12 s`) as `in N s`: a time is measured, not known beforehand."""
+    return [re.sub(r"\bin \d+ s\b", "in N s", line) for line in text.splitlines()]
+
+
+def lone_dev(tmp_path: Path) -> Path:
+    """A folder with only `dev` in it: a command that went past its help would find no tools/."""
+    folder = tmp_path / "alone"
+    folder.mkdir()
+    shutil.copy(PROJECT_ROOT / "dev", folder / "dev")
+    return folder
+
+
+# -- help ------------------------------------------------------------------------------------------
+def test_help_lists_every_command_and_flag_a_line_each():
+    helped = dev("help")
+    assert helped.returncode == 0 and helped.stderr == ""
+    assert [dev(flag).stdout for flag in ("--help", "-h")] == [helped.stdout] * 2
+    lines = helped.stdout.splitlines()
+    assert lines[0] == "usage:"
+    for command in COMMANDS:  # each command has a usage line of its own
+        assert any(re.match(rf"  \./dev [^ ]*\b{command}\b", line) for line in lines), command
+    for flag in ("--quiet", "--out DIR", "--set KEY=VALUE", "--placeholder-secrets", "--secrets-file FILE",
+                 "--against DIR", "--diff", "--replace URN", "--target URN", "--expect-no-changes", "--skip-preview",
+                 "--clear-pending-creates", '-m "not e2e"', "-n 0", "--engine", "--cached"):
+        flag_lines = [line for line in lines if line.startswith(f"      {flag} ")]
+        assert flag_lines, flag  # a line of its own, saying what the flag does
+        assert all(len(line.split(None, len(flag.split()))[-1]) > 10 for line in flag_lines), flag
+
+
+@pytest.mark.parametrize("module, command", [("tools.plan", "plan"), ("tools.engine", "up"),
+                                             ("benchmarks.plan_scaling", "bench")])
+def test_the_help_names_every_flag_the_tool_takes(module, command):
+    """dev's header says the flags; the tools' argparse takes them: the two must not drift apart."""
+    tool = subprocess.run([sys.executable, "-m", module, "--help"], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert tool.returncode == 0, tool.stderr
+    flags = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", tool.stdout)) - {"--help"}
+    assert flags, tool.stdout
+    ours = dev(command, "--help").stdout
+    assert {f for f in flags if not re.search(rf"^      {f}\b", ours, re.M)} == set()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_each_command_s_help_needs_no_venv_nor_anything_else(tmp_path, command, flag):
+    alone = lone_dev(tmp_path)
+    done = dev(command, flag, cwd=alone)
+    assert done.returncode == 0 and done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[0] == "usage:" and re.match(rf"  \./dev [^ ]*\b{command}\b", lines[1]), lines
+    assert all(line.startswith("      ") for line in lines[2:])  # then its flags only, a line each
+    assert sorted(p.name for p in alone.iterdir()) == ["dev"]  # no venv/ made, nothing run
+
+
+def test_no_command_or_an_unknown_one_prints_the_list_on_stderr():
+    listed = dev("help").stdout
+    for args, says in (((), "./dev: no command given\n"), (("apply",), "./dev: unknown command 'apply'\n"),
+                       (("--quiet",), "./dev: no command given\n"),
+                       (("--quiet", "apply"), "./dev: unknown command 'apply'\n")):
+        done = dev(*args)
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", says + listed), args
+
+
+# -- venv/ -----------------------------------------------------------------------------------------
+FAKE_PYTHON = """#!/bin/sh
+# python3 as dev uses it: --version, -m venv DIR (a venv/ of stand-ins), and the job it runs
+case "$1" in
+  --version) echo "Python 3.99.0" ;;
+  -m) if [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && cp "$FAKE_PIP" "$3/bin/pip"
+      else echo "job: $*"; fi ;;
+esac
+"""
+FAKE_PIP = """#!/bin/sh
+# pip install -r requirements.txt: its output's shape (pip 23), or a failure
+echo "Looking in links: /opt/wheels"
+echo "Collecting alpha==1 (from -r requirements.txt (line 1))"
+echo "  Downloading alpha-1-py3-none-any.whl (10 kB)"
+if [ -n "$FAKE_PIP_FAILS" ]; then
+  echo "ERROR: No matching distribution found for beta==2" >&2; exit 1
+fi
+echo "Collecting beta==2 (from alpha==1->-r requirements.txt (line 1))"
+echo "Installing collected packages: beta, alpha"
+echo "Successfully installed alpha-1 beta-2"
+"""
+SETUP_LINES = ["setting up venv/ from requirements.txt (first run; about 30 s)",
+               "  venv/ created (Python 3.99.0) in N s; fetching the packages (pip)",
+               "  2 packages fetched in N s; installing them",
+               "  installed in N s",
+               "venv/ ready in N s"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of `dev` and a requirements.txt, with a python whose venv/ and pip are stand-ins."""
+    folder = lone_dev(tmp_path)
+    (folder / "requirements.txt").write_text("alpha==1\n")
+    for name, text in (("python", FAKE_PYTHON), ("pip", FAKE_PIP)):
+        (tmp_path / name).write_text(text)
+        (tmp_path / name).chmod(0o755)
+    return folder
+
+
+def in_project(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return dev(*args, cwd=project, PYTHON=str(project.parent / "python"), FAKE_PIP=str(project.parent / "pip"), **env)
+
+
+def test_a_fresh_venv_says_each_phase_and_its_time_then_runs_the_job(project):
+    first = in_project(project, "plan", "tutorial")
+    assert first.returncode == 0, first.stderr
+    assert seconds_as_n(first.stderr) == SETUP_LINES
+    assert first.stdout == "job: -m tools.plan tutorial\n"
+    again = in_project(project, "plan", "tutorial")
+    assert (again.stderr, again.stdout) == ("", first.stdout)  # a venv/ that is up to date: not a word
+    (project / "requirements.txt").write_text("alpha==1\nbeta==2\n")
+    changed = in_project(project, "plan", "tutorial")
+    assert seconds_as_n(changed.stderr)[0] == "setting up venv/ from requirements.txt (requirements.txt changed; about 30 s)"
+    assert seconds_as_n(changed.stderr)[1:] == SETUP_LINES[1:]
+
+
+@pytest.mark.parametrize("args, env, job", [
+    (("--quiet", "plan", "tutorial"), {}, "job: -m tools.plan tutorial"),
+    (("plan", "tutorial", "--quiet"), {}, "job: -m tools.plan tutorial --quiet"),  # the plan's own, passed on
+    (("plan", "--quiet", "tutorial", "--out", "x"), {}, "job: -m tools.plan --quiet tutorial --out x"),
+    (("plan", "tutorial"), {"NOVA_QUIET": "1"}, "job: -m tools.plan tutorial"),
+    (("--quiet", "bench", "3"), {}, "job: -m benchmarks.plan_scaling 3"),
+])
+def test_quiet_sets_up_the_venv_without_a_word(project, args, env, job):
+    done = in_project(project, *args, **env)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", job + "\n")
+    assert (project / "venv" / ".requirements.sha256").is_file()
+
+
+@pytest.mark.parametrize("quiet", [(), ("--quiet",)])
+def test_a_failing_pip_shows_its_output_even_when_quiet(project, quiet):
+    done = in_project(project, *quiet, "plan", "tutorial", FAKE_PIP_FAILS="1")
+    assert done.returncode == 1 and done.stdout == ""  # the job never ran
+    said = done.stderr.splitlines()
+    assert "ERROR: No matching distribution found for beta==2" in said
+    assert said[-1] == "./dev: pip could not install requirements.txt into venv/ (its output above)"
+    assert not (project / "venv" / ".requirements.sha256").exists()  # the next run tries again
+    assert any(line.startswith("setting up venv/") for line in said) == (not quiet)
