@@ -1,7 +1,8 @@
 """`./dev` as a new user meets it: its help (every command and flag, with no venv/ made for a
-question), the venv/ setup's progress lines and their times, and `--quiet`, which silences
-progress and never an error. The venv/ and pip are stand-ins here: these tests check what `dev`
-says and does around them, in a copy of `dev` whose folder holds nothing else it could run."""
+question), the venv/ setup's progress lines and their times, `--quiet`, which silences progress
+and never an error, and the toolchain build's phases (tools/toolchain.sh). The venv/, pip and Go
+are stand-ins here: these tests check what `dev` and the scripts say and do around them, in a
+copy of `dev` whose folder holds nothing else it could run."""
 from __future__ import annotations
 
 import os
@@ -166,3 +167,79 @@ def test_a_failing_pip_shows_its_output_even_when_quiet(project, quiet):
     assert said[-1] == "./dev: pip could not install requirements.txt into venv/ (its output above)"
     assert not (project / "venv" / ".requirements.sha256").exists()  # the next run tries again
     assert any(line.startswith("setting up venv/") for line in said) == (not quiet)
+
+
+# -- the toolchain ---------------------------------------------------------------------------------
+FAKE_GO = """#!/bin/sh
+# go as tools/toolchain.sh uses it, with go's own progress lines, building a stand-in CLI
+case "$1" in
+  env) echo go1.99.0 ;;
+  get) echo "go: downloading github.com/pulumi/pulumi/pkg/v3 v$PULUMI_VERSION" >&2
+       if [ -n "$FAKE_GO_FAILS" ]; then echo "go: module lookup disabled by GOPROXY=off" >&2; exit 1; fi ;;
+  build) while [ "$1" != -o ]; do shift; done
+         printf '#!/bin/sh\\necho v%s\\n' "$PULUMI_VERSION" > "$2" && chmod 755 "$2" ;;
+  list) echo "$FAKE_SDK" ;;
+esac
+"""
+
+
+@pytest.fixture
+def toolchain_env(tmp_path):
+    bin_dir, sdk = tmp_path / "bin", tmp_path / "sdk"
+    bin_dir.mkdir()
+    (sdk / "python" / "dist").mkdir(parents=True)
+    (sdk / "python" / "dist" / "pulumi-resource-pulumi-python").write_text("#!/bin/sh\n")
+    (bin_dir / "go").write_text(FAKE_GO)
+    (bin_dir / "go").chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "NOVA_TOOLCHAIN_DIR": str(tmp_path / "cache"),
+            "FAKE_SDK": str(sdk), "PULUMI_VERSION": "3.299.0"}
+
+
+def toolchain(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("NOVA_QUIET", "PULUMI_VERSION")}
+    return subprocess.run([str(PROJECT_ROOT / "tools" / "toolchain.sh"), *args], capture_output=True, text=True,
+                          timeout=60, env={**environment, **env})
+
+
+def test_the_toolchain_build_says_each_phase_and_its_time_and_nothing_once_cached(toolchain_env):
+    built = toolchain(**toolchain_env)
+    assert built.returncode == 0, built.stderr
+    where = built.stdout.strip()
+    assert re.fullmatch(re.escape(toolchain_env["NOVA_TOOLCHAIN_DIR"]) + r"/pulumi-v3\.299\.0-\w+/bin", where)
+    assert seconds_as_n(built.stderr) == [
+        "toolchain: building the Pulumi CLI v3.299.0 from the Go module proxy (once; measured 31 s of modules and "
+        "304 s of build on 2 cores)",
+        "toolchain: fetching the modules ...",
+        "go: downloading github.com/pulumi/pulumi/pkg/v3 v3.299.0",
+        "toolchain: modules fetched in N s; building the CLI (the long part) ...",
+        "toolchain: CLI built in N s",
+        f"toolchain: Pulumi CLI v3.299.0 ready in N s: {where[:-len('/bin')]}"]
+    cached = toolchain(**toolchain_env)
+    assert (cached.returncode, cached.stdout, cached.stderr) == (0, built.stdout, "")
+    assert toolchain("--cached", **toolchain_env).stdout == built.stdout
+
+
+@pytest.mark.parametrize("quiet", [("--quiet",), ()])
+def test_a_quiet_toolchain_build_says_nothing_but_its_failure(toolchain_env, quiet):
+    env = toolchain_env if quiet else {**toolchain_env, "NOVA_QUIET": "1"}  # the flag, or dev's variable
+    built = toolchain(*quiet, **env)
+    assert (built.returncode, built.stderr) == (0, "") and built.stdout.endswith("/bin\n")
+    shutil.rmtree(toolchain_env["NOVA_TOOLCHAIN_DIR"])
+    failed = toolchain(*quiet, **env, FAKE_GO_FAILS="1")
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert failed.stderr.splitlines() == ["go: downloading github.com/pulumi/pulumi/pkg/v3 v3.299.0",
+                                          "go: module lookup disabled by GOPROXY=off"]
+
+
+def test_cached_never_builds(toolchain_env):
+    done = toolchain("--cached", **toolchain_env)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("toolchain: not built yet (it would be in ")
+    assert not Path(toolchain_env["NOVA_TOOLCHAIN_DIR"]).exists()
+
+
+def test_the_toolchain_refuses_an_argument_it_does_not_take(toolchain_env):
+    done = toolchain("--force", **toolchain_env)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "toolchain: unknown argument '--force' (usage: ./dev toolchain [--quiet] [--cached])\n"
+    assert not Path(toolchain_env["NOVA_TOOLCHAIN_DIR"]).exists()
