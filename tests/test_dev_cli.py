@@ -1,8 +1,9 @@
 """`./dev` as a new user meets it: its help (every command and flag, with no venv/ made for a
 question), the venv/ setup's progress lines and their times, `--quiet`, which silences progress
-and never an error, and the toolchain build's phases (tools/toolchain.sh). The venv/, pip and Go
-are stand-ins here: these tests check what `dev` and the scripts say and do around them, in a
-copy of `dev` whose folder holds nothing else it could run."""
+and never an error, the toolchain build's phases (tools/toolchain.sh) and the e2e hosts' roots
+(tests/e2e/hosts/roots.py). The venv/, pip, Go and debootstrap are stand-ins here: these tests
+check what `dev` and the scripts say and do around them, in a copy of `dev` whose folder holds
+nothing else it could run."""
 from __future__ import annotations
 
 import os
@@ -243,3 +244,37 @@ def test_the_toolchain_refuses_an_argument_it_does_not_take(toolchain_env):
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == "toolchain: unknown argument '--force' (usage: ./dev toolchain [--quiet] [--cached])\n"
     assert not Path(toolchain_env["NOVA_TOOLCHAIN_DIR"]).exists()
+
+
+# -- the e2e test hosts' roots ---------------------------------------------------------------------
+@pytest.fixture
+def roots_built_here(tmp_path, monkeypatch):
+    """tests/e2e/hosts/roots.py with its cache in tmp_path and a build that only makes the folder:
+    what ensure() says around a build, not debootstrap (the e2e tests build the real ones)."""
+    from tests.e2e.hosts import roots
+
+    monkeypatch.setattr(roots, "ROOTS", tmp_path / "roots")
+    monkeypatch.setattr(roots, "machine_mirrors", lambda: ("http://mirror.example/debian", None))
+    monkeypatch.setattr(roots, "_build", lambda recipe, root, parent: (root / "etc").mkdir(parents=True))
+    monkeypatch.delenv("NOVA_QUIET", raising=False)
+    return roots
+
+
+def test_each_root_built_says_so_with_its_time_and_a_cached_one_says_nothing(roots_built_here, capsys):
+    roots = roots_built_here
+    roots.ensure(roots.node_recipe(("nova-compute",)))
+    said = capsys.readouterr().err.splitlines()
+    assert [re.sub(r"\bin \d+ s$", "in N s", line) for line in said] == [
+        f"[e2e-prereqs] building the base root (trixie) under {roots.ROOTS}/base (minutes, once per recipe)",
+        "[e2e-prereqs] the base root built in N s",
+        f"[e2e-prereqs] building the node root (trixie) under {roots.ROOTS}/node (minutes, once per recipe)",
+        "[e2e-prereqs] the node root built in N s"]
+    roots.ensure(roots.node_recipe(("nova-compute",)))
+    assert capsys.readouterr().err == ""
+
+
+def test_quiet_builds_the_roots_without_a_word(roots_built_here, capsys, monkeypatch):
+    monkeypatch.setenv("NOVA_QUIET", "1")
+    path, seconds = roots_built_here.ensure(roots_built_here.BASE)
+    assert (path / "etc").is_dir() and set(seconds) == {"base"}
+    assert capsys.readouterr().err == ""
