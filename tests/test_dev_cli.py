@@ -1,9 +1,9 @@
 """`./dev` as a new user meets it: its help (every command and flag, with no venv/ made for a
 question), the venv/ setup's progress lines and their times, `--quiet`, which silences progress
-and never an error, the toolchain build's phases (tools/toolchain.sh) and the e2e hosts' roots
-(tests/e2e/hosts/roots.py). The venv/, pip, Go and debootstrap are stand-ins here: these tests
-check what `dev` and the scripts say and do around them, in a copy of `dev` whose folder holds
-nothing else it could run."""
+and never an error, the toolchain build's phases (tools/toolchain.sh), the test services' steps
+(tools/test-services.sh) and the e2e hosts' roots (tests/e2e/hosts/roots.py). The venv/, pip,
+Go, the services and debootstrap are stand-ins here: these tests check what `dev` and the
+scripts say and do around them (`dev` in a copy whose folder holds nothing else it could run)."""
 from __future__ import annotations
 
 import os
@@ -244,6 +244,29 @@ def test_the_toolchain_refuses_an_argument_it_does_not_take(toolchain_env):
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == "toolchain: unknown argument '--force' (usage: ./dev toolchain [--quiet] [--cached])\n"
     assert not Path(toolchain_env["NOVA_TOOLCHAIN_DIR"]).exists()
+
+
+# -- the test services -----------------------------------------------------------------------------
+def services_step(*command: str, **env: str) -> subprocess.CompletedProcess:
+    """tools/test-services.sh's `step` (what every install and start goes through), on COMMAND."""
+    script = 'source tools/test-services.sh && step "starting Thing" "$@" || echo "exit $?"'
+    environment = {k: v for k, v in os.environ.items() if k != "NOVA_QUIET"}
+    return subprocess.run(["bash", "-c", script, "step", *command], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=60, env={**environment, **env})
+
+
+def test_a_service_step_says_it_starts_and_its_time_with_its_own_output_between():
+    done = services_step("sh", "-c", "echo Starting Thing: thingd.")
+    assert (done.returncode, done.stdout) == (0, "")
+    assert seconds_as_n(done.stderr) == ["test services: starting Thing ...", "Starting Thing: thingd.",
+                                         "test services: starting Thing: done in N s"]
+
+
+def test_a_quiet_service_step_says_nothing_unless_it_fails():
+    assert services_step("sh", "-c", "echo Starting Thing: thingd.", NOVA_QUIET="1").stderr == ""
+    failed = services_step("sh", "-c", "echo Starting Thing: port 5672 in use; exit 3", NOVA_QUIET="1")
+    assert failed.stdout == "exit 3\n"
+    assert failed.stderr.splitlines() == ["Starting Thing: port 5672 in use", "test services: starting Thing failed (exit 3)"]
 
 
 # -- the e2e test hosts' roots ---------------------------------------------------------------------

@@ -29,6 +29,8 @@ step() {
   [ "$status" = 0 ] || { echo "test services: $what failed (exit $status)" >&2; return "$status"; }
   say "$what: done in $((SECONDS - started)) s"
 }
+# Sourced (tests/test_dev_cli.py, for what `step` prints), it defines the above and runs nothing.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 
 packages=()
 command -v mariadb >/dev/null || packages+=(mariadb-server)
