@@ -29,7 +29,7 @@ for arg in "$@"; do
   case "$arg" in
     --quiet) quiet=1 ;;
     --cached) cached_only=1 ;;
-    -h|--help) echo "usage: ./dev toolchain [--quiet] [--cached]   (./dev toolchain --help: what they do)"; exit 0 ;;
+    -h|--help) echo "usage: ./dev toolchain [--quiet] [--cached]   (what they do: this file's header)"; exit 0 ;;
     *) echo "toolchain: unknown argument '$arg' (usage: ./dev toolchain [--quiet] [--cached])" >&2; exit 2 ;;
   esac
 done
