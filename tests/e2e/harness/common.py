@@ -25,6 +25,13 @@ def log(msg: str) -> None:
     print(f"[e2e-prereqs] {msg}", file=sys.stderr, flush=True)
 
 
+def progress(msg: str) -> None:
+    """A line saying what a long step does or how long it took: left out under NOVA_QUIET=1
+    (`./dev --quiet test`), which silences progress, never errors."""
+    if os.environ.get("NOVA_QUIET") != "1":
+        log(msg)
+
+
 def run(argv: Sequence[str], *, input: Optional[str] = None, env: Optional[Dict[str, str]] = None,
         check: bool = True, timeout: float = 600, what: str = "") -> subprocess.CompletedProcess:
     """Run a command; on failure raise PrereqError with its output (argv never holds a secret)."""
