@@ -63,6 +63,9 @@ def test_quiet_silences_progress_but_not_notes_warnings_or_errors(project, capsy
     assert err.count("note: graph.svg not written: Graphviz' dot is not installed (apt-get install graphviz)") == 1
     quiet = plan(capsys, "prod", "--placeholder-secrets", "--set", "dbAllowedHosts=[\"%\"]", "--quiet")
     assert quiet[0] == 0 and "running the program" not in quiet[2] and "Graphviz" not in quiet[2]
+    monkeypatch.setenv("NOVA_QUIET", "1")  # `./dev --quiet plan ...`
+    assert plan(capsys, "prod", "--placeholder-secrets", "--set", "dbAllowedHosts=[\"%\"]")[2] == quiet[2]
+    monkeypatch.delenv("NOVA_QUIET")
     assert "note: planned with placeholder values for the secrets dbAdminPassword" in quiet[2]
     assert "warning: dbAllowedHosts: '%' lets nova's database account log in from any host" in quiet[2]
     refused = plan(capsys, "prod", "--placeholder-secrets", "--set", "dbName=nova;drop", "--quiet")

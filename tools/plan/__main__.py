@@ -64,7 +64,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = arguments(argv)
     started = time.monotonic()
     # progress (with --quiet: none); notes say something about the plan itself, so they always show
-    say = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    quiet = args.quiet or os.environ.get("NOVA_QUIET") == "1"  # `./dev --quiet plan ...` sets it
+    say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     note = lambda text: print(f"note: {text}", file=sys.stderr, flush=True)  # noqa: E731
     what_if = bool(args.overrides)
     kept_folder = PROJECT_ROOT / "out" / args.stack  # the stack's kept plan, by default
