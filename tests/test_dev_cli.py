@@ -280,6 +280,7 @@ def roots_built_here(tmp_path, monkeypatch):
     monkeypatch.setattr(roots, "machine_mirrors", lambda: ("http://mirror.example/debian", None))
     monkeypatch.setattr(roots, "_build", lambda recipe, root, parent: (root / "etc").mkdir(parents=True))
     monkeypatch.delenv("NOVA_QUIET", raising=False)
+    monkeypatch.delenv("NOVA_PROGRESS_TO", raising=False)  # set by ./dev test: tested below
     return roots
 
 
@@ -301,3 +302,31 @@ def test_quiet_builds_the_roots_without_a_word(roots_built_here, capsys, monkeyp
     path, seconds = roots_built_here.ensure(roots_built_here.BASE)
     assert (path / "etc").is_dir() and set(seconds) == {"base"}
     assert capsys.readouterr().err == ""
+
+
+def test_under_dev_test_the_labs_progress_reaches_the_runners_stderr_as_it_happens(roots_built_here, tmp_path,
+                                                                                 capsys, monkeypatch):
+    """pytest captures a worker's stderr; `./dev test` names its own (NOVA_PROGRESS_TO), which the
+    lab appends to, so a root build, a slow phase and each slow engine step show while they run."""
+    from tests.e2e.harness.common import timed
+
+    runner = tmp_path / "runner-stderr"
+    runner.write_text("earlier output\n")
+    monkeypatch.setenv("NOVA_PROGRESS_TO", str(runner))
+    roots_built_here.ensure(roots_built_here.BASE)
+    timings: dict = {}
+    with timed(timings, "quick_s"):
+        pass
+    with monkeypatch.context() as clock:
+        clock.setattr("time.monotonic", iter([100.0, 104.2]).__next__)
+        with timed(timings, "services_keystone_s"):
+            pass
+    lines = [re.sub(r"\bin \d+ s$", "in N s", line) for line in runner.read_text().splitlines()]
+    assert lines == ["earlier output",
+                     f"[e2e] building the base root (trixie) under {roots_built_here.ROOTS}/base (minutes, once per recipe)",
+                     "[e2e] the base root built in N s", "[e2e] services keystone: done in N s"]
+    assert runner.read_text().endswith("services keystone: done in 4 s\n")
+    assert capsys.readouterr().err == "" and timings["quick_s"] == 0.0
+    monkeypatch.setenv("NOVA_PROGRESS_TO", str(tmp_path / "gone" / "stderr"))  # the runner has exited
+    roots_built_here.ensure(roots_built_here.node_recipe(("nova-compute",)))
+    assert "[e2e-prereqs] the node root built in" in capsys.readouterr().err
