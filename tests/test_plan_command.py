@@ -213,3 +213,18 @@ def test_placeholders_fill_only_what_the_file_does_not_give(project, capsys):
     assert "novaPassword" not in err.split("placeholder values for the secrets ")[1].split("\n")[0]
     assert placeholder("dbPassword") not in out and TOKEN not in out
 
+
+
+def test_a_large_stack_is_summed_up_per_component_not_listed(project, capsys):
+    """Hundreds of changes would bury the counts: beyond 40, one line per component and operation."""
+    from benchmarks.plan_scaling import hypervisors
+
+    many = json.dumps(hypervisors(30))
+    code, out, err = plan(capsys, "dev", "--placeholder-secrets", "--set", f"hypervisors={many}")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "  30 HypervisorNode components (cmp0000 ... cmp0029): 240 to create" in lines, out
+    assert "  controller: 8 to create" in lines and "  284 to create (0 by import), 0 to update, 0 to replace, " \
+        "0 to delete, 0 unchanged" in lines
+    assert not any(line.startswith("+ ") for line in lines) and len(lines) < 60
+    assert "  running the program" not in out and "resources registered in" in err
