@@ -228,3 +228,19 @@ def test_a_large_stack_is_summed_up_per_component_not_listed(project, capsys):
         "0 to delete, 0 unchanged" in lines
     assert not any(line.startswith("+ ") for line in lines) and len(lines) < 60
     assert "  running the program" not in out and "resources registered in" in err
+
+
+def test_a_long_program_run_says_how_far_it_got_every_few_seconds():
+    said = []
+    clock = iter([101.0, 105.5, 106.0, 110.0, 111.0])
+    tick = plan_command.Ticker(said.append, started=100.0, clock=clock.__next__)
+    for registered in (10, 20, 30, 40, 50):
+        tick(registered)
+    assert said == ["  20 resources registered so far (6 s)", "  50 resources registered so far (11 s)"]
+
+    from tools.plan import run_program, stack_config
+
+    counts = []
+    config = stack_config("tutorial", placeholder_secrets=True)
+    rec = run_program("tutorial", config.values, config.secret_keys, on_registered=counts.append)
+    assert counts == list(range(1, len(rec.registrations) + 1))  # told after each registration

@@ -85,7 +85,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         config = stack_config(args.stack, secrets, overrides=args.overrides,
                               placeholder_secrets=args.placeholder_secrets)
         say(f"running the program of stack {args.stack!r} offline (nothing is applied) ...")
-        rec = run_program(args.stack, config.values, config.secret_keys)
+        rec = run_program(args.stack, config.values, config.secret_keys,
+                          on_registered=None if quiet else Ticker(say, started))
     except StackConfigError as err:
         text = str(err)
         if "is missing configuration value" in text and "--secret" in text:
@@ -141,6 +142,21 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(summary_text(rec, steps, against, [shown(p) for p in written], described), end="")
     print("wrote " + ", ".join(str(shown(p)) for p in written))
     return 0
+
+
+class Ticker:
+    """A progress line every few seconds while a large stack's program runs (hundreds of
+    hypervisors take a minute), so a long run never looks hung."""
+    EVERY_S = 5.0
+
+    def __init__(self, say, started: float, clock=time.monotonic):
+        self.say, self.started, self.last, self.clock = say, started, started, clock
+
+    def __call__(self, registered: int) -> None:
+        now = self.clock()
+        if now - self.last >= self.EVERY_S:
+            self.last = now
+            self.say(f"  {registered} resources registered so far ({now - self.started:.0f} s)")
 
 
 def _key_kind(passphrase_key: Optional[bytes], secrets: Optional[dict]) -> str:
