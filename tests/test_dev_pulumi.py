@@ -1,10 +1,11 @@
-"""`./dev pulumi`: the Pulumi CLI on PATH, run with the project's backend and rules, for a
+"""`./dev pulumi`: the Pulumi CLI on PATH (else the toolchain's, once built), run with the project's backend and rules, for a
 machine with the Python language host (README: "Running it: the real Pulumi engine"). A
 recording `pulumi` stands in for it here: these tests check what the wrapper hands the CLI and
 what it tells a user, not the CLI (tests/test_program_engine.py runs the real one)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -57,7 +58,27 @@ def test_an_older_cli_is_refused_naming_the_version_needed(tmp_path):
     assert run(tmp_path, want, "up").returncode == 0  # the pinned version itself is fine
 
 
-def test_no_cli_says_what_to_do(tmp_path):
-    done = run(tmp_path, None, "up")
-    assert done.returncode == 127
-    assert done.stderr.startswith("error: no pulumi CLI on PATH;") and "./dev plan" in done.stderr
+def test_no_cli_says_how_to_get_one(tmp_path):
+    """It named a README section that was not there; now the command that builds the CLI and a
+    section that exists."""
+    done = run(tmp_path, None, "up", NOVA_TOOLCHAIN_DIR=str(tmp_path / "no-toolchain"))
+    assert (done.returncode, done.stdout) == (127, "")
+    assert done.stderr.startswith("error: no pulumi CLI on PATH, and the project's toolchain is not built yet: "
+                                  "./dev toolchain builds it")
+    assert "./dev plan STACK" in done.stderr
+    section = re.search(r'README: "([^"]+)"', done.stderr).group(1)
+    assert f"\n## {section}\n" in (PROJECT_ROOT / "README.md").read_text()
+    assert not (tmp_path / "no-toolchain").exists()  # asking built nothing
+
+
+def test_without_a_cli_on_path_the_toolchain_s_is_used(tmp_path):
+    """`./dev toolchain` built it earlier: no need to put it on PATH first (and without Go on PATH)."""
+    built = tmp_path / "toolchain" / "pulumi-v3.280.1-0123456789ab" / "bin"
+    built.mkdir(parents=True)
+    (built / "pulumi").write_text(RECORDER.format(version="3.280.1"))
+    (built / "pulumi-resource-pulumi-python").write_text("#!/bin/sh\n")
+    for binary in built.iterdir():
+        binary.chmod(0o755)
+    done = run(tmp_path, None, "stack", "ls", NOVA_TOOLCHAIN_DIR=str(tmp_path / "toolchain"), PULUMI_VERSION="3.280.1")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[:2] == ["args: stack ls", f"cwd: {PROJECT_ROOT}"]

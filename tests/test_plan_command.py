@@ -63,6 +63,9 @@ def test_quiet_silences_progress_but_not_notes_warnings_or_errors(project, capsy
     assert err.count("note: graph.svg not written: Graphviz' dot is not installed (apt-get install graphviz)") == 1
     quiet = plan(capsys, "prod", "--placeholder-secrets", "--set", "dbAllowedHosts=[\"%\"]", "--quiet")
     assert quiet[0] == 0 and "running the program" not in quiet[2] and "Graphviz" not in quiet[2]
+    monkeypatch.setenv("NOVA_QUIET", "1")  # `./dev --quiet plan ...`
+    assert plan(capsys, "prod", "--placeholder-secrets", "--set", "dbAllowedHosts=[\"%\"]")[2] == quiet[2]
+    monkeypatch.delenv("NOVA_QUIET")
     assert "note: planned with placeholder values for the secrets dbAdminPassword" in quiet[2]
     assert "warning: dbAllowedHosts: '%' lets nova's database account log in from any host" in quiet[2]
     refused = plan(capsys, "prod", "--placeholder-secrets", "--set", "dbName=nova;drop", "--quiet")
@@ -210,3 +213,34 @@ def test_placeholders_fill_only_what_the_file_does_not_give(project, capsys):
     assert "novaPassword" not in err.split("placeholder values for the secrets ")[1].split("\n")[0]
     assert placeholder("dbPassword") not in out and TOKEN not in out
 
+
+
+def test_a_large_stack_is_summed_up_per_component_not_listed(project, capsys):
+    """Hundreds of changes would bury the counts: beyond 40, one line per component and operation."""
+    from benchmarks.plan_scaling import hypervisors
+
+    many = json.dumps(hypervisors(30))
+    code, out, err = plan(capsys, "dev", "--placeholder-secrets", "--set", f"hypervisors={many}")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "  30 HypervisorNode components (cmp0000 ... cmp0029): 240 to create" in lines, out
+    assert "  controller: 8 to create" in lines and "  284 to create (0 by import), 0 to update, 0 to replace, " \
+        "0 to delete, 0 unchanged" in lines
+    assert not any(line.startswith("+ ") for line in lines) and len(lines) < 60
+    assert "  running the program" not in out and "resources registered in" in err
+
+
+def test_a_long_program_run_says_how_far_it_got_every_few_seconds():
+    said = []
+    clock = iter([101.0, 105.5, 106.0, 110.0, 111.0])
+    tick = plan_command.Ticker(said.append, started=100.0, clock=clock.__next__)
+    for registered in (10, 20, 30, 40, 50):
+        tick(registered)
+    assert said == ["  20 resources registered so far (6 s)", "  50 resources registered so far (11 s)"]
+
+    from tools.plan import run_program, stack_config
+
+    counts = []
+    config = stack_config("tutorial", placeholder_secrets=True)
+    rec = run_program("tutorial", config.values, config.secret_keys, on_registered=counts.append)
+    assert counts == list(range(1, len(rec.registrations) + 1))  # told after each registration

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `./dev pulumi ARGS...`: the Pulumi CLI on PATH, run for this project with
+# `./dev pulumi ARGS...`: the Pulumi CLI on PATH (else the toolchain's, when `./dev toolchain` has
+# built it: never built from here, a build takes minutes), run for this project with
 #   - a local file backend in .pulumi-state/ (PULUMI_BACKEND_URL, when set, wins);
 #   - no plugin downloads (a missing plugin is an error naming it) and no update check;
 #   - passphrase secrets as the CLI reads them (PULUMI_CONFIG_PASSPHRASE or _FILE; the
@@ -12,9 +13,14 @@ set -euo pipefail
 project=$(cd "$(dirname "$0")/.." && pwd)
 
 if ! command -v pulumi >/dev/null 2>&1; then
-  echo "error: no pulumi CLI on PATH; use ./dev preview|up STACK (it builds the CLI: ./dev toolchain)," \
-       "or plan offline with ./dev plan (README, \"Running it: the real Pulumi engine\")" >&2
-  exit 127
+  if toolchain=$("$project/tools/toolchain.sh" --cached 2>/dev/null); then
+    PATH="$toolchain:$PATH"
+  else
+    echo "error: no pulumi CLI on PATH, and the project's toolchain is not built yet: ./dev toolchain builds" \
+         "it (once, about 5 min), then ./dev pulumi uses it; or ./dev preview|up STACK (builds it too)," \
+         "or ./dev plan STACK offline, with no CLI (README: \"Running it: the real Pulumi engine\")" >&2
+    exit 127
+  fi
 fi
 want=$(sed -n 's/^pulumi==//p' "$project/requirements.txt")
 have=$(pulumi version 2>/dev/null | sed 's/^v//')

@@ -6,7 +6,31 @@
 # starts what is stopped; run by `./dev test` before pytest, a no-op where all is up.
 # Needs root for the install; without it, says what is missing and leaves the tests to skip (or,
 # under NOVA_TESTS_REQUIRE_SERVICES=1, fail) with the reason.
+# Says each install and start and the time it took on stderr; with NOVA_QUIET=1 (`./dev --quiet
+# test`) only what went wrong (apt-get's and the init scripts' output then shown only on failure).
 set -euo pipefail
+
+quiet=${NOVA_QUIET:-0}
+say() { [ "$quiet" = 1 ] || echo "test services: $*" >&2; }
+# step WHAT COMMAND...: run COMMAND, then say WHAT and its time; its output on stderr, or, under
+# quiet, kept back and shown only when it fails (a failure must say why)
+step() {
+  local what=$1 started=$SECONDS status=0 log
+  shift
+  say "$what ..."
+  if [ "$quiet" = 1 ]; then
+    log=$(mktemp)
+    "$@" >"$log" 2>&1 || status=$?
+    [ "$status" = 0 ] || cat "$log" >&2
+    rm -f "$log"
+  else
+    "$@" >&2 || status=$?
+  fi
+  [ "$status" = 0 ] || { echo "test services: $what failed (exit $status)" >&2; return "$status"; }
+  say "$what: done in $((SECONDS - started)) s"
+}
+# Sourced (tests/test_dev_cli.py, for what `step` prints), it defines the above and runs nothing.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 
 packages=()
 command -v mariadb >/dev/null || packages+=(mariadb-server)
@@ -21,10 +45,10 @@ if [ "${#packages[@]}" -gt 0 ]; then
     echo "test services: missing ${packages[*]} (install them as root: apt-get install ${packages[*]})" >&2
     exit 0
   fi
-  echo "test services: installing ${packages[*]} (Debian's packages)" >&2
-  apt-get update -q >&2
+  step "apt-get update" apt-get update -q
   # Installing must not start anything through the image's policy-rc.d; this script starts them.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}" >&2
+  step "installing ${packages[*]} (Debian's packages)" \
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}"
 fi
 
 wait_for() {  # wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds
@@ -34,32 +58,34 @@ wait_for() {  # wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds
   return 1
 }
 
+start_and_wait() {  # start_and_wait SECONDS WHAT INIT_SCRIPT -- COMMAND...: start it, wait for COMMAND
+  local seconds=$1 what=$2 init=$3
+  shift 4
+  "$init" start && wait_for "$seconds" "$what" "$@"
+}
+
 if [ "$(id -u)" -eq 0 ]; then
   if ! mariadb -uroot -e 'SELECT 1' >/dev/null 2>&1; then
-    echo "test services: starting MariaDB" >&2
-    /etc/init.d/mariadb start >&2
-    wait_for 30 MariaDB mariadb -uroot -e 'SELECT 1'
+    step "starting MariaDB" start_and_wait 30 MariaDB /etc/init.d/mariadb -- mariadb -uroot -e 'SELECT 1'
   fi
   # The tests log in as root over TCP on loopback (as the database provider does), while Debian's
   # root@localhost authenticates by unix socket only: let it also log in without a password. The
   # server listens on 127.0.0.1 only (Debian's default bind-address); the lab's hosts reach it
   # through the e2e harness's own forwarding, with accounts of their own.
   if ! mariadb -uroot -h127.0.0.1 --protocol=tcp -e 'SELECT 1' >/dev/null 2>&1; then
-    echo "test services: letting MariaDB's root log in over loopback TCP" >&2
+    say "letting MariaDB's root log in over loopback TCP"
     mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
   fi
   # RabbitMQ listens on every address by default; the tests' traffic stays on loopback (the e2e
   # harness forwards the lab's bridge to it, and binds that address's 5672 itself).
   rabbit_env=/etc/rabbitmq/rabbitmq-env.conf
   if ! grep -qx 'NODE_IP_ADDRESS=127.0.0.1' "$rabbit_env" 2>/dev/null; then
-    echo "test services: RabbitMQ to listen on loopback only ($rabbit_env)" >&2
+    say "RabbitMQ to listen on loopback only ($rabbit_env)"
     printf '%s\n' 'NODE_IP_ADDRESS=127.0.0.1' \
       "SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'" >> "$rabbit_env"
-    if rabbitmqctl -q status >/dev/null 2>&1; then /etc/init.d/rabbitmq-server stop >&2; fi
+    if rabbitmqctl -q status >/dev/null 2>&1; then step "stopping RabbitMQ" /etc/init.d/rabbitmq-server stop; fi
   fi
   if ! rabbitmqctl -q status >/dev/null 2>&1; then
-    echo "test services: starting RabbitMQ" >&2
-    /etc/init.d/rabbitmq-server start >&2
-    wait_for 60 RabbitMQ rabbitmqctl -q status
+    step "starting RabbitMQ" start_and_wait 60 RabbitMQ /etc/init.d/rabbitmq-server -- rabbitmqctl -q status
   fi
 fi

@@ -20,6 +20,7 @@ from typing import Any
 
 import pulumi.automation as auto
 
+from tests.e2e.harness.common import PROGRESS_AFTER_S, progress
 from tests.engine_plans import engine_plan
 from tools.engine.workspace import preview, select, set_config
 from tools.plan import PROJECT_ROOT
@@ -115,6 +116,8 @@ class StackEngine:
                 start = began.get(meta.urn, now)
                 if op != "delete-replaced" or name not in results:  # a step's result is its new resource's run
                     results[name] = StepResult(name, op=op, started=start, seconds=now - start)
+                if now - start >= PROGRESS_AFTER_S:
+                    progress(f"{label}: {name} {op} in {now - start:.0f} s")
 
         watching = threading.Event()
         watcher = threading.Thread(target=self._watch_processes, args=(watching,), daemon=True)
@@ -132,6 +135,7 @@ class StackEngine:
             result.stderr = str(outputs.get(name, {}).get("stderr", ""))
         self.results.update(results)
         self.history.append(Applied(label, steps, time.monotonic() - t0, results, providers))
+        progress(f"{label}: {len(steps)} steps in {time.monotonic() - t0:.0f} s")
         return list(dict.fromkeys(s.name for s in steps if s.op != "delete-replaced"))
 
     def apply(self, rec=None, force: bool = False, label: str = "") -> list[str]:

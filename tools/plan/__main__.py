@@ -64,7 +64,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = arguments(argv)
     started = time.monotonic()
     # progress (with --quiet: none); notes say something about the plan itself, so they always show
-    say = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    quiet = args.quiet or os.environ.get("NOVA_QUIET") == "1"  # `./dev --quiet plan ...` sets it
+    say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     note = lambda text: print(f"note: {text}", file=sys.stderr, flush=True)  # noqa: E731
     what_if = bool(args.overrides)
     kept_folder = PROJECT_ROOT / "out" / args.stack  # the stack's kept plan, by default
@@ -84,7 +85,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         config = stack_config(args.stack, secrets, overrides=args.overrides,
                               placeholder_secrets=args.placeholder_secrets)
         say(f"running the program of stack {args.stack!r} offline (nothing is applied) ...")
-        rec = run_program(args.stack, config.values, config.secret_keys)
+        rec = run_program(args.stack, config.values, config.secret_keys,
+                          on_registered=None if quiet else Ticker(say, started))
     except StackConfigError as err:
         text = str(err)
         if "is missing configuration value" in text and "--secret" in text:
@@ -140,6 +142,21 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(summary_text(rec, steps, against, [shown(p) for p in written], described), end="")
     print("wrote " + ", ".join(str(shown(p)) for p in written))
     return 0
+
+
+class Ticker:
+    """A progress line every few seconds while a large stack's program runs (hundreds of
+    hypervisors take a minute), so a long run never looks hung."""
+    EVERY_S = 5.0
+
+    def __init__(self, say, started: float, clock=time.monotonic):
+        self.say, self.started, self.last, self.clock = say, started, started, clock
+
+    def __call__(self, registered: int) -> None:
+        now = self.clock()
+        if now - self.last >= self.EVERY_S:
+            self.last = now
+            self.say(f"  {registered} resources registered so far ({now - self.started:.0f} s)")
 
 
 def _key_kind(passphrase_key: Optional[bytes], secrets: Optional[dict]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import runpy
 import threading
-from typing import Mapping
+from typing import Callable, Mapping, Optional
 
 import pulumi
 from google.protobuf import json_format
@@ -27,6 +27,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: dict[str, Registration] = {}
         self.invocations: list[Invocation] = []
         self._lock = threading.Lock()
+        self.on_registered: Optional[Callable[[int], None]] = None  # told the count after each registration
 
     def RegisterResource(self, req):
         response = super().RegisterResource(req)
@@ -54,6 +55,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         with self._lock:
             self.registrations[record.urn] = record
+        if self.on_registered:
+            self.on_registered(len(self.registrations))
         return response
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -167,12 +170,15 @@ class PlanMocks(pulumi_mocks.Mocks):
 
 
 def run_program(stack: str, config: Mapping[str, str], secret_keys: set[str], preview: bool = True,
-                apply_stdout: Mapping[str, str] = APPLY_STDOUT) -> Recording:
+                apply_stdout: Mapping[str, str] = APPLY_STDOUT,
+                on_registered: Optional[Callable[[int], None]] = None) -> Recording:
     """Run __main__.py for `stack` under mocks; raises ConfigError for bad config. With
     preview=False every value computed from inputs is resolved (what an apply would send), the
-    commands' output taken from `apply_stdout` (step name suffix -> stdout)."""
+    commands' output taken from `apply_stdout` (step name suffix -> stdout). `on_registered` is
+    told how many resources are registered after each registration (progress)."""
     pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=preview)  # no root stack resource yet
     monitor = RecordingMonitor(PlanMocks(preview, apply_stdout))
+    monitor.on_registered = on_registered
     pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     engine = pulumi_settings.SETTINGS.engine = RecordingEngine()  # the mock engine only logs them
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))

@@ -21,13 +21,31 @@ def counts_line(steps: list[Step]) -> str:
             f"{n['replace']} to replace, {n['delete']} to delete, {n['same']} unchanged")
 
 
-def _component(name: str, rec: Recording, urn: str) -> str:
-    """The top-level component a step belongs to (a deleted one's: the first part of its name)."""
+def _top(rec: Recording, urn: str):
+    """The top-level component a step belongs to (None: a deleted one's, gone from the program)."""
     node = rec.registrations.get(urn)
     while node is not None and node.parent in rec.registrations and \
             rec.registrations[node.parent].type != STACK_TYPE:
         node = rec.registrations[node.parent]
-    return node.name if node is not None else name.split("-", 1)[0]
+    return node
+
+
+def _grouped(rec: Recording, changes: list[Step]) -> list[str]:
+    """One line per kind of component and operation: `controller: 7 to create`, and for a kind
+    with many components (one per hypervisor) `30 HypervisorNode components (cmp0000 ... cmp0029)`."""
+    members: dict[str, set[str]] = defaultdict(set)
+    ops: dict[str, Counter] = defaultdict(Counter)
+    for step in changes:
+        top = _top(rec, step.urn)
+        kind = top.type.rsplit(":", 1)[-1] if top is not None else "(deleted)"
+        members[kind].add(top.name if top is not None else step.name)
+        ops[kind][step.op] += 1
+    lines = []
+    for kind in sorted(members, key=lambda k: sorted(members[k])[0]):
+        names = sorted(members[kind])
+        label = names[0] if len(names) == 1 else f"{len(names)} {kind} components ({names[0]} ... {names[-1]})"
+        lines.append(f"  {label}: " + ", ".join(f"{n} to {op}" for op, n in sorted(ops[kind].items())))
+    return lines
 
 
 def summary_text(rec: Recording, steps: list[Step], against: Optional[str], shown_files: list[Path],
@@ -42,12 +60,8 @@ def summary_text(rec: Recording, steps: list[Step], against: Optional[str], show
             lines.append(f"{SYMBOLS[step.op]} {step.type}  {step.name}" + (f"  ({step.op})" if step.op != "create" else ""))
             if step.consequence and step.op != "create":
                 lines.append(f"    {step.op}: {step.consequence}")
-    else:  # hundreds of hypervisors: one line per component and operation
-        per: dict[str, Counter] = defaultdict(Counter)
-        for step in changes:
-            per[_component(step.name, rec, step.urn)][step.op] += 1
-        for component, ops in sorted(per.items()):
-            lines.append(f"  {component}: " + ", ".join(f"{n} to {op}" for op, n in sorted(ops.items())))
+    else:  # hundreds of hypervisors: one line per kind of component and operation
+        lines += _grouped(rec, changes)
     lines.append("Summary")
     lines.append(counts_line(steps))
     critical = summary(rec)["critical_path"]

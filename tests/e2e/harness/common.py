@@ -21,8 +21,29 @@ class PrereqError(RuntimeError):
     """A prerequisite could not be set up: the e2e test must fail (never skip) on it."""
 
 
+PROGRESS_AFTER_S = 3  # a step that takes longer is said, with its time
+
+
 def log(msg: str) -> None:
     print(f"[e2e-prereqs] {msg}", file=sys.stderr, flush=True)
+
+
+def progress(msg: str) -> None:
+    """A line saying what a long step does or how long it took: left out under NOVA_QUIET=1
+    (`./dev --quiet test`), which silences progress, never errors. Under `./dev test` it goes to
+    the test runner's own stderr (NOVA_PROGRESS_TO), which pytest does not capture, so the lab's
+    progress shows while it works; opened to append, so a log file is never written over."""
+    if os.environ.get("NOVA_QUIET") == "1":
+        return
+    target = os.environ.get("NOVA_PROGRESS_TO")
+    if target:
+        try:
+            with open(target, "a") as runner:
+                runner.write(f"[e2e] {msg}\n")
+            return
+        except OSError:  # the runner is gone (a test run by hand): say it here instead
+            pass
+    log(msg)
 
 
 def run(argv: Sequence[str], *, input: Optional[str] = None, env: Optional[Dict[str, str]] = None,
@@ -66,7 +87,10 @@ def tail(path: Optional[Path], n: int = 40) -> str:
 
 @contextmanager
 def timed(timings: Dict[str, float], key: str) -> Iterator[None]:
-    """Record the seconds the block took (one decimal) as timings[key] when it succeeds."""
+    """Record the seconds the block took (one decimal) as timings[key] when it succeeds, and say it
+    (progress) when it took more than a few seconds."""
     started = time.monotonic()
     yield
     timings[key] = round(time.monotonic() - started, 1)
+    if timings[key] >= PROGRESS_AFTER_S:
+        progress(f"{key.removesuffix('_s').replace('_', ' ')}: done in {timings[key]:.0f} s")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from tests.e2e.harness.common import PrereqError, log, run
+from tests.e2e.harness.common import PrereqError, progress, run
 
 from .common import CACHE_DIR, SUITE, inner_env
 
@@ -153,10 +153,11 @@ def ensure(recipe: Recipe) -> Tuple[Path, Dict[str, float]]:
     parent, built = ensure(recipe.parent) if recipe.parent else (None, {})
     ROOTS.mkdir(parents=True, exist_ok=True)
     building.mkdir()
-    log(f"building the {recipe.name} root ({SUITE}) under {home}")
+    progress(f"building the {recipe.name} root ({SUITE}) under {home} (minutes, once per recipe)")
     started = time.monotonic()
     _build(recipe, building / "root", parent)
     seconds = round(time.monotonic() - started, 1)
+    progress(f"the {recipe.name} root built in {seconds:.0f} s")
     (building / "recipe.json").write_text(json.dumps({"digest": digest, "seconds": seconds, "built": time.time(),
                                                       "packages": recipe.packages, "download": recipe.download}))
     if home.exists():
