@@ -77,12 +77,12 @@ def test_the_cli_s_code_and_stderr_come_from_the_automation_api_s_error():
 def test_a_stack_locked_by_a_dead_run_is_refused_naming_the_recovery_and_cancel_unlocks_it(engine, tmp_path):
     """The real CLI: `./dev up` of a stack whose lock names a pid that is no `pulumi` refuses
     before any step, with the engine's error and the recovery; `./dev cancel` removes the lock."""
-    env = {**engine.env, "PULUMI_BACKEND_URL": f"file://{tmp_path}"}
+    env = {**engine.env, "PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": "openstack"}
     dev = lambda *args: subprocess.run([str(PROJECT_ROOT / "dev"), *args], cwd=PROJECT_ROOT, env=env,  # noqa: E731
                                        capture_output=True, text=True, timeout=300)
     assert dev("cancel", "tutorial").returncode == 0  # creates the stack; nothing to cancel yet
     locks = tmp_path / ".pulumi" / "locks" / "organization" / "openstack-nova" / "tutorial"
-    locks.mkdir(parents=True)
+    locks.mkdir(parents=True, exist_ok=True)  # the CLI may have left it (its own lock came and went)
     dead = subprocess.Popen(["true"])
     dead.wait()  # a pid that was a process and is none now
     (locks / "lock.json").write_text(json.dumps({"pid": dead.pid, "username": "root", "hostname": socket.gethostname(),
