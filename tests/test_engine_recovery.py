@@ -96,3 +96,32 @@ def test_a_stack_locked_by_a_dead_run_is_refused_naming_the_recovery_and_cancel_
     cancelled = dev("cancel", "tutorial")
     assert cancelled.returncode == 0 and "The currently running update for 'tutorial' has been canceled!" in cancelled.stdout
     assert os.listdir(locks) == []
+
+
+def test_locks_are_read_from_a_file_backend_in_the_engine_s_words(tmp_path):
+    locks = tmp_path / ".pulumi" / "locks" / "organization" / "openstack-nova" / "e2e"
+    assert recovery.held_locks(f"file://{tmp_path}", "openstack-nova", "e2e") == ""
+    locks.mkdir(parents=True)
+    (locks / "a.json").write_text(json.dumps({"pid": 7, "username": "root", "hostname": "vm",
+                                              "timestamp": "2026-12-06T11:00:00.5Z"}))
+    (locks / "b.json").write_text('{"pid": 8, "user')  # being written: not yet a lock to report
+    held = recovery.held_locks(f"file://{tmp_path}", "openstack-nova", "e2e")
+    assert held == (f"the stack is currently locked by 1 lock(s):\n  {locks / 'a.json'}: created by root@vm (pid 7) "
+                    "at 2026-12-06T11:00:00.5Z")
+    assert recovery.lock_holders(held) == [recovery.Holder("root", "vm", 7, "2026-12-06T11:00:00.5Z")]
+    assert recovery.held_locks("s3://bucket", "openstack-nova", "e2e") == ""
+
+
+def test_after_a_failure_a_running_run_s_steps_are_not_called_pending():
+    """A run that failed reading the state another run was writing: that run's steps in flight
+    are no interrupted run's; a killed run's are, listed after the recovery that clears them."""
+    ops = [{"resource": {"urn": "urn:pulumi:e2e::p::t::e2e-compute1-nova-conf"}, "type": "updating"}]
+    held = LOCKED.replace("@vm", "@" + socket.gethostname())
+    waiting = recovery.failure_advice("e2e", "error: failed to load checkpoint: EOF", 1, held, lambda: ops,
+                                      running=lambda pid: True)
+    assert len(waiting) == 1 and waiting[0].startswith("e2e is locked by a run still going: pulumi pid 4242")
+    gone = recovery.failure_advice("e2e", "", -9, held, lambda: ops, running=lambda pid: False)
+    assert gone[0].startswith("the Pulumi CLI was ended by signal 9") and gone[1:4] == RECOVERY
+    assert gone[4:] == ["e2e's state holds 1 operation(s) an interrupted run left pending:",
+                        "  e2e-compute1-nova-conf (interrupted while updating)"]
+    assert recovery.failure_advice("e2e", "error: update failed", 1, "", lambda: []) == []

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Optional
 
 from tools.engine import recovery
-from tools.engine.workspace import EngineError, cancel, check_plugins, engine_env, pending_operations, preview, select, toolchain
+from tools.engine.workspace import (PROJECT, EngineError, cancel, check_plugins, engine_env, pending_operations, preview,
+                                    select, toolchain)
 from tools.plan.cli_rules import stack_argument
 
 OPERATIONS = ("preview", "up", "refresh", "destroy", "cancel")
@@ -79,6 +80,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         env = engine_env(os.environ, toolchain(os.environ))
         check_plugins(env)
+        held = recovery.held_locks(env["PULUMI_BACKEND_URL"], PROJECT, args.stack)
+        if held and args.operation != "cancel":
+            print(f"error: {held}", *recovery.lock_advice(args.stack, held), sep="\n", file=sys.stderr)
+            return 1
         stack = select(args.stack, env, work_dir=args.work_dir)
         signal.signal(signal.SIGINT, on_interrupt)
         result = run(args, stack)
@@ -92,10 +97,8 @@ def main(argv: Optional[list[str]] = None) -> int:
               file=sys.stderr)
         if stderr:
             print(stderr, file=sys.stderr)
-        advice = recovery.lock_advice(args.stack, stderr) or recovery.signal_advice(args.stack, code)
-        if not advice and stack is not None and args.operation != "preview":
-            advice = recovery.pending_advice(args.stack, pending_operations(stack))
-        for line in advice:
+        held = recovery.held_locks(env["PULUMI_BACKEND_URL"], PROJECT, args.stack)
+        for line in recovery.failure_advice(args.stack, stderr, code, held, lambda: pending_operations(stack)):
             print(line, file=sys.stderr)
         return 130 if interrupted else 1
     summary = getattr(result, "change_summary", None) or getattr(getattr(result, "summary", None), "resource_changes", None)

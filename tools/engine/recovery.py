@@ -12,6 +12,7 @@ flag clears what a killed run left.
 """
 from __future__ import annotations
 
+import json
 import re
 import socket
 from dataclasses import dataclass
@@ -50,14 +51,38 @@ def pulumi_running(pid: int, proc: Path = Path("/proc")) -> bool:
         return False
 
 
+def held_locks(backend_url: str, project: str, stack: str) -> str:
+    """The stack's locks in a file backend, in the engine's words ("" when none, or when the
+    backend is not a directory here). Read before the engine starts: a run started while another
+    writes the state may fail reading it ("failed to load checkpoint: EOF") before the engine
+    ever looks at the lock."""
+    if not backend_url.startswith("file://"):
+        return ""
+    where = Path(backend_url.removeprefix("file://").split("?")[0]).expanduser()
+    found = []
+    for path in sorted((where / ".pulumi" / "locks" / "organization" / project / stack).glob("*.json")):
+        try:
+            lock = json.loads(path.read_text())
+        except (OSError, ValueError):  # being written, or removed as its run ends
+            continue
+        found.append(f"  {path}: created by {lock.get('username')}@{lock.get('hostname')} (pid {lock.get('pid')}) "
+                     f"at {lock.get('timestamp')}")
+    return f"{LOCKED} {len(found)} lock(s):\n" + "\n".join(found) if found else ""
+
+
+def live_holders(text: str, hostname: Optional[str] = None, running: Callable[[int], bool] = pulumi_running) -> list[Holder]:
+    here = hostname or socket.gethostname()
+    return [h for h in lock_holders(text) if h.host == here and running(h.pid)]
+
+
 def lock_advice(stack: str, text: str, hostname: Optional[str] = None,
                 running: Callable[[int], bool] = pulumi_running) -> list[str]:
-    """For the engine's "the stack is currently locked" error: whether to wait or to recover."""
+    """For a locked stack (the engine's error, or held_locks): whether to wait or to recover."""
     if LOCKED not in text:
         return []
     here = hostname or socket.gethostname()
     holders = lock_holders(text)
-    alive = [h for h in holders if h.host == here and running(h.pid)]
+    alive = live_holders(text, here, running)
     elsewhere = [h for h in holders if h.host != here]
     if alive:
         return [f"{stack} is locked by a run still going: pulumi pid {', '.join(str(h.pid) for h in alive)} on this "
@@ -91,6 +116,18 @@ def signal_advice(stack: str, code: Optional[int]) -> list[str]:
     return [f"the Pulumi CLI was ended by signal {-code}: {stack} stays locked and the steps it was running are "
             f"left pending. Once no other run of {stack} is going, recover ({README}):",
             *(f"  {c}" for c in recovery_commands(stack))]
+
+
+def failure_advice(stack: str, stderr: str, code: Optional[int], held: str, pending: Callable[[], list],
+                   running: Callable[[int], bool] = pulumi_running) -> list[str]:
+    """After a failed operation: the lock (the engine's error, or one another run took meanwhile),
+    a signal, and the operations left pending unless they are a running run's steps in flight."""
+    lock = stderr if LOCKED in stderr else held
+    advice = signal_advice(stack, code) or lock_advice(stack, lock, running=running)
+    if lock and live_holders(lock, running=running):
+        return advice
+    listed = pending_advice(stack, pending())
+    return advice + (listed[:-1] if advice else listed)  # a recovery named already clears them
 
 
 INTERRUPTED = ("interrupted: the engine lets the steps under way finish and saves the state (a second Ctrl-C "

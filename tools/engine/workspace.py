@@ -135,8 +135,16 @@ def cancel(stack) -> str:
 
 def pending_operations(stack) -> list[dict]:
     """The operations an interrupted run left in the stack's state (the engine warns of them at
-    every `up` and keeps them until a refresh clears them)."""
-    return list(stack.export_stack().deployment.get("pending_operations") or [])
+    every `up` and keeps them until a refresh clears them); none known when the state cannot be
+    read (another run writing it)."""
+    import pulumi.automation as auto
+
+    if stack is None:
+        return []
+    try:
+        return list(stack.export_stack().deployment.get("pending_operations") or [])
+    except auto.errors.CommandError:
+        return []
 
 
 def set_config(stack, values: Mapping[str, Any], secret_keys: Iterable[str]) -> None:
