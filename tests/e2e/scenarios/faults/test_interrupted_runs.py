@@ -81,12 +81,14 @@ def test_a_killed_run_leaves_the_lock_and_the_documented_recovery_converges_safe
     node = verifying(rec, controller, hypervisors)
     plugins = descendants(cli)
     os.kill(cli, signal.SIGKILL)
+    killed_at = time.monotonic()
     for pid in plugins:  # the real plugins notice the engine gone only at a 5-minute health check
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     killed = run.finish(timeout=120)
+    lab.timings["kill_to_exit_s"] = round(time.monotonic() - killed_at, 1)
     assert killed.code == 1, killed.stderr
     assert "the Pulumi CLI was ended by signal 9" in killed.stderr and "./dev cancel e2e" in killed.stderr
     left = pending(engine)
@@ -138,7 +140,9 @@ def test_a_ctrl_c_lets_the_steps_under_way_finish_saves_the_state_and_the_next_u
     run.cli("up")
     node = verifying(rec, controller, hypervisors)
     run.interrupt()
+    interrupted_at = time.monotonic()
     interrupted = run.finish(timeout=600)
+    lab.timings["interrupt_to_exit_s"] = round(time.monotonic() - interrupted_at, 1)
     assert interrupted.code == 130, interrupted.stderr
     assert recovery.INTERRUPTED in interrupted.stderr and "error: pulumi up e2e failed (interrupted)" in interrupted.stderr
     assert "Traceback" not in interrupted.stderr
