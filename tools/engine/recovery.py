@@ -130,5 +130,7 @@ def failure_advice(stack: str, stderr: str, code: Optional[int], held: str, pend
     return advice + (listed[:-1] if advice else listed)  # a recovery named already clears them
 
 
+# The CLI's own note on a second Ctrl-C: it terminates at once, which "may lead to orphaned
+# resources and other inconsistencies"; ./dev then says what it left (lock, pending steps).
 INTERRUPTED = ("interrupted: the engine lets the steps under way finish and saves the state (a second Ctrl-C "
-               "stops it at once and leaves the stack locked)")
+               "stops it at once, leaving them pending)")
