@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
+from pathlib import Path
 from typing import Optional
 
-from tools.engine.workspace import EngineError, check_plugins, engine_env, preview, select, toolchain
+from tools.engine import recovery
+from tools.engine.workspace import (PROJECT, EngineError, cancel, check_plugins, engine_env, pending_operations, preview,
+                                    select, toolchain)
 from tools.plan.cli_rules import stack_argument
 
 OPERATIONS = ("preview", "up", "refresh", "destroy", "cancel")
@@ -28,11 +33,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-preview", action="store_true", help="up: skip the preview the CLI runs first")
     p.add_argument("--clear-pending-creates", action="store_true",
                    help="refresh: forget resources an interrupted run was creating (see README)")
+    p.add_argument("--work-dir", type=Path, default=None, metavar="DIR",
+                   help="read Pulumi.yaml and stacks/ from DIR instead of the project (the e2e tests' stack copy)")
     return p
 
 
-def run(args: argparse.Namespace, env: dict[str, str]) -> object:
-    stack = select(args.stack, env)
+def run(args: argparse.Namespace, stack) -> object:
     out = dict(on_output=print, color="never")
     common = dict(target=args.target or None, expect_no_changes=args.expect_no_changes or None)
     if args.operation == "preview":
@@ -45,30 +51,62 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> object:
         return stack.refresh(clear_pending_creates=args.clear_pending_creates or None, diff=args.diff, **common, **out)
     if args.operation == "destroy":
         return stack.destroy(target=args.target or None, **out)
-    stack.cancel()
+    print(cancel(stack))
     return None
+
+
+def _cli_failure(err: Exception) -> tuple[Optional[int], str]:
+    """The CLI's exit code and stderr, from the Automation API's error (its text is the result's)."""
+    code = re.search(r"^ code: (-?\d+)$", str(err), re.M)
+    return (int(code[1]) if code else None), str(err).partition("\n stderr: ")[2].strip()
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parser().parse_args(argv)
     import pulumi.automation as auto
 
+    interrupted = []
+
+    def on_interrupt(signum, frame) -> None:
+        # Ctrl-C reaches the CLI too (the terminal signals the whole foreground group): the CLI
+        # finishes the steps under way and saves the state. Python's default, KeyboardInterrupt,
+        # would leave the SDK's wait and close the CLI's pipes: its next line of output would
+        # kill it (SIGPIPE) mid-step, the stack locked.
+        if not interrupted:
+            print(recovery.INTERRUPTED, file=sys.stderr, flush=True)
+        interrupted.append(signum)
+
+    stack = None
     try:
         env = engine_env(os.environ, toolchain(os.environ))
         check_plugins(env)
-        result = run(args, env)
+        held = recovery.held_locks(env["PULUMI_BACKEND_URL"], PROJECT, args.stack)
+        if held and args.operation != "cancel":
+            print(f"error: {held}", *recovery.lock_advice(args.stack, held), sep="\n", file=sys.stderr)
+            return 1
+        stack = select(args.stack, env, work_dir=args.work_dir)
+        signal.signal(signal.SIGINT, on_interrupt)
+        result = run(args, stack)
     except EngineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except auto.errors.CommandError as err:
-        # The CLI has printed its own diagnostics through on_output; the error repeats them.
-        print(f"error: pulumi {args.operation} {args.stack} failed", file=sys.stderr)
-        if getattr(err, "stderr", ""):
-            print(err.stderr.strip(), file=sys.stderr)
-        return 1
+        # The CLI printed its progress through on_output; its errors went to stderr.
+        code, stderr = _cli_failure(err)
+        print(f"error: pulumi {args.operation} {args.stack} failed" + (" (interrupted)" if interrupted else ""),
+              file=sys.stderr)
+        if stderr:
+            print(stderr, file=sys.stderr)
+        held = recovery.held_locks(env["PULUMI_BACKEND_URL"], PROJECT, args.stack)
+        for line in recovery.failure_advice(args.stack, stderr, code, held, lambda: pending_operations(stack)):
+            print(line, file=sys.stderr)
+        return 130 if interrupted else 1
     summary = getattr(result, "change_summary", None) or getattr(getattr(result, "summary", None), "resource_changes", None)
     if summary:
         print(f"{args.operation} {args.stack}: " + ", ".join(f"{n} {op}" for op, n in sorted(summary.items())))
+    if args.operation in ("up", "refresh"):  # the engine only warns, and keeps them until a refresh clears them
+        for line in recovery.pending_advice(args.stack, pending_operations(stack)):
+            print(line, file=sys.stderr)
     return 0
 
 

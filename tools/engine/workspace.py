@@ -122,6 +122,31 @@ def preview(stack, **kwargs):
         env.pop("PULUMI_SKIP_CHECKPOINTS", None)
 
 
+def cancel(stack) -> str:
+    """`pulumi cancel`: removes the stack's lock (with the file backend, only that: the run that
+    took it is not stopped). What the CLI printed. (The Automation API's own cancel keeps it.)"""
+    done = subprocess.run(["pulumi", "cancel", "--yes", "--non-interactive", "--color", "never", "--stack", stack.name],
+                          cwd=stack.workspace.work_dir, env={**os.environ, **stack.workspace.env_vars},
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise EngineError(f"pulumi cancel {stack.name}: {(done.stderr or done.stdout).strip()}")
+    return (done.stdout + done.stderr).strip()
+
+
+def pending_operations(stack) -> list[dict]:
+    """The operations an interrupted run left in the stack's state (the engine warns of them at
+    every `up` and keeps them until a refresh clears them); none known when the state cannot be
+    read (another run writing it)."""
+    import pulumi.automation as auto
+
+    if stack is None:
+        return []
+    try:
+        return list(stack.export_stack().deployment.get("pending_operations") or [])
+    except auto.errors.CommandError:
+        return []
+
+
 def set_config(stack, values: Mapping[str, Any], secret_keys: Iterable[str]) -> None:
     """Make the stack's config exactly `values` (full keys; strings, JSON text or structures, as
     the program reads them). Each secret goes to `pulumi config set --secret` on stdin, one at a
