@@ -97,12 +97,23 @@ def _new_state(rec: Recording, r: Registration) -> dict:
     }
 
 
-def _component_of(rec: Recording, r: Registration) -> str:
+def top_component(rec: Recording, r: Registration) -> Registration:
     """The top-level component a resource belongs to (its ancestor just under the stack)."""
     node = r
     while node.parent and node.parent in rec.registrations and rec.registrations[node.parent].type != STACK_TYPE:
         node = rec.registrations[node.parent]
+    return node
+
+
+def _component_of(rec: Recording, r: Registration) -> str:
+    node = top_component(rec, r)
     return node.name if node.type != STACK_TYPE else "(stack)"
+
+
+def counts_line(steps: list[Step]) -> str:
+    n = counts(steps)
+    return (f"  {n['create'] + n['import']} to create ({n['import']} by import), {n['update']} to update, "
+            f"{n['replace']} to replace, {n['delete']} to delete, {n['same']} unchanged")
 
 
 def summary(rec: Recording) -> dict:
@@ -201,9 +212,7 @@ def plan_text(rec: Recording, steps: Optional[list[Step]] = None, against: Optio
         if step.op == "delete":
             lines += [f"- {step.type}  {step.name}  (delete)", f"    delete: {step.consequence or 'removed'}", ""]
     lines.append("Summary")
-    n = counts(steps)
-    lines.append(f"  {n['create'] + n['import']} to create ({n['import']} by import), {n['update']} to update, "
-                 f"{n['replace']} to replace, {n['delete']} to delete, {n['same']} unchanged")
+    lines.append(counts_line(steps))
     lines.append(f"  resources: {s['resources']} ({s['custom_resources']} that do work)")
     for comp, count in s["per_component"].items():
         lines.append(f"  {comp}: {count}")

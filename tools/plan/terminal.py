@@ -7,27 +7,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Optional
 
-from tools.plan.diff import Step, counts
+from tools.plan.diff import Step
 from tools.plan.recording import STACK_TYPE, Recording
-from tools.plan.render import SYMBOLS, summary
+from tools.plan.render import SYMBOLS, counts_line, summary, top_component
 from tools.plan.what_if import WhatIf
 
 LISTED_LIMIT = 40  # changes listed one per line; beyond it, counted per component
-
-
-def counts_line(steps: list[Step]) -> str:
-    n = counts(steps)
-    return (f"  {n['create'] + n['import']} to create ({n['import']} by import), {n['update']} to update, "
-            f"{n['replace']} to replace, {n['delete']} to delete, {n['same']} unchanged")
-
-
-def _top(rec: Recording, urn: str):
-    """The top-level component a step belongs to (None: a deleted one's, gone from the program)."""
-    node = rec.registrations.get(urn)
-    while node is not None and node.parent in rec.registrations and \
-            rec.registrations[node.parent].type != STACK_TYPE:
-        node = rec.registrations[node.parent]
-    return node
 
 
 def _grouped(rec: Recording, changes: list[Step]) -> list[str]:
@@ -36,7 +21,8 @@ def _grouped(rec: Recording, changes: list[Step]) -> list[str]:
     members: dict[str, set[str]] = defaultdict(set)
     ops: dict[str, Counter] = defaultdict(Counter)
     for step in changes:
-        top = _top(rec, step.urn)
+        r = rec.registrations.get(step.urn)  # None: a deleted step's, gone from the program
+        top = top_component(rec, r) if r is not None else None
         kind = top.type.rsplit(":", 1)[-1] if top is not None else "(deleted)"
         members[kind].add(top.name if top is not None else step.name)
         ops[kind][step.op] += 1
