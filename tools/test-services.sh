@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The machine services the tests use, from Debian's packages: MariaDB (the database provider's
-# tests and the e2e lab's databases), RabbitMQ (the e2e lab's message queue), debootstrap (the
-# e2e test hosts' roots), shellcheck (the rendered scripts' lint) and OpenSSH (the keys the tests
+# tests; the e2e lab runs its own in a host), debootstrap (the e2e test hosts' roots), shellcheck (the rendered scripts' lint) and OpenSSH (the keys the tests
 # make; the sshd the provider tests start on loopback, never the machine's own). Installs what is missing and
 # starts what is stopped; run by `./dev test` before pytest, a no-op where all is up.
 # Needs root for the install; without it, says what is missing and leaves the tests to skip (or,
@@ -34,7 +33,6 @@ if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 
 packages=()
 command -v mariadb >/dev/null || packages+=(mariadb-server)
-command -v rabbitmqctl >/dev/null || packages+=(rabbitmq-server)
 command -v debootstrap >/dev/null || packages+=(debootstrap)
 command -v shellcheck >/dev/null || packages+=(shellcheck)
 command -v ssh-keygen >/dev/null || packages+=(openssh-client)
@@ -70,22 +68,9 @@ if [ "$(id -u)" -eq 0 ]; then
   fi
   # The tests log in as root over TCP on loopback (as the database provider does), while Debian's
   # root@localhost authenticates by unix socket only: let it also log in without a password. The
-  # server listens on 127.0.0.1 only (Debian's default bind-address); the lab's hosts reach it
-  # through the e2e harness's own forwarding, with accounts of their own.
+  # server listens on 127.0.0.1 only (Debian's default bind-address).
   if ! mariadb -uroot -h127.0.0.1 --protocol=tcp -e 'SELECT 1' >/dev/null 2>&1; then
     say "letting MariaDB's root log in over loopback TCP"
     mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
-  fi
-  # RabbitMQ listens on every address by default; the tests' traffic stays on loopback (the e2e
-  # harness forwards the lab's bridge to it, and binds that address's 5672 itself).
-  rabbit_env=/etc/rabbitmq/rabbitmq-env.conf
-  if ! grep -qx 'NODE_IP_ADDRESS=127.0.0.1' "$rabbit_env" 2>/dev/null; then
-    say "RabbitMQ to listen on loopback only ($rabbit_env)"
-    printf '%s\n' 'NODE_IP_ADDRESS=127.0.0.1' \
-      "SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'" >> "$rabbit_env"
-    if rabbitmqctl -q status >/dev/null 2>&1; then step "stopping RabbitMQ" /etc/init.d/rabbitmq-server stop; fi
-  fi
-  if ! rabbitmqctl -q status >/dev/null 2>&1; then
-    step "starting RabbitMQ" start_and_wait 60 RabbitMQ /etc/init.d/rabbitmq-server -- rabbitmqctl -q status
   fi
 fi

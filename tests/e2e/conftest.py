@@ -1,6 +1,6 @@
 """End-to-end tests: the program's steps on test hosts of their own (tests/e2e/hosts: Debian
-roots in network, UTS, mount and PID namespaces on a bridge), against the machine's MariaDB and
-RabbitMQ and keystone/placement/glance in a services host. Nothing is installed on the machine
+roots in network, UTS, mount and PID namespaces on a bridge), with MariaDB and RabbitMQ in a db
+host and keystone/placement/glance in a services host. Nothing is installed on the machine
 itself but debootstrap; the roots are cached under /var/cache/openstack-nova-e2e.
 
 They are part of the normal run (`./dev test`); `./dev test -m "not e2e"` leaves them out.

@@ -35,14 +35,6 @@ def nova_ssh_key() -> str:
                                                       serialization.NoEncryption()).decode()
 
 
-def nova_rpc_consumers() -> list[str]:
-    """Consumers of nova's RPC queues on the machine's RabbitMQ (another nova running)."""
-    out = subprocess.run(["rabbitmqctl", "-q", "list_consumers", "-p", "/"], capture_output=True, text=True,
-                         timeout=120).stdout
-    queues = {line.split()[0] for line in out.splitlines()[1:] if line.split()}
-    return sorted(q for q in queues if q in ("conductor", "scheduler", "compute"))
-
-
 def on_controller(env, command: str) -> subprocess.CompletedProcess:
     return subprocess.run(env.ssh_command(command), capture_output=True, text=True, timeout=600)
 

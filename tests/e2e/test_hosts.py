@@ -1,8 +1,8 @@
 """The test hosts themselves (tests/e2e/hosts/), fast: one node of the 2025.1 stack as a host of
-its own, without the services host. SSH with the pinned host key works and a wrong pinned key is
-refused; the hostname is the node's; the machine's MariaDB and RabbitMQ answer from inside; a
-run that stopped without taking its lab down leaves nothing the next run does not remove; and
-`down` leaves nothing at all."""
+its own, and the db host, without the services host. SSH with the pinned host key works and a
+wrong pinned key is refused; the hostname is the node's; the db host's MariaDB and RabbitMQ
+answer the node; a run that stopped without taking its lab down leaves nothing the next run does
+not remove; and `down` leaves nothing at all."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,12 +13,12 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pymysql
 import pytest
 
-from tests.e2e.harness.accounts import db_user_exists
 from tests.e2e.harness.environment import ssh_argv
 from tests.e2e.harness.processes import pid_alive
-from tests.e2e.hosts import DB_ADMIN, Lab
+from tests.e2e.hosts import DB_ADMIN, DB_HOST, Lab
 from tests.e2e.hosts.node import processes_in
 from tests.e2e.hosts.stack import lab_plan, stack_values
 
@@ -54,7 +54,9 @@ def ssh(lab: Lab, node, *remote: str, known_hosts: Path = None) -> subprocess.Co
 
 def test_ssh_with_the_pinned_host_key(lab, node):
     assert node.host_key.startswith("ssh-ed25519 ")
-    assert lab.known_hosts.read_text().split() == [str(node.address.ip), *node.host_key.split()]
+    pinned = [line.split() for line in lab.known_hosts.read_text().splitlines()]
+    assert [str(node.address.ip), *node.host_key.split()] in pinned
+    assert sorted(line[0] for line in pinned) == sorted(str(h.address.ip) for h in lab.hosts.values())
     proc = ssh(lab, node, "sh", "-c", "id -u")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "0"
@@ -87,30 +89,29 @@ def test_the_host_is_debian_13_in_namespaces_of_its_own(lab, node):
 
 
 def test_mariadb_and_rabbitmq_answer_from_inside(lab, node, plan):
-    gateway = plan.gateway.split("/")[0]
-    proc = ssh(lab, node, "bash", "-c", PROBE, "probe", gateway)
+    proc = ssh(lab, node, "bash", "-c", PROBE, "probe", plan.db)
     assert proc.returncode == 0, proc.stderr
     mariadb, rabbitmq = proc.stdout.splitlines()[:2]
     assert "MariaDB" in mariadb
     assert "RabbitMQ" in rabbitmq
-    # the host's own loopback is its own: the machine's services are not there
+    # the host's own loopback is its own: the db host's services are not there
     refused = ssh(lab, node, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/3306")
     assert refused.returncode != 0
 
 
 def test_the_accounts_a_node_gets_work_and_its_secrets_stay_private(lab, node):
-    """What a test gets for a node: the machine's MariaDB as the lab's admin account (over TCP,
-    as the program's database provider connects), the lab's RabbitMQ user; no secret in the
-    environment's repr; the lab's state readable by root only."""
+    """What a test gets for a node: the db host's MariaDB as the lab's admin account, from the
+    machine over the bridge (as the program's database provider connects), the lab's RabbitMQ
+    user; no secret in the environment's repr; the lab's state readable by root only."""
     env = lab.environment(node.name)
-    proc = subprocess.run(["mysql", "-h", "127.0.0.1", "-P", "3306", "-u", env.db_admin_user, "-N", "-B",
-                           "-e", "SELECT CURRENT_USER()"], env={"MYSQL_PWD": env.db_admin_password, "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(env.db_admin_user + "@")
-    proc = subprocess.run(["rabbitmqctl", "authenticate_user", env.rabbit_user], input=env.rabbit_password + "\n",
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    with pymysql.connect(host=lab.data.address, user=env.db_admin_user, password=env.db_admin_password,
+                         connect_timeout=10) as conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER()")
+        assert cur.fetchone()[0] == f"{env.db_admin_user}@{lab.data.account_host}"
+    lab.data.rabbitmqctl("authenticate_user", env.rabbit_user, input=env.rabbit_password + "\n")
+    with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+        pymysql.connect(host=lab.data.address, user=env.db_admin_user, password="not-" + env.db_admin_password,
+                        connect_timeout=10)
     for secret in (env.admin_password, env.rabbit_password, env.placement_password, env.db_admin_password):
         assert secret not in repr(env) and secret not in str(env)
     assert stat.S_IMODE(os.stat(lab.state.path).st_mode) == 0o600
@@ -122,17 +123,18 @@ def test_an_unfinished_run_is_taken_down_by_the_next(lab, node, plan):
     """A run killed before `down` (here: its lock released, nothing undone) leaves its hosts,
     accounts and network; the next `up` removes them first, then comes up."""
     old_processes = processes_in(node.record["pidns"])
-    assert node.pid in old_processes and db_user_exists(DB_ADMIN, "localhost")
+    db_processes = processes_in(lab.hosts[DB_HOST].record["pidns"])
+    assert node.pid in old_processes and lab.data.accounts(DB_ADMIN) == [f"{DB_ADMIN}@{lab.data.account_host}"]
     lab.abandon()  # what a killed run leaves: its lock released by the kernel, nothing undone
     again = Lab()
     try:
         again.up(plan)
-        assert not [pid for pid in old_processes if pid_alive(pid)]
+        assert not [pid for pid in old_processes + db_processes if pid_alive(pid)]
         new = again.hosts[node.name]
         assert ssh(again, new, "hostname").stdout.strip() == node.name
     finally:
         again.down()
-    lab.hosts, lab.services = {}, None
+    lab.hosts, lab.services, lab.data = {}, None, None
 
 
 def test_down_leaves_nothing(lab, plan):
@@ -144,9 +146,6 @@ def test_down_leaves_nothing(lab, plan):
     assert not [ns for ns in netns if ns["name"].startswith("nova-e2e-")]
     links = json.loads(subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout)
     assert not [link for link in links if link["ifname"].startswith(("nova-e2e", "nve"))]
-    assert not db_user_exists(DB_ADMIN, "localhost") and not db_user_exists(DB_ADMIN, "127.0.0.1")
-    users = subprocess.run(["rabbitmqctl", "-q", "list_users"], capture_output=True, text=True, timeout=120).stdout
-    assert plan.rabbit_user not in users.split()
     assert not (lab.state.dir / "hosts").exists() or not any((lab.state.dir / "hosts").iterdir())
     mounts = Path("/proc/self/mountinfo").read_text()
     assert str(lab.state.dir) not in mounts

@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
 REGION = "RegionOne"
-# The hosts an account is made for: a node reaches the machine's MariaDB through the lab's
-# forwarder, which connects from 127.0.0.1; the socket is `localhost`.
-DB_HOSTS = ("localhost", "127.0.0.1")
 
 
 class PrereqError(RuntimeError):

@@ -4,9 +4,9 @@ A host is a Debian 13 root (built once by debootstrap from the machine's apt mir
 under /var/cache/openstack-nova-e2e; each run writes only to an overlay of its own) run in
 network, UTS, mount and PID namespaces of its own, chrooted into that root, named as the node,
 with its own sshd on port 22 (a host key generated at start, which the stack pins) and an
-address on a test bridge. The machine's MariaDB and RabbitMQ (127.0.0.1 only) answer on the
-bridge's gateway address through a forwarder; keystone, placement and glance run in a services
-host of their own. State at a fixed place (/var/lib/openstack-nova-e2e/state.json): every run
+address on a test bridge. MariaDB and RabbitMQ run in a db host of their own (the machine needs
+neither); keystone, placement and glance in a services host; the machine's apt mirrors answer on
+addresses of the bridge through a forwarder. State at a fixed place (/var/lib/openstack-nova-e2e/state.json): every run
 first takes down what an unfinished one left.
 
 Modules, by concern:
@@ -15,17 +15,17 @@ Modules, by concern:
 - network: the bridge, namespaces and veth pairs;
 - forward.py: the TCP forwarder (a script: the harness runs it as a daemon);
 - node: one host (start, run inside, stop by its PID 1);
+- data: MariaDB and RabbitMQ in the db host, their accounts, their restarts;
 - services: keystone, placement and glance in the services host;
 - lab: `Lab.up(LabPlan)` / `Lab.down()`, each phase timed, and `Lab.environment(node)`;
 - stack: a lab's plan from a stack file (the addresses are the stack's);
 - fixture: a lab for the tests that need it; report: the phase timings in pytest's summary.
 
-It uses the harness (tests/e2e/harness) for state, daemons, waits, MariaDB/RabbitMQ accounts,
-keystone's API and E2EEnvironment (what a test gets for a node). `venv/bin/python -m
+It uses the harness (tests/e2e/harness) for state, daemons, waits, keystone's API and E2EEnvironment (what a test gets for a node). `venv/bin/python -m
 tests.e2e.hosts down` (from the project's root) takes a lab down by hand.
 """
 from .common import CACHE_DIR, STATE_DIR
-from .lab import DB_ADMIN, SERVICES_HOST, Lab, LabPlan
+from .lab import DB_ADMIN, DB_HOST, SERVICES_HOST, Lab, LabPlan
 from .node import Host
 
-__all__ = ["CACHE_DIR", "DB_ADMIN", "SERVICES_HOST", "STATE_DIR", "Host", "Lab", "LabPlan"]
+__all__ = ["CACHE_DIR", "DB_ADMIN", "DB_HOST", "SERVICES_HOST", "STATE_DIR", "Host", "Lab", "LabPlan"]

@@ -18,10 +18,9 @@ NETNS_PREFIX = "nova-e2e-"
 MARK = "nova-e2e-host:"  # in each host's anchor command line: how a pid is known to be ours
 
 # What the machine must have. debootstrap is installed when missing (the one package the hosts
-# install on the machine); the rest comes with Debian's standard system and the e2e's services.
+# install on the machine); the rest comes with Debian's standard system.
 TOOLS = {"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux", "mount": "mount",
-         "hostname": "hostname", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
-         "mysql": "mariadb-client", "rabbitmqctl": "rabbitmq-server"}
+         "hostname": "hostname", "ssh": "openssh-client", "ssh-keygen": "openssh-client"}
 INNER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

@@ -1,12 +1,12 @@
 """A lab: the test hosts a test needs, brought up and taken down as one.
 
 `up` first takes down whatever an earlier run left (its state is at a fixed place, STATE_DIR,
-not in a per-session temporary directory), then: roots (cached) -> bridge and forwarders ->
-MariaDB and RabbitMQ accounts -> hosts -> services, each phase timed. `down` stops every process
-by pid (each host's PID 1; the forwarder), deletes the namespaces and the bridge, drops the
-databases and accounts the state recorded (and any left under the lab's own name prefix when a
-state was lost), and removes the hosts' writable layers. One lab at a time: a lock file held
-from `up` to `down` stops a second run from taking down a lab in use."""
+not in a per-session temporary directory), then: roots (cached) -> bridge and the mirrors'
+forwarder -> hosts -> the db host's MariaDB and RabbitMQ and their accounts -> services, each
+phase timed. `down` stops every process by pid (each host's PID 1; the forwarder), deletes the
+namespaces and the bridge, and removes the hosts' writable layers: the databases, accounts and
+queues lived in the db host's, and nothing of the lab is left on the machine. One lab at a time:
+a lock file held from `up` to `down` stops a second run from taking down a lab in use."""
 from __future__ import annotations
 
 import fcntl
@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from tests.e2e.harness.accounts import (check_mariadb, delete_rabbit_user, drop_database, drop_db_user, ensure_account,
-                              ensure_rabbit_user, mysql, sql_str)
 from tests.e2e.harness.common import REGION, PrereqError, log, run, timed, write_private
 from tests.e2e.harness.environment import E2EEnvironment
 from tests.e2e.harness.processes import port_open, signal_quietly, start_daemon, stop_daemon, wait_until
@@ -29,19 +27,21 @@ from tests.e2e.harness.state import State
 
 from . import network, roots
 from .common import STATE_DIR, ensure_tools, require_root
+from .data import DataHost, account_host
 from .node import Host
 from .services import DB_PREFIX, Services
 
 SERVICES_HOST = "e2e-services"
+DB_HOST = "e2e-db"
 DB_ADMIN = DB_PREFIX + "admin"  # the program's dbAdminUser in a lab
 FORWARDER = Path(__file__).with_name("forward.py")
-FORWARDED = {"mariadb": 3306, "rabbitmq": 5672}  # on the gateway, to the machine's 127.0.0.1
 
 
 @dataclass
 class LabPlan:
     gateway: str  # the machine's address on the bridge, with the prefix: "172.31.221.1/24"
     nodes: Dict[str, str]  # the program's nodes: name -> address
+    db: str  # the db host's address: MariaDB and RabbitMQ
     services: Optional[str] = None  # the services host's address (None: no services host)
     node_packages: Tuple[str, ...] = ()  # kept in the nodes' apt cache
     hypervisors: Tuple[str, ...] = ()  # nodes (of `nodes`) on the hypervisor root, /dev/kvm bound in, libvirtd up
@@ -51,7 +51,7 @@ class LabPlan:
 
     def addresses(self) -> Dict[str, ipaddress.IPv4Interface]:
         prefix = ipaddress.ip_interface(self.gateway).network.prefixlen
-        named = dict(self.nodes, **({SERVICES_HOST: self.services} if self.services else {}))
+        named = dict(self.nodes, **{DB_HOST: self.db}, **({SERVICES_HOST: self.services} if self.services else {}))
         return {name: ipaddress.ip_interface(f"{addr}/{prefix}") for name, addr in named.items()}
 
 
@@ -61,6 +61,7 @@ class Lab:
     timings: Dict[str, float] = field(default_factory=dict)
     hosts: Dict[str, Host] = field(default_factory=dict)
     services: Optional[Services] = None
+    data: Optional[DataHost] = None
     installed_on_machine: List[str] = field(default_factory=list)
     _lock: Optional[int] = None
 
@@ -81,31 +82,34 @@ class Lab:
         self.installed_on_machine = ensure_tools()
         with timed(self.timings, "root_build_s"):
             node_root = self._root(roots.node_recipe(plan.node_packages))
+            db_root = self._root(roots.DB)
             services_root = self._root(roots.SERVICES) if plan.services else None
             hypervisor_root = self._root(roots.hypervisor_recipe(plan.hypervisor_packages)) if plan.hypervisors else None
         with timed(self.timings, "network_s"):
             network.create_bridge(self.state, gateway)
             mirrors = self._forward(gateway)
-        with timed(self.timings, "accounts_s"):
-            check_mariadb()  # the harness': reachable as root (and its max_connections raised)
-            ensure_account(self.state, DB_ADMIN, self.state.secret("db_admin"),
-                           ["GRANT ALL PRIVILEGES ON *.* TO {who} WITH GRANT OPTION;"])
-            ensure_rabbit_user(self.state, plan.rabbit_user, self.state.secret("rabbit"))
         with timed(self.timings, "hosts_s"):
             key = self._client_key()
             addresses = plan.addresses()
             etc_hosts = _etc_hosts(gateway, mirrors, addresses)
             for index, (name, address) in enumerate(sorted(addresses.items())):
                 host = self.hosts[name] = Host(name, address, self.state)
-                lower = services_root if name == SERVICES_HOST else hypervisor_root if name in plan.hypervisors else node_root
+                lower = (services_root if name == SERVICES_HOST else db_root if name == DB_HOST
+                         else hypervisor_root if name in plan.hypervisors else node_root)
                 host.start(lower, network.add_host(self.state, name, index, address), etc_hosts, key,
                            devices=("kvm",) if name in plan.hypervisors else ())
             for name in plan.hypervisors:
                 with timed(self.timings, "libvirt_s"):
                     self.hosts[name].start_libvirt()
             write_private(self.known_hosts, "".join(f"{h.address.ip} {h.host_key}\n" for h in self.hosts.values()))
+        with timed(self.timings, "db_s"):
+            data = self.data = DataHost(self.hosts[DB_HOST], account_host(gateway))
+            data.start()
+            data.ensure_account(DB_ADMIN, self.state.secret("db_admin"),
+                                ["GRANT ALL PRIVILEGES ON *.* TO {who} WITH GRANT OPTION;"])
+            data.ensure_rabbit_user(plan.rabbit_user, self.state.secret("rabbit"))
         if plan.services:
-            svc = self.services = Services(self.state, self.hosts[SERVICES_HOST], str(gateway.ip))
+            svc = self.services = Services(self.state, self.hosts[SERVICES_HOST], str(gateway.ip), data)
             steps = [("keystone", svc.keystone), ("glance", svc.glance), ("network", svc.network),
                      ("browser", svc.browser)]
             steps += [("placement", svc.placement)] if plan.placement else []
@@ -135,9 +139,9 @@ class Lab:
         return path
 
     def _forward(self, gateway: ipaddress.IPv4Interface) -> Dict[str, str]:
-        """Start the forwarder: MariaDB and RabbitMQ on the gateway address, and each mirror host
-        on an address of its own (the hosts' /etc/hosts name it there). Returns host -> address."""
-        routes = [f"{gateway.ip}:{port}=127.0.0.1:{port}" for port in FORWARDED.values()]
+        """Start the forwarder: each mirror host of the machine's apt on an address of its own
+        on the bridge (the hosts' /etc/hosts name it there). Returns host -> address."""
+        routes: List[str] = []
         mirrors: Dict[str, str] = {}
         for uri in filter(None, roots.machine_mirrors()):
             parts = urlsplit(uri)
@@ -149,9 +153,11 @@ class Lab:
             mirrors[parts.hostname] = address
             port = parts.port or (443 if parts.scheme == "https" else 80)
             routes.append(f"{address}:{port}={parts.hostname}:{port}")
+        listens = [route.split("=")[0].rsplit(":", 1) for route in routes]
+        first = listens[0]
         start_daemon(self.state, "forwarder", [sys.executable, str(FORWARDER), *routes], "forward.py",
-                     taken=lambda: port_open(str(gateway.ip), 3306), resource=f"{gateway.ip}:3306")
-        wait_until(lambda: all(port_open(str(gateway.ip), p) for p in FORWARDED.values()),
+                     taken=lambda: port_open(first[0], int(first[1])), resource=":".join(first))
+        wait_until(lambda: all(port_open(address, int(port)) for address, port in listens),
                    what="the forwarder to listen", timeout=30, interval=0.2, pid=self.state.pids["forwarder"],
                    logfile=self.state.log_path("forwarder.out"))
         return mirrors
@@ -216,19 +222,11 @@ class Lab:
         attempt("delete the network", network.delete_all, state)
         attempt("sweep the lab's names", network.sweep)  # a lost state: namespaces and bridge by name
         attempt("remove the hosts' writable layers", _remove_host_dirs, state)
-        for kind, undo in (("databases", drop_database), ("db_users", drop_db_user),
-                           ("rabbit_users", delete_rabbit_user)):
-            for name in list(state.created(kind)):
-                attempt(f"undo {kind} {name}", undo, name)
-                state.created(kind).remove(name)
-        attempt("drop the lab's leftovers in MariaDB", _drop_prefixed)
-        plan_user = state.data.get("plan", {}).get("rabbit_user", LabPlan.rabbit_user)  # (a lost state: the default)
-        attempt(f"delete RabbitMQ user {plan_user}", _delete_rabbit_user_if_any, plan_user)
         for path in (self.key_file, self.key_file.with_suffix(".pub"), self.known_hosts):
             path.unlink(missing_ok=True)
         state.data = {"timings": state.data.get("timings", {})}
         state.save()
-        self.hosts, self.services = {}, None
+        self.hosts, self.services, self.data = {}, None, None
         if errors:
             raise PrereqError("teardown of the test hosts incomplete:\n" + "\n".join(errors))
 
@@ -262,21 +260,3 @@ def _etc_hosts(gateway: ipaddress.IPv4Interface, mirrors: Dict[str, str],
     lines += [f"{address}\t{name}" for name, address in mirrors.items()]
     lines += [f"{address.ip}\t{name}" for name, address in sorted(hosts.items())]
     return "# nova e2e lab\n" + "\n".join(lines) + "\n"
-
-
-def _drop_prefixed() -> None:
-    """Databases and accounts under the lab's own prefix that no state recorded (a lost state)."""
-    like = sql_str(DB_PREFIX.replace("_", "\\_") + "%")
-    for db in mysql(f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE {like};").split():
-        log(f"dropping leftover database {db}")
-        drop_database(db)
-    for line in mysql(f"SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User LIKE {like};").splitlines():
-        if line.strip():
-            log(f"dropping leftover account {line.strip()}")
-            drop_db_user(line.strip())
-
-
-def _delete_rabbit_user_if_any(user: str) -> None:
-    out = run(["rabbitmqctl", "-q", "list_users"], what="rabbitmqctl list_users", timeout=120).stdout
-    if user in {line.split()[0] for line in out.splitlines() if line.strip()}:
-        delete_rabbit_user(user)

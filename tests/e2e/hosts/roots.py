@@ -232,3 +232,7 @@ SERVICES = Recipe(
     ),
     parent=BASE,
 )
+
+# The db host (data.py): MariaDB and RabbitMQ, as the install guide's controller installs them.
+# Installing starts neither (policy-rc.d); the lab starts them with their init scripts.
+DB = Recipe("db", packages=("mariadb-server", "rabbitmq-server"), parent=BASE)

@@ -1,8 +1,7 @@
 """What the install guide's earlier chapters leave for nova's, in a services host of its own
 (Debian 13's 2025.1 packages): keystone served by uwsgi, glance (2025.1's verification lists
 images) and, for a stack whose program does not deploy placement itself, placement; each with
-its database on the machine's MariaDB (reached through the gateway's forwarder) and its keystone
-user, service and endpoints.
+its database in the lab's db host (data.py) and its keystone user, service and endpoints.
 
 The config files are edited inside the host's overlay only: nothing to restore afterwards."""
 from __future__ import annotations
@@ -10,18 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from tests.e2e.harness.accounts import ensure_database
 from tests.e2e.harness.common import REGION
 from tests.e2e.harness.identity import Keystone, wait_http
 from tests.e2e.harness.ini import set_ini, uwsgi_ini
 from tests.e2e.harness.state import State
 
+from .data import DataHost
 from .node import Host
 
 UWSGI = "/usr/bin/uwsgi_python3"
 KEYSTONE_PORT, PLACEMENT_PORT, GLANCE_PORT, WEBDRIVER_PORT, NETWORK_PORT = 5000, 8778, 9292, 9515, 9696
 NETWORK_STUB = Path(__file__).with_name("network_stub.py")
-DB_PREFIX = "nova_e2e_hosts_"  # every database and account of a lab (the stack's too) on the machine's MariaDB
+DB_PREFIX = "nova_e2e_hosts_"  # every database and account of a lab (the stack's too)
 LAB_DB_PREFIX = DB_PREFIX + "lab_"  # the services host's own
 SERVICE_ROLES = ("admin", "service")  # 2025.1's guide: services hold `service` for service tokens
 # placement's Debian uwsgi options that keystone's lack (chunked input, one request per connection)
@@ -30,10 +29,11 @@ PLACEMENT_UWSGI = ("socket-timeout = 10\nhttp-auto-chunked = true\nhttp-chunked-
 
 
 class Services:
-    """keystone, placement and glance on `host`; `gateway` is where MariaDB answers."""
+    """keystone, placement and glance on `host`, their databases in `data`; `gateway` is the
+    machine's address on the bridge (the tests' browser connects from it)."""
 
-    def __init__(self, state: State, host: Host, gateway: str):
-        self.state, self.host, self.gateway = state, host, gateway
+    def __init__(self, state: State, host: Host, gateway: str, data: DataHost):
+        self.state, self.host, self.gateway, self.data = state, host, gateway, data
         self.address = str(host.address.ip)
         self.keystone_url = f"http://{self.address}:{KEYSTONE_PORT}/v3"
         self.placement_url = f"http://{self.address}:{PLACEMENT_PORT}"
@@ -45,8 +45,8 @@ class Services:
         """The service's database and account (created, recorded); its connection URL."""
         name = LAB_DB_PREFIX + service
         password = self.state.secret(f"db_{service}")
-        ensure_database(self.state, name, name, password)
-        return f"mysql+pymysql://{name}:{password}@{self.gateway}/{name}"
+        self.data.ensure_database(name, name, password)
+        return f"mysql+pymysql://{name}:{password}@{self.data.address}/{name}"
 
     def _as(self, user: str, *argv: str, env: Optional[Dict[str, str]] = None, timeout: float = 600) -> None:
         self.host.run(["runuser", "-u", user, "--", *argv], env=env, timeout=timeout, what=" ".join(argv[:2]))

@@ -13,7 +13,7 @@ from tests.e2e.harness.common import PrereqError
 
 from .lab import LabPlan
 
-PREFIX = 24  # the test bridge's subnet around dbHost
+PREFIX = 24  # the test bridge's subnet, around dbHost
 
 
 def stack_values(stack: str, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -30,16 +30,18 @@ def stack_values(stack: str, overrides: Optional[Dict[str, Any]] = None) -> Dict
 
 
 def lab_plan(stack: str) -> LabPlan:
-    """dbHost (= rabbitHost) is the machine's gateway address; keystoneHost the services host;
-    every node of the stack (controller, hypervisors) a host of its own, named as the node."""
+    """dbHost (= rabbitHost) is the db host (MariaDB and RabbitMQ); keystoneHost the services
+    host; every node of the stack (controller, hypervisors) a host of its own, named as the node.
+    The machine takes the subnet's first address (the gateway); the hosts' must differ from it."""
     v = stack_values(stack)
     if v["rabbitHost"] not in ("", v["dbHost"]):
-        raise PrereqError(f"stack {stack}: rabbitHost must be dbHost (both are the machine's gateway address)")
-    gateway = ipaddress.ip_interface(f"{v['dbHost']}/{PREFIX}")
+        raise PrereqError(f"stack {stack}: rabbitHost must be dbHost (the db host runs MariaDB and RabbitMQ)")
+    subnet = ipaddress.ip_interface(f"{v['dbHost']}/{PREFIX}").network
+    gateway = ipaddress.ip_interface(f"{subnet.network_address + 1}/{PREFIX}")
     nodes = {n["name"]: n["host"] for n in [v["controller"], *(v.get("hypervisors") or [])]}
-    for name, address in {**nodes, "keystoneHost": v["keystoneHost"]}.items():
-        if ipaddress.ip_address(address) not in gateway.network or ipaddress.ip_address(address) == gateway.ip:
-            raise PrereqError(f"stack {stack}: {name} ({address}) must be in {gateway.network}, not {gateway.ip}")
+    for name, address in {**nodes, "dbHost": v["dbHost"], "keystoneHost": v["keystoneHost"]}.items():
+        if ipaddress.ip_address(address) not in subnet or ipaddress.ip_address(address) in (gateway.ip, subnet.network_address):
+            raise PrereqError(f"stack {stack}: {name} ({address}) must be in {subnet}, not {gateway.ip} (the machine's)")
     release = profile(v["release"], v.get("distro") or None)
     if release is None:
         raise PrereqError(f"stack {stack}: no release profile {v['release']} on {v.get('distro')}")
@@ -48,7 +50,7 @@ def lab_plan(stack: str) -> LabPlan:
     packages = release.packaging.packages + (release.packaging.placement_packages if deploys_placement else ())
     if (v.get("dashboard") or {}).get("enabled") and release.packaging.dashboard:
         packages += release.packaging.dashboard.packages
-    return LabPlan(gateway=str(gateway), nodes=nodes, services=v["keystoneHost"], node_packages=tuple(packages),
+    return LabPlan(gateway=str(gateway), nodes=nodes, db=v["dbHost"], services=v["keystoneHost"], node_packages=tuple(packages),
                    rabbit_user=v["rabbitUser"], placement=release.release.needs_placement and not deploys_placement,
                    hypervisors=tuple(h["name"] for h in v.get("hypervisors") or []),
                    hypervisor_packages=release.packaging.compute_packages)

@@ -1,9 +1,8 @@
 """End to end, 2025.1: the program's own steps bring Debian 13's nova 31 up on a controller that
 is a host of its own (tests/e2e/hosts/), never on the test machine.
 
-The lab (stacks/Pulumi.e2e.yaml's addresses): the machine's MariaDB and RabbitMQ through the
-bridge's gateway, keystone and glance in a services host, the controller in another (with the
-program's own placement), reached over SSH on port 22 with its host key pinned in the stack
+The lab (stacks/Pulumi.e2e.yaml's addresses): MariaDB and RabbitMQ in a db host, keystone and
+glance in a services host, the controller in another (with the program's own placement), reached over SSH on port 22 with its host key pinned in the stack
 (`controller.hostKey`). The real Pulumi engine (the CLI, the program through the Automation API:
 tests/e2e/pulumi_engine.py) previews and applies the stack, its config and secrets set through
 the Automation API, with the provider doubles (tests/doubles) or NOVA_E2E_PLUGINS' real plugins.

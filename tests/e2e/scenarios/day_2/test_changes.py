@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
 import time
 import urllib.parse
 
 import pytest
 
 from tests.e2e.deployment import STACK, assert_planned_as_offline, hostile, on_controller
+from tests.e2e.hosts.data import sql_str
 from tests.e2e.hosts.stack import stack_values
 from tests.e2e.instances import Instance, boot_and_delete
 from tools.plan import unwrap
@@ -109,9 +109,7 @@ def test_rotated_database_and_rabbitmq_passwords(deployment, record, stack_secre
     engine, _, _ = deployment
     old_db, old_rabbit = stack_secrets["dbPassword"], stack_secrets["rabbitPassword"]
     new_db, new_rabbit = hostile("db2", avoid="@%"), secrets.token_urlsafe(18)
-    proc = subprocess.run(["rabbitmqctl", "change_password", env.rabbit_user], input=new_rabbit + "\n",
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    lab.data.rabbitmqctl("change_password", env.rabbit_user, input=new_rabbit + "\n")
     stack_secrets.update(dbPassword=new_db, rabbitPassword=new_rabbit)  # what later tests apply too
     changed = engine.apply(record(), label="rerun, database and RabbitMQ passwords rotated")
     assert_planned_as_offline(engine)
@@ -177,21 +175,18 @@ def test_a_hypervisor_leaving_the_stack_is_drained_then_removed(deployment, reco
         instance.delete([staying])
 
 
-def test_refresh_sees_a_dropped_database_account_and_up_restores_it(deployment):
+def test_refresh_sees_a_dropped_database_account_and_up_restores_it(deployment, lab):
     """Drift the database provider can see: nova's account dropped by hand. `pulumi refresh`
     (the provider's read) records it gone; the next `up` makes it again, and nothing else."""
     engine, rec, _ = deployment
     db = unwrap(rec.by_name("nova-db-mysql").raw_inputs)
-    mysql = ["mysql", "--protocol=socket", "-uroot", "-N", "-B", "-e"]
     hosts = [h for h in db["hosts"]]
-    for host in hosts:
-        subprocess.run([*mysql, f"DROP USER IF EXISTS '{db['user']}'@'{host}'"], check=True, capture_output=True)
+    lab.data.mysql("".join(f"DROP USER {sql_str(db['user'])}@{sql_str(host)};" for host in hosts),
+                   what="drop nova's account by hand")
     changes = engine.refresh()
     assert changes.get("update") == 1, changes
     assert engine.apply(label="rerun after the account was dropped") == ["nova-db-mysql"]  # the config as it is
-    users = subprocess.run([*mysql, f"SELECT Host FROM mysql.user WHERE User = '{db['user']}'"], capture_output=True,
-                           text=True).stdout.split()
-    assert sorted(users) == sorted(hosts)
+    assert sorted(lab.data.accounts(db["user"])) == sorted(f"{db['user']}@{host}" for host in hosts)
 
 
 def test_no_secret_in_the_exported_state_or_the_backend(deployment, stack_secrets):

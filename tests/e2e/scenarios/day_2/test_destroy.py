@@ -1,8 +1,6 @@
 """The last scenario: `pulumi destroy` of the stack every other one used and changed."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from tools.plan import unwrap
@@ -10,7 +8,7 @@ from tools.plan import unwrap
 pytestmark = pytest.mark.e2e
 
 
-def test_destroy_deletes_what_the_program_made(deployment, env):
+def test_destroy_deletes_what_the_program_made(deployment, env, lab):
     """`pulumi destroy`: keystone objects deleted, the database's accounts and (dbDropOnDelete)
     databases dropped through the provider host, placement's as nova's."""
     engine, rec, _ = deployment
@@ -24,9 +22,8 @@ def test_destroy_deletes_what_the_program_made(deployment, env):
         assert ks.find("users", name=user["name"], domain_id=user["domainId"]) is None
         service = unwrap(rec.by_name(f"{prefix}-identity-service").raw_inputs)
         assert ks.find("services", type=service["type"]) is None
-    mysql = ["mysql", "--protocol=socket", "-uroot", "-N", "-B", "-e"]
-    accounts = subprocess.run([*mysql, "SELECT User FROM mysql.user"], capture_output=True, text=True).stdout.split()
-    schemas = subprocess.run([*mysql, "SHOW DATABASES"], capture_output=True, text=True).stdout.split()
+    accounts = lab.data.mysql("SELECT User FROM mysql.user;", what="accounts").split()
+    schemas = lab.data.mysql("SHOW DATABASES;", what="databases").split()
     for prefix in ("nova", "placement"):
         db = unwrap(rec.by_name(f"{prefix}-db-mysql").raw_inputs)
         assert db["user"] not in accounts and not set(db["databases"]) & set(schemas)

@@ -5,24 +5,20 @@ them (a restart, a verify), and a preview after it shows nothing to change. The 
 left as the install made it, for the scenarios after this one."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from components.nova_node import NOVA_CONF, OPENRC
+from tests.e2e.hosts.data import sql_str
 from tools.plan import unwrap
 
 pytestmark = pytest.mark.e2e
-
-MYSQL = ["mysql", "--protocol=socket", "-uroot", "-N", "-B", "-e"]  # the machine's MariaDB, as day 2 reaches it
-
 
 def planned_changes(engine) -> dict[str, str]:
     """What the last apply's preview planned, by resource name, unchanged ones left out."""
     return {urn.rsplit("::", 1)[-1]: row.op for urn, row in engine.history[-1].planned.items() if row.op != "same"}
 
 
-def test_refresh_shows_hand_made_drift_and_up_repairs_exactly_it(deployment, hypervisor, controller):
+def test_refresh_shows_hand_made_drift_and_up_repairs_exactly_it(deployment, lab, hypervisor, controller):
     engine, rec, _ = deployment
     conf_before = hypervisor.path(NOVA_CONF).read_text()
     openrc_before = controller.path(OPENRC).read_text()
@@ -33,8 +29,8 @@ def test_refresh_shows_hand_made_drift_and_up_repairs_exactly_it(deployment, hyp
     hypervisor.run(["sh", "-c", f"echo 'debug = true  # by hand' >> {NOVA_CONF}"], what="edit nova.conf")
     controller.run(["rm", "-f", OPENRC], what="delete the admin openrc")
     db = unwrap(rec.by_name("nova-db-mysql").raw_inputs)
-    for host in db["hosts"]:
-        subprocess.run([*MYSQL, f"DROP USER IF EXISTS '{db['user']}'@'{host}'"], check=True, capture_output=True)
+    lab.data.mysql("".join(f"DROP USER {sql_str(db['user'])}@{sql_str(host)};" for host in db["hosts"]),
+                   what="drop nova's account by hand")
 
     shown = len(engine.printed)
     changes = engine.refresh()
@@ -66,9 +62,7 @@ def test_refresh_shows_hand_made_drift_and_up_repairs_exactly_it(deployment, hyp
     assert hypervisor.path(NOVA_CONF).read_text() == conf_before
     assert controller.path(OPENRC).read_text() == openrc_before
     assert oct(controller.path(OPENRC).stat().st_mode & 0o777) == "0o600"
-    users = subprocess.run([*MYSQL, f"SELECT Host FROM mysql.user WHERE User = '{db['user']}'"],
-                           capture_output=True, text=True, check=True).stdout.split()
-    assert sorted(users) == sorted(db["hosts"])
+    assert sorted(lab.data.accounts(db["user"])) == sorted(f"{db['user']}@{host}" for host in db["hosts"])
 
     assert engine.apply(label="after the repair: nothing to do") == []
     assert planned_changes(engine) == {}
