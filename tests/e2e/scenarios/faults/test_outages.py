@@ -13,6 +13,7 @@ import pytest
 
 from components.scripts.packages import PACKAGE_LOCK
 from tests.doubles.ssh import KEEPALIVE, LOST
+from tests.e2e.harness.common import progress
 from tests.e2e.harness.processes import port_open, wait_until
 from tests.e2e.scenarios.faults.outages import (
     Background, hold_dpkg_lock, machine_side_link, node_lock_held, nova_rows, release_dpkg_lock, restart_mariadb,
@@ -96,11 +97,11 @@ def outage(engine, lab, *, key: str, replace: list[str], step: str, restart, clu
     if run.error is not None:
         message = str(run.error)
         assert any(name in message for name in replace) and re.search(clue, message), message[-3000:]
-        lab.timings[f"{key}_up_failed"] = 1
+        progress(f"{key}: the up failed; its message ends: {message.strip()[-300:]}")
         assert set(replace) <= set(engine.apply(replace=replace, label=f"{key}: the next up"))
     else:
         assert set(replace) <= set(run.ran)
-        lab.timings[f"{key}_up_failed"] = 0
+        progress(f"{key}: the up finished")
     converged(engine, key)
     said(lab, f"{key}_recovered_s", time.monotonic() - began, f"{key}: converged after the restart began, in")
     assert nova_rows(engine) == before
