@@ -13,6 +13,8 @@ its argv for `environment`, and could not tell a refused variable.
 The rules, each from the file it comes from:
 - Check applies the schema's defaults: user root, port 22, dialErrorLimit 10, perDialTimeout 15
   (connection.go, proxyConnection.go Annotate; pulumi-go-provider infer DefaultCheck);
+- every TCP connection it opens has Go's default keep-alive (see KEEPALIVE), the only bound on a
+  run whose link is cut silently: session.Run has none;
 - a dial is retried until `dialErrorLimit` failures, 100 ms apart growing 1.5x up to 5 s
   (connection.go dialWithRetry; pulumi sdk util/retry), each attempt bounded by perDialTimeout;
 - no `hostKey`: any host key is accepted (ssh.InsecureIgnoreHostKey), as the provider does;
@@ -21,7 +23,10 @@ The rules, each from the file it comes from:
   interleaved for the error text; each loses one trailing "\\n" (commandOutputs.go run);
 - PULUMI_COMMAND_STDOUT/STDERR are offered unless addPreviousOutputInEnv is false; their refusal
   is not an error there (the provider warns; here a refusal goes unseen: sent without reply);
-- a failing command fails the step with "<exit>: running <command>:\\n<output>";
+- a failing command fails the step with "<exit>: running <command>:\\n<output>"; a session torn down
+  without an exit status (the connection lost) with "wait: remote command exited without exit
+  status or exit signal: running ..." (x/crypto ssh/session.go, ExitMissingError; an
+  exit-signal is not modelled);
 - create runs `create`; update runs `update`, else `create`; delete runs the *state's* `delete`
   (with the state's connection, stdin and environment), nothing when it has none
   (commandController.go).
@@ -42,6 +47,14 @@ from paramiko.common import cMSG_CHANNEL_REQUEST
 
 DEFAULTS = {"user": "root", "port": 22, "dialErrorLimit": 10, "perDialTimeout": 15}
 IDLE_TIMEOUT = 1800  # not the provider's (it has none): a hung step must not hang the test forever
+# What the provider's TCP connections carry: ssh.Dial (x/crypto v0.48.0 ssh/client.go, as v1.2.1's
+# provider/go.mod pins it) dials with net.DialTimeout, a net.Dialer whose KeepAlive is zero, which
+# Go >= 1.23 (that go.mod says go 1.25.0) turns into keep-alive on with src/net/dial.go's defaults:
+# defaultTCPKeepAliveIdle 15 s, defaultTCPKeepAliveInterval 15 s, defaultTCPKeepAliveCount 9
+# (tcpsock.go newTCPConn, tcpsockopt_unix.go). A link cut silently mid-command therefore fails the
+# run about 15 + 9 x 15 = 150 s after the last packet from the node, not after IDLE_TIMEOUT.
+KEEPALIVE = {"TCP_KEEPIDLE": 15, "TCP_KEEPINTVL": 15, "TCP_KEEPCNT": 9}
+LOST = "wait: remote command exited without exit status or exit signal"
 # Go's ssh client offers the RSA key's SHA-2 signature algorithms for an "ssh-rsa" host key.
 HOST_KEY_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
 T = TypeVar("T")
@@ -74,6 +87,19 @@ def _with_retry(limit: int, attempt: Callable[[], T]) -> T:
                 raise CommandError(f"after {failures - 1} failed attempts: {exc}") from None
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
+
+
+def connect(endpoint: tuple[str, int], timeout: Optional[float]) -> socket.socket:
+    """A TCP connection as Go's net.Dialer opens it (keep-alive: see KEEPALIVE)."""
+    sock = socket.create_connection(endpoint, timeout)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in KEEPALIVE.items():
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _private_key(text: str, password: Optional[str]) -> paramiko.PKey:
@@ -133,10 +159,10 @@ def dial(conn: dict) -> list[paramiko.Transport]:
     proxy = conn.get("proxy")
     if not proxy:
         return [_with_retry(int(conn["dialErrorLimit"]),
-                            lambda: _handshake(socket.create_connection(endpoint, timeout), conn, methods))]
+                            lambda: _handshake(connect(endpoint, timeout), conn, methods))]
     proxy_methods = _credentials(proxy)
     jump = _with_retry(int(proxy["dialErrorLimit"]), lambda: _handshake(
-        socket.create_connection((proxy["host"], int(proxy["port"])), timeout), proxy, proxy_methods))
+        connect((proxy["host"], int(proxy["port"])), timeout), proxy, proxy_methods))
     try:
         channel = _with_retry(int(conn["dialErrorLimit"]),
                               lambda: jump.open_channel("direct-tcpip", endpoint, ("0.0.0.0", 0), timeout=timeout))
@@ -186,6 +212,8 @@ def run(state: dict, command: str) -> tuple[str, str]:
     finally:
         for transport in reversed(transports):
             transport.close()
+    if status == -1:  # paramiko's value until an exit-status arrives: none did
+        raise CommandError(f"{LOST}: running {json.dumps(command)}:\n{both}")
     if status != 0:
         raise CommandError(f"Process exited with status {status}: running {json.dumps(command)}:\n{both}")
     return out.removesuffix("\n"), err.removesuffix("\n")

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Optional
 
 import pulumi.automation as auto
 
@@ -65,6 +65,10 @@ class StackEngine:
     history: list[Applied] = field(default_factory=list)
     ps_snapshots: list[str] = field(default_factory=list)
     printed: list[str] = field(default_factory=list)
+    # the running (or last) apply's steps, name -> seconds after it started: begun, and done
+    # (a failed step never is), for a test that acts while a step runs or looks after a failure
+    began: dict[str, float] = field(default_factory=dict)
+    done: dict[str, float] = field(default_factory=dict)
     _stack: Any = None
 
     @property
@@ -97,12 +101,14 @@ class StackEngine:
         providers: list[SimpleNamespace] = []
         results: dict[str, StepResult] = {}
         began: dict[str, float] = {}
+        self.began, self.done = {}, {}
         t0 = time.monotonic()
 
         def on_event(event) -> None:
             now = time.monotonic() - t0
             if event.resource_pre_event and event.resource_pre_event.metadata.op in OPS:
                 began[event.resource_pre_event.metadata.urn] = now
+                self.began.setdefault(event.resource_pre_event.metadata.urn.rsplit("::", 1)[-1], now)
             done = event.res_outputs_event
             if done and done.metadata.op in OPS:
                 meta = done.metadata
@@ -113,6 +119,7 @@ class StackEngine:
                 if not (meta.new or meta.old).custom:  # a component: bookkeeping, no step of its own
                     return
                 steps.append(SimpleNamespace(name=name, op=op))
+                self.done.setdefault(name, now)
                 start = began.get(meta.urn, now)
                 if op != "delete-replaced" or name not in results:  # a step's result is its new resource's run
                     results[name] = StepResult(name, op=op, started=start, seconds=now - start)
@@ -138,13 +145,17 @@ class StackEngine:
         progress(f"{label}: {len(steps)} steps in {time.monotonic() - t0:.0f} s")
         return list(dict.fromkeys(s.name for s in steps if s.op != "delete-replaced"))
 
-    def apply(self, rec=None, force: bool = False, label: str = "") -> list[str]:
+    def apply(self, rec=None, force: bool = False, label: str = "", replace: Optional[list[str]] = None) -> list[str]:
         """`./dev up` of the recording's config (None: the stack's config as it is): a preview
         (which must pass; its plan kept in the history), then `up`; `force` is `--replace` of
-        every command. The names of the steps that ran, in order."""
+        every command, `replace` of the commands so named. The names of the steps that ran, in order."""
+        self.began, self.done = {}, {}  # (not the previous apply's while this one previews)
         if rec is not None:
             self._configure(rec)
-        replace = [r["urn"] for r in self.exported() if r["type"] == "command:remote:Command"] if force else None
+        commands = {r["urn"].rsplit("::", 1)[-1]: r["urn"] for r in self.exported() if r["type"] == "command:remote:Command"}
+        if set(replace or ()) - set(commands):
+            raise EngineError(f"{label}: no such command to replace: {sorted(set(replace) - set(commands))}")
+        replace = list(commands.values()) if force else [commands[name] for name in replace] if replace else None
         st = self._select()
         plan_file = self.work / f"plan-{len(self.history)}.json"
         try:

@@ -102,6 +102,13 @@ class Services:
         if not ks.find("roles", name="service"):
             ks.call("POST", "/roles", {"role": {"name": "service"}})
 
+    def restart_keystone(self) -> None:
+        """keystone's uwsgi stopped (die-on-term: SIGTERM ends it; KILL after 30 s) and served
+        again as keystone() serves it; returns once it answers, as an operator's restart would."""
+        self.host.run(["start-stop-daemon", "--stop", "--pidfile", "/run/nova-e2e-keystone-api.pid",
+                       "--retry", "TERM/30/KILL/5", "--remove-pidfile"], what="stop keystone")
+        self._serve("keystone-api", "keystone", KEYSTONE_PORT, "/usr/bin/keystone-wsgi-public", self.keystone_url)
+
     def placement(self) -> None:
         db, password = self._database("placement"), self.state.secret("placement")
         set_ini(self.host.path("/etc/placement/placement.conf"), {
