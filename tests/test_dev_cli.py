@@ -1,7 +1,7 @@
 """`./dev` as a new user meets it: its help (every command and flag, with no venv/ made for a
 question), the venv/ setup's progress lines and their times, `--quiet`, which silences progress
 and never an error, the toolchain build's phases (tools/toolchain.sh), the test services' steps
-(tools/test-services.sh) and the e2e hosts' roots (tests/e2e/hosts/roots.py). The venv/, pip,
+(tools/test-services.sh) and the e2e hosts' roots (lab/roots.py). The venv/, pip,
 Go, the services and debootstrap are stand-ins here: these tests check what `dev` and the
 scripts say and do around them (`dev` in a copy whose folder holds nothing else it could run)."""
 from __future__ import annotations
@@ -272,9 +272,9 @@ def test_a_quiet_service_step_says_nothing_unless_it_fails():
 # -- the e2e test hosts' roots ---------------------------------------------------------------------
 @pytest.fixture
 def roots_built_here(tmp_path, monkeypatch):
-    """tests/e2e/hosts/roots.py with its cache in tmp_path and a build that only makes the folder:
+    """lab/roots.py with its cache in tmp_path and a build that only makes the folder:
     what ensure() says around a build, not debootstrap (the e2e tests build the real ones)."""
-    from tests.e2e.hosts import roots
+    from lab import roots
 
     monkeypatch.setattr(roots, "ROOTS", tmp_path / "roots")
     monkeypatch.setattr(roots, "machine_mirrors", lambda: ("http://mirror.example/debian", None))
@@ -308,7 +308,7 @@ def test_under_dev_test_the_labs_progress_reaches_the_runners_stderr_as_it_happe
                                                                                  capsys, monkeypatch):
     """pytest captures a worker's stderr; `./dev test` names its own (NOVA_PROGRESS_TO), which the
     lab appends to, so a root build, a slow phase and each slow engine step show while they run."""
-    from tests.e2e.harness.common import timed
+    from lab.support.common import timed
 
     runner = tmp_path / "runner-stderr"
     runner.write_text("earlier output\n")

@@ -20,7 +20,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Optional
 
-from tests.e2e.harness.identity import Keystone, KeystoneError
+from lab.support.identity import Keystone, KeystoneError
 
 ROLE_ASSIGNMENT = "openstack:identity/roleAssignment:RoleAssignment"
 

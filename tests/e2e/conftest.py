@@ -1,4 +1,4 @@
-"""End-to-end tests: the program's steps on test hosts of their own (tests/e2e/hosts: Debian
+"""End-to-end tests: the program's steps on test hosts of their own (lab/: Debian
 roots in network, UTS, mount and PID namespaces on a bridge), with MariaDB and RabbitMQ in a db
 host and keystone/placement/glance in a services host. Nothing is installed on the machine
 itself but debootstrap; the roots are cached under /var/cache/openstack-nova-e2e.
@@ -6,7 +6,7 @@ itself but debootstrap; the roots are cached under /var/cache/openstack-nova-e2e
 They are part of the normal run (`./dev test`); `./dev test -m "not e2e"` leaves them out.
 A lab that cannot be brought up skips them on a developer's machine and FAILS them where
 NOVA_TESTS_REQUIRE_SERVICES=1 (CI). Set NOVA_E2E_KEEP=1 to leave a lab up after its tests
-(then `venv/bin/python -m tests.e2e.hosts down` removes it); a run killed before its teardown
+(then `venv/bin/python -m lab down` removes it); a run killed before its teardown
 is taken down by the next one.
 
 The scenarios (scenarios/) share one lab of their own (scenarios/conftest.py); a module of
@@ -22,7 +22,7 @@ STACK = "e2e"  # the stack whose addresses and nodes the labs are made of (stack
 @pytest.fixture(scope="module")
 def plan():
     """The lab a module needs (a module overrides this fixture for another)."""
-    from tests.e2e.hosts.stack import lab_plan
+    from lab.stack import lab_plan
     return lab_plan(STACK)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import pulumi.automation as auto
 
-from tests.e2e.harness.common import PROGRESS_AFTER_S, progress
+from lab.support.common import PROGRESS_AFTER_S, progress
 from tests.engine_plans import engine_plan
 from tools.engine.workspace import preview, select, set_config
 from tools.plan import PROJECT_ROOT

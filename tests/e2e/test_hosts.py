@@ -1,4 +1,4 @@
-"""The test hosts themselves (tests/e2e/hosts/), fast: one node of the 2025.1 stack as a host of
+"""The test hosts themselves (lab/), fast: one node of the 2025.1 stack as a host of
 its own, and the db host, without the services host. SSH with the pinned host key works and a
 wrong pinned key is refused; the hostname is the node's; the db host's MariaDB and RabbitMQ
 answer the node; a run that stopped without taking its lab down leaves nothing the next run does
@@ -16,11 +16,11 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from tests.e2e.harness.environment import ssh_argv
-from tests.e2e.harness.processes import pid_alive
-from tests.e2e.hosts import DB_ADMIN, DB_HOST, Lab
-from tests.e2e.hosts.node import processes_in
-from tests.e2e.hosts.stack import lab_plan, stack_values
+from lab.support.environment import ssh_argv
+from lab.support.processes import pid_alive
+from lab import DB_ADMIN, DB_HOST, Lab
+from lab.node import processes_in
+from lab.stack import lab_plan, stack_values
 
 pytestmark = pytest.mark.e2e
 STACK = "e2e"

@@ -9,13 +9,13 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e.harness.common import PrereqError, timed
+from lab.support.common import PrereqError, timed
 from tests.conftest import service_unavailable
 
-from .lab import Lab, LabPlan
+from lab import Lab, LabPlan
 from .report import report_timings
 
-KEEP = os.environ.get("NOVA_E2E_KEEP") == "1"  # leave the lab up (`venv/bin/python -m tests.e2e.hosts down` removes it)
+KEEP = os.environ.get("NOVA_E2E_KEEP") == "1"  # leave the lab up (`venv/bin/python -m lab down` removes it)
 
 
 @contextmanager
@@ -34,7 +34,7 @@ def running_lab(plan: LabPlan, config: pytest.Config, label: str) -> Iterator[La
         yield lab
     finally:
         if KEEP:
-            print("NOVA_E2E_KEEP=1: the lab stays up; `venv/bin/python -m tests.e2e.hosts down` removes it")
+            print("NOVA_E2E_KEEP=1: the lab stays up; `venv/bin/python -m lab down` removes it")
         else:
             with timed(lab.timings, "teardown_s"):
                 lab.down()

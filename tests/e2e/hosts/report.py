@@ -10,7 +10,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from .common import STATE_DIR
+from lab.common import STATE_DIR
 
 PLUGIN = "nova-e2e-hosts-timings"
 TITLE = "e2e test hosts: phase timings (seconds)"

@@ -1,5 +1,5 @@
 """End to end, 2025.1: the program's own steps bring Debian 13's nova 31 up on a controller that
-is a host of its own (tests/e2e/hosts/), never on the test machine.
+is a host of its own (lab/), never on the test machine.
 
 The lab (stacks/Pulumi.e2e.yaml's addresses): MariaDB and RabbitMQ in a db host, keystone and
 glance in a services host, the controller in another (with the program's own placement), reached over SSH on port 22 with its host key pinned in the stack

@@ -16,10 +16,10 @@ import pytest
 
 from components import scripts
 from tests.e2e.deployment import MIGRATION, STACK, Secrets, hostile, nova_ssh_key
-from tests.e2e.harness.common import timed
+from lab.support.common import timed
 from tests.e2e.hosts.fixture import KEEP, running_lab
 from tests.e2e.hosts.report import report_lines
-from tests.e2e.hosts.stack import lab_plan, stack_values
+from lab.stack import lab_plan, stack_values
 from tests.e2e.pulumi_engine import StackEngine
 from tools.plan import run_program, stack_config
 

@@ -11,8 +11,8 @@ import urllib.parse
 import pytest
 
 from tests.e2e.deployment import STACK, assert_planned_as_offline, hostile, on_controller
-from tests.e2e.hosts.data import sql_str
-from tests.e2e.hosts.stack import stack_values
+from lab.data import sql_str
+from lab.stack import stack_values
 from tests.e2e.instances import Instance, boot_and_delete
 from tools.plan import unwrap
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.hosts.node import processes_in
+from lab.node import processes_in
 from tests.e2e.instances import wait_for
 from tools.engine.workspace import PROJECT
 from tools.plan import PROJECT_ROOT

@@ -1,6 +1,6 @@
 """What the outage scenarios (test_outages.py) do to the lab and look at: an `up` run in the
 background, a node's link cut at the machine's end, dpkg's lock held on a node, and nova's rows
-read from MariaDB (the restarts themselves are the db host's: tests/e2e/hosts/data.py)."""
+read from MariaDB (the restarts themselves are the db host's: lab/data.py)."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,10 @@ import threading
 import time
 from typing import Optional
 
-from tests.e2e.harness.common import progress, run
-from tests.e2e.harness.processes import wait_until
-from tests.e2e.hosts import network
-from tests.e2e.hosts.data import DataHost, sql_ident
+from lab.support.common import progress, run
+from lab.support.processes import wait_until
+from lab import network
+from lab.data import DataHost, sql_ident
 from tests.e2e.pulumi_engine import EngineError
 
 # A process of the node holding dpkg's frontend lock open, as an unattended apt run would: the

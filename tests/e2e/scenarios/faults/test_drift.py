@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from components.nova_node import NOVA_CONF, OPENRC
-from tests.e2e.hosts.data import sql_str
+from lab.data import sql_str
 from tools.plan import unwrap
 
 pytestmark = pytest.mark.e2e

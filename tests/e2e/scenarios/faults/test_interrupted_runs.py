@@ -16,7 +16,7 @@ import pytest
 
 from components.scripts.files import temp_prefix
 from tests.e2e.deployment import STACK, on_controller
-from tests.e2e.hosts.stack import stack_values
+from lab.stack import stack_values
 from tests.e2e.instances import boot_and_delete, wait_for
 from tests.e2e.scenarios.faults.dev_runs import (DevRun, descendants, dev, end_all, ids, keep, lock_files,
                                                   pending, running_on)

@@ -13,8 +13,8 @@ import pytest
 
 from components.scripts.packages import PACKAGE_LOCK
 from tests.doubles.ssh import KEEPALIVE, LOST
-from tests.e2e.harness.common import progress
-from tests.e2e.harness.processes import port_open, wait_until
+from lab.support.common import progress
+from lab.support.processes import port_open, wait_until
 from tests.e2e.scenarios.faults.outages import (
     Background, hold_dpkg_lock, machine_side_link, node_lock_held, nova_rows, release_dpkg_lock, said, set_link,
 )

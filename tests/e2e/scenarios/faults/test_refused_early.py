@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.e2e.deployment import STACK
-from tests.e2e.hosts.stack import stack_values
+from lab.stack import stack_values
 from tools.plan import unwrap
 
 pytestmark = pytest.mark.e2e

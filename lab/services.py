@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from tests.e2e.harness.common import REGION
-from tests.e2e.harness.identity import Keystone, wait_http
-from tests.e2e.harness.ini import set_ini, uwsgi_ini
-from tests.e2e.harness.state import State
+from lab.support.common import REGION
+from lab.support.identity import Keystone, wait_http
+from lab.support.ini import set_ini, uwsgi_ini
+from lab.support.state import State
 
 from .data import DataHost
 from .node import Host
@@ -52,7 +52,7 @@ class Services:
         self.host.run(["runuser", "-u", user, "--", *argv], env=env, timeout=timeout, what=" ".join(argv[:2]))
 
     def _serve(self, name: str, user: str, port: int, wsgi: str, url: str, extra: str = "") -> None:
-        """`wsgi` under uwsgi (2 processes x 4 threads, as the harness serves it) in the host."""
+        """`wsgi` under uwsgi (2 processes x 4 threads, as the lab serves it) in the host."""
         ini = f"/etc/{user}/nova-e2e-uwsgi.ini"
         self.host.write(ini, uwsgi_ini(name, user, wsgi, Path(f"/var/log/{user}/{name}-uwsgi.log"), extra))
         self._daemon(name, ["--exec", UWSGI, "--", "--http-socket", f"{self.address}:{port}", "--ini", ini],

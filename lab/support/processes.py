@@ -1,4 +1,4 @@
-"""Process bookkeeping: the harness' daemons run in their own sessions, their pids are kept in
+"""Process bookkeeping: the lab's daemons run in their own sessions, their pids are kept in
 the state, and they are stopped by pid (never by name). Also: waiting for a daemon to be ready."""
 from __future__ import annotations
 
@@ -70,12 +70,12 @@ def start_daemon(state: State, name: str, argv: Sequence[str], exe_hint: str, *,
                  taken: Callable[[], bool] = lambda: False, resource: str = "") -> int:
     """Start a foreground daemon in its own session; its pid goes to state + <name>.pid.
     A daemon of ours that still runs is kept. Refuses to start when `taken()` says that
-    `resource` (its port, its pid file) is held by a process this harness did not start."""
+    `resource` (its port, its pid file) is held by a process this lab did not start."""
     pid = state.pids.get(name)
     if pid_alive(pid, exe_hint):
         return pid
     if taken():
-        raise PrereqError(f"{resource} is already in use by a process this harness did not "
+        raise PrereqError(f"{resource} is already in use by a process this lab did not "
                           "start; stop it first")
     out = open(state.log_path(f"{name}.out"), "ab")
     proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=out,

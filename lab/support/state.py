@@ -11,7 +11,7 @@ from .common import new_password, write_private
 
 
 class State:
-    """`<state_dir>/state.json` (0600): generated secrets, pids, what this harness created."""
+    """`<state_dir>/state.json` (0600): generated secrets, pids, what this lab created."""
 
     def __init__(self, state_dir: os.PathLike | str):
         self.dir = Path(state_dir)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from tests.e2e.harness.common import PrereqError, log, run
-from tests.e2e.harness.processes import pid_alive, port_open, signal_quietly, start_daemon, stop_daemon, wait_until
-from tests.e2e.harness.state import State
+from lab.support.common import PrereqError, log, run
+from lab.support.processes import pid_alive, port_open, signal_quietly, start_daemon, stop_daemon, wait_until
+from lab.support.state import State
 
 from .common import MARK, inner_env, nsenter
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A TCP forwarder (standard library only; the harness runs it as a daemon of its own):
+"""A TCP forwarder (standard library only; the lab runs it as a daemon of its own):
 
     forward.py LISTEN_ADDR:PORT=TARGET:PORT ...
 

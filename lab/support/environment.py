@@ -1,4 +1,4 @@
-"""What a test gets for a node of a lab (tests/e2e/hosts): the addresses, accounts and secrets
+"""What a test gets for a node of a lab (lab/): the addresses, accounts and secrets
 of its services, never shown in a repr, and the ways in (the `openstack` CLI's environment, ssh
 with the node's host key pinned)."""
 from __future__ import annotations

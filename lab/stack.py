@@ -9,9 +9,9 @@ from typing import Any, Dict, Optional
 from components.releases import profile
 from tools.plan.stack import stack_config
 
-from tests.e2e.harness.common import PrereqError
+from lab.support.common import PrereqError
 
-from .lab import LabPlan
+from .lifecycle import LabPlan
 
 PREFIX = 24  # the test bridge's subnet, around dbHost
 

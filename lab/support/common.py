@@ -1,5 +1,5 @@
-"""What every part of the harness shares: the region, the MariaDB account hosts, the error that
-fails the e2e test, and small helpers (running a command, private files, log tails, timings)."""
+"""What every part of the lab shares: the region, the error that stops a lab (and fails the e2e
+test that needed it), and small helpers (running a command, private files, log tails, timings)."""
 from __future__ import annotations
 
 import os

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Sequence
 
-from tests.e2e.harness.common import PrereqError
-from tests.e2e.harness.processes import port_open, wait_until
+from lab.support.common import PrereqError
+from lab.support.processes import port_open, wait_until
 
 from .node import Host
 

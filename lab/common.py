@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from tests.e2e.harness.common import PrereqError, log, run
+from lab.support.common import PrereqError, log, run
 
 # Fixed places (not per session): a killed run's leftovers are found and taken down by the next.
 STATE_DIR = Path(os.environ.get("NOVA_E2E_HOSTS_STATE_DIR", "/var/lib/openstack-nova-e2e"))

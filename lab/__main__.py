@@ -1,8 +1,8 @@
 """By hand, from the project's root (run by the project's venv python, as root):
 
-    venv/bin/python -m tests.e2e.hosts down       # take down whatever a run left
-    venv/bin/python -m tests.e2e.hosts up e2e     # the lab of a stack file, left up (then `down`)
-    venv/bin/python -m tests.e2e.hosts status
+    venv/bin/python -m lab down       # take down whatever a run left
+    venv/bin/python -m lab up e2e     # the lab of a stack file, left up (then `down`)
+    venv/bin/python -m lab status
 """
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import argparse
 import json
 import sys
 
-from tests.e2e.harness import PrereqError
+from lab.support import PrereqError
 
-from .lab import Lab
+from .lifecycle import Lab
 from .stack import lab_plan
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.e2e.hosts")
+    parser = argparse.ArgumentParser(prog="python -m lab")
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("stack", nargs="?", default="e2e")
     args = parser.parse_args()

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from tests.e2e.harness.common import REGION, PrereqError, log, run, timed, write_private
-from tests.e2e.harness.environment import E2EEnvironment
-from tests.e2e.harness.processes import port_open, signal_quietly, start_daemon, stop_daemon, wait_until
-from tests.e2e.harness.state import State
+from lab.support.common import REGION, PrereqError, log, run, timed, write_private
+from lab.support.environment import E2EEnvironment
+from lab.support.processes import port_open, signal_quietly, start_daemon, stop_daemon, wait_until
+from lab.support.state import State
 
 from . import network, roots
 from .common import STATE_DIR, ensure_tools, require_root

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from tests.e2e.harness.common import PrereqError, progress, run
+from lab.support.common import PrereqError, progress, run
 
 from .common import CACHE_DIR, SUITE, inner_env
 

@@ -9,9 +9,9 @@ import ipaddress
 import json
 import signal
 
-from tests.e2e.harness.common import PrereqError, log, run
-from tests.e2e.harness.processes import signal_quietly
-from tests.e2e.harness.state import State
+from lab.support.common import PrereqError, log, run
+from lab.support.processes import signal_quietly
+from lab.support.state import State
 
 from .common import BRIDGE, NETNS_PREFIX
 
