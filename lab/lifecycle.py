@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -22,17 +23,18 @@ from urllib.parse import urlsplit
 
 from lab.support.common import REGION, PrereqError, log, run, timed, write_private
 from lab.support.environment import E2EEnvironment
-from lab.support.processes import port_open, signal_quietly, start_daemon, stop_daemon, wait_until
+from lab.support.processes import pid_alive, port_open, signal_quietly, start_daemon, stop_daemon, wait_until
 from lab.support.state import State
 
 from . import network, roots
 from .common import STATE_DIR, ensure_tools, require_root
 from .data import DataHost, account_host
-from .node import Host
+from .node import Host, _pidns
 from .services import DB_PREFIX, Services
 
 SERVICES_HOST = "e2e-services"
 DB_HOST = "e2e-db"
+IMAGE_HOST = "e2e-images"
 DB_ADMIN = DB_PREFIX + "admin"  # the program's dbAdminUser in a lab
 FORWARDER = Path(__file__).with_name("forward.py")
 
@@ -42,16 +44,25 @@ class LabPlan:
     gateway: str  # the machine's address on the bridge, with the prefix: "172.31.221.1/24"
     nodes: Dict[str, str]  # the program's nodes: name -> address
     db: str  # the db host's address: MariaDB and RabbitMQ
-    services: Optional[str] = None  # the services host's address (None: no services host)
+    services: Optional[str] = None  # the services host's address: keystone (None: no services host)
+    image: Optional[str] = None  # the image host's address: glance (None: on the services host)
     node_packages: Tuple[str, ...] = ()  # kept in the nodes' apt cache
     hypervisors: Tuple[str, ...] = ()  # nodes (of `nodes`) on the hypervisor root, /dev/kvm bound in, libvirtd up
     hypervisor_packages: Tuple[str, ...] = ()  # kept in the hypervisors' apt cache
     rabbit_user: str = "nova-e2e-hosts"
     placement: bool = True  # the services host serves placement (False: the program deploys it)
+    browser: bool = True  # the services host serves a headless browser (the dashboard's test)
+    db_name: str = DB_HOST  # the hosts' names (the seed's: db-node, auth-node, image-node)
+    services_name: str = SERVICES_HOST
+    image_name: str = IMAGE_HOST
 
     def addresses(self) -> Dict[str, ipaddress.IPv4Interface]:
         prefix = ipaddress.ip_interface(self.gateway).network.prefixlen
-        named = dict(self.nodes, **{DB_HOST: self.db}, **({SERVICES_HOST: self.services} if self.services else {}))
+        named = dict(self.nodes, **{self.db_name: self.db})
+        named.update({self.services_name: self.services} if self.services else {})
+        named.update({self.image_name: self.image} if self.services and self.image else {})
+        if len(named) != len(self.nodes) + 1 + bool(self.services) + bool(self.services and self.image):
+            raise PrereqError(f"the lab's host names must differ: {sorted(named)}")
         return {name: ipaddress.ip_interface(f"{addr}/{prefix}") for name, addr in named.items()}
 
 
@@ -94,8 +105,8 @@ class Lab:
             etc_hosts = _etc_hosts(gateway, mirrors, addresses)
             for index, (name, address) in enumerate(sorted(addresses.items())):
                 host = self.hosts[name] = Host(name, address, self.state)
-                lower = (services_root if name == SERVICES_HOST else db_root if name == DB_HOST
-                         else hypervisor_root if name in plan.hypervisors else node_root)
+                lower = (services_root if name in (plan.services_name, plan.image_name) else
+                         db_root if name == plan.db_name else hypervisor_root if name in plan.hypervisors else node_root)
                 host.start(lower, network.add_host(self.state, name, index, address), etc_hosts, key,
                            devices=("kvm",) if name in plan.hypervisors else ())
             for name in plan.hypervisors:
@@ -103,15 +114,15 @@ class Lab:
                     self.hosts[name].start_libvirt()
             write_private(self.known_hosts, "".join(f"{h.address.ip} {h.host_key}\n" for h in self.hosts.values()))
         with timed(self.timings, "db_s"):
-            data = self.data = DataHost(self.hosts[DB_HOST], account_host(gateway))
+            data = self.data = DataHost(self.hosts[plan.db_name], account_host(gateway))
             data.start()
             data.ensure_account(DB_ADMIN, self.state.secret("db_admin"),
                                 ["GRANT ALL PRIVILEGES ON *.* TO {who} WITH GRANT OPTION;"])
             data.ensure_rabbit_user(plan.rabbit_user, self.state.secret("rabbit"))
         if plan.services:
-            svc = self.services = Services(self.state, self.hosts[SERVICES_HOST], str(gateway.ip), data)
-            steps = [("keystone", svc.keystone), ("glance", svc.glance), ("network", svc.network),
-                     ("browser", svc.browser)]
+            svc = self.services = self._services(plan)
+            steps = [("keystone", svc.keystone), ("glance", svc.glance), ("network", svc.network)]
+            steps += [("browser", svc.browser)] if plan.browser else []
             steps += [("placement", svc.placement)] if plan.placement else []
             for name, step in steps:
                 with timed(self.timings, f"services_{name}_s"):
@@ -119,6 +130,32 @@ class Lab:
             self.timings["services_s"] = round(sum(self.timings[f"services_{n}_s"] for n, _ in steps), 1)
         self.state.data["timings"] = self.timings
         self.state.save()
+
+    def _services(self, plan: LabPlan) -> Services:
+        gateway = ipaddress.ip_interface(plan.gateway)
+        return Services(self.state, self.hosts[plan.services_name], str(gateway.ip), self.data,
+                        image_host=self.hosts[plan.image_name] if plan.image else None)
+
+    def resume(self, plan: LabPlan) -> bool:
+        """Take over the lab an earlier `up` of this same plan left running (every host's PID 1
+        alive): True, with its hosts and services ready to use; False (nothing changed) when
+        there is none, or it is another plan's, or a part of it is gone."""
+        require_root()
+        self._acquire()
+        state = State(self.state_dir)
+        if state.data.get("plan") != json.loads(json.dumps(asdict(plan))):  # (as state.json holds it)
+            return False
+        records = state.data.get("hosts", {})
+        addresses = plan.addresses()
+        if set(records) != set(addresses) or not all(
+                pid_alive(r.get("pid1", 0)) and _pidns(r["pid1"]) == r.get("pidns") for r in records.values()):
+            return False
+        self.state = state
+        self.hosts = {name: Host(name, address, state) for name, address in addresses.items()}
+        self.data = DataHost(self.hosts[plan.db_name], account_host(ipaddress.ip_interface(plan.gateway)))
+        self.services = self._services(plan) if plan.services else None
+        self.timings.update(state.data.get("timings", {}))
+        return True
 
     def _acquire(self) -> None:
         if self._lock is not None:

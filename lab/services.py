@@ -29,15 +29,17 @@ PLACEMENT_UWSGI = ("socket-timeout = 10\nhttp-auto-chunked = true\nhttp-chunked-
 
 
 class Services:
-    """keystone, placement and glance on `host`, their databases in `data`; `gateway` is the
-    machine's address on the bridge (the tests' browser connects from it)."""
+    """keystone and placement on `host`, glance on `image_host` (None: on `host` too), their
+    databases in `data`; `gateway` is the machine's address on the bridge (the tests' browser
+    connects from it)."""
 
-    def __init__(self, state: State, host: Host, gateway: str, data: DataHost):
+    def __init__(self, state: State, host: Host, gateway: str, data: DataHost, image_host: Optional[Host] = None):
         self.state, self.host, self.gateway, self.data = state, host, gateway, data
+        self.image_host = image_host or host
         self.address = str(host.address.ip)
         self.keystone_url = f"http://{self.address}:{KEYSTONE_PORT}/v3"
         self.placement_url = f"http://{self.address}:{PLACEMENT_PORT}"
-        self.glance_url = f"http://{self.address}:{GLANCE_PORT}"
+        self.glance_url = f"http://{self.image_host.address.ip}:{GLANCE_PORT}"
         self.webdriver_url = f"http://{self.address}:{WEBDRIVER_PORT}"
         self.network_url = f"http://{self.address}:{NETWORK_PORT}"
 
@@ -48,8 +50,9 @@ class Services:
         self.data.ensure_database(name, name, password)
         return f"mysql+pymysql://{name}:{password}@{self.data.address}/{name}"
 
-    def _as(self, user: str, *argv: str, env: Optional[Dict[str, str]] = None, timeout: float = 600) -> None:
-        self.host.run(["runuser", "-u", user, "--", *argv], env=env, timeout=timeout, what=" ".join(argv[:2]))
+    def _as(self, user: str, *argv: str, env: Optional[Dict[str, str]] = None, timeout: float = 600,
+            host: Optional[Host] = None) -> None:
+        (host or self.host).run(["runuser", "-u", user, "--", *argv], env=env, timeout=timeout, what=" ".join(argv[:2]))
 
     def _serve(self, name: str, user: str, port: int, wsgi: str, url: str, extra: str = "") -> None:
         """`wsgi` under uwsgi (2 processes x 4 threads, as the lab serves it) in the host."""
@@ -122,22 +125,22 @@ class Services:
                     extra=PLACEMENT_UWSGI)
 
     def glance(self) -> None:
-        db, password = self._database("glance"), self.state.secret("glance")
-        set_ini(self.host.path("/etc/glance/glance-api.conf"), {
-            "DEFAULT": {"bind_host": self.address, "bind_port": str(GLANCE_PORT), "workers": "1",
+        db, password, host = self._database("glance"), self.state.secret("glance"), self.image_host
+        set_ini(host.path("/etc/glance/glance-api.conf"), {
+            "DEFAULT": {"bind_host": str(host.address.ip), "bind_port": str(GLANCE_PORT), "workers": "1",
                         "enabled_backends": "fs:file"},
             "database": {"connection": db},
             "keystone_authtoken": self._authtoken("glance", password),
             "paste_deploy": {"flavor": "keystone"},
             "glance_store": {"default_backend": "fs"},
             "fs": {"filesystem_store_datadir": "/var/lib/glance/images/"}})
-        self._as("glance", "glance-manage", "db_sync", timeout=900)
+        self._as("glance", "glance-manage", "db_sync", timeout=900, host=host)
         ks = self.admin()
         self._service_user(ks, "glance", password)
         ks.ensure_endpoints(ks.ensure_service("glance", "image", "OpenStack Image"), self.glance_url, REGION)
-        self.host.run(["service", "glance-api", "start"], what="service glance-api start")  # Debian's init script
+        host.run(["service", "glance-api", "start"], what="service glance-api start")  # Debian's init script
         wait_http(f"{self.glance_url}/", ok=[200, 300], timeout=180,
-                  logfile=self.host.path("/var/log/glance/glance-api.log"))
+                  logfile=host.path("/var/log/glance/glance-api.log"))
 
     def browser(self) -> None:
         """chromedriver on the services host's address, accepting only the machine's gateway

@@ -17,7 +17,7 @@ import pytest
 
 from tools.plan import PROJECT_ROOT
 
-COMMANDS = ("plan", "preview", "up", "refresh", "destroy", "cancel", "test", "bench", "toolchain", "pulumi")
+COMMANDS = ("plan", "preview", "up", "refresh", "destroy", "cancel", "test", "bench", "toolchain", "pulumi", "lab")
 
 
 def dev(*args: str, cwd: Path = PROJECT_ROOT, **env: str) -> subprocess.CompletedProcess:
@@ -57,10 +57,10 @@ def test_help_lists_every_command_and_flag_a_line_each():
 
 
 @pytest.mark.parametrize("module, command", [("tools.plan", "plan"), ("tools.engine", "up"),
-                                             ("benchmarks.plan_scaling", "bench")])
+                                             ("benchmarks.plan_scaling", "bench"), ("lab up", "lab")])
 def test_the_help_names_every_flag_the_tool_takes(module, command):
     """dev's header says the flags; the tools' argparse takes them: the two must not drift apart."""
-    tool = subprocess.run([sys.executable, "-m", module, "--help"], cwd=PROJECT_ROOT, capture_output=True,
+    tool = subprocess.run([sys.executable, "-m", *module.split(), "--help"], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=120)
     assert tool.returncode == 0, tool.stderr
     flags = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", tool.stdout)) - {"--help"}

@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from lab.cloud import lab_passphrase, lab_work_dir
 from tools.engine import recovery
 from tools.engine.workspace import (PROJECT, EngineError, cancel, check_plugins, engine_env, pending_operations, preview,
                                     select, toolchain)
 from tools.plan.cli_rules import stack_argument
+from tools.plan.paths import PROJECT_ROOT
 
 OPERATIONS = ("preview", "up", "refresh", "destroy", "cancel")
 
@@ -77,14 +79,22 @@ def main(argv: Optional[list[str]] = None) -> int:
         interrupted.append(signum)
 
     stack = None
+    work_dir = lab_work_dir(args.stack, args.work_dir)
+    stack_file = (work_dir or PROJECT_ROOT) / "stacks" / f"Pulumi.{args.stack}.yaml"
+    if not stack_file.is_file():  # the engine would make a new, empty stack (and its file) of a typo
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stack_file.parent.glob("Pulumi.*.yaml"))
+        lab_hint = " (the lab stack exists while a lab is up: `./dev lab up`)" if args.stack == "lab" else ""
+        print(f"error: no stack {args.stack!r}: {stack_file} does not exist{lab_hint} (stacks: {', '.join(known)})",
+              file=sys.stderr)
+        return 2
     try:
-        env = engine_env(os.environ, toolchain(os.environ))
+        env = engine_env(lab_passphrase(args.stack, os.environ), toolchain(os.environ))
         check_plugins(env)
         held = recovery.held_locks(env["PULUMI_BACKEND_URL"], PROJECT, args.stack)
         if held and args.operation != "cancel":
             print(f"error: {held}", *recovery.lock_advice(args.stack, held), sep="\n", file=sys.stderr)
             return 1
-        stack = select(args.stack, env, work_dir=args.work_dir)
+        stack = select(args.stack, env, work_dir=work_dir)
         signal.signal(signal.SIGINT, on_interrupt)
         result = run(args, stack)
     except EngineError as err:

@@ -1,0 +1,120 @@
+"""`./dev lab`, as README tells a person to run it: `up` with one hypervisor, `status`, the
+`openstack` client, an instance booted, a second `up` that changes nothing, `./dev preview lab`
+finding the lab's stack, and `down` leaving nothing. The commands run as typed, in the session's
+engine environment (its PULUMI_HOME holds the provider doubles, or NOVA_E2E_PLUGINS' real
+plugins; its file backend), without a passphrase: the lab makes its own. The times go to the
+session's summary (README's "Your own cloud")."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from lab import cloud
+from lab.lifecycle import Lab
+from lab.node import processes_in
+from tests.e2e.hosts.report import report_timings
+from tests.e2e.instances import boot_and_delete
+from tools.plan.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+TOP = cloud.Topology(hypervisors=1)
+
+
+def dev_lab(env, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    started = time.monotonic()
+    done = subprocess.run([str(PROJECT_ROOT / "dev"), "lab", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    done.seconds = time.monotonic() - started
+    return done
+
+
+@pytest.fixture(scope="module")
+def lab_env(engine, tmp_path_factory):
+    """The session's engine environment without its passphrase (the lab makes its own)."""
+    env = {k: v for k, v in engine.env.items() if not k.startswith("PULUMI_CONFIG_PASSPHRASE")}
+    env.pop("NOVA_PROGRESS_TO", None)  # the command's progress is part of what it prints here
+    return env
+
+
+@pytest.fixture(scope="module")
+def timings(pytestconfig):
+    found: dict[str, float] = {}
+    report_timings(pytestconfig, "./dev lab (1 hypervisor)", found)
+    return found
+
+
+def test_without_the_providers_up_stops_before_making_anything(lab_env, tmp_path):
+    done = dev_lab({**lab_env, "PULUMI_HOME": str(tmp_path / "empty-home")}, "up", "--hypervisors", "1")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "pulumi plugin install resource command" in done.stderr and "(nothing was created)" in done.stderr
+    assert not Lab().state.data.get("hosts")
+
+
+def test_a_cloud_of_one_s_own(lab_env, timings, engine):
+    up = dev_lab(lab_env, "up", "--hypervisors", "1")
+    assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
+    timings["up_s"] = round(up.seconds, 1)
+    lines = up.stdout.splitlines()
+    summary = next(line for line in lines if line.startswith("up lab: "))
+    assert re.fullmatch(r"up lab: \d+ create", summary), summary
+    start = lines.index("Your cloud is up: nova 2025.1 on debian-13, 1 hypervisor.")
+    assert lines[start + 1] == ("  hosts:      db-node 172.31.221.10, auth-node 172.31.221.11, image-node 172.31.221.12,"
+                                " controller 172.31.221.20, compute1 172.31.221.21")
+    assert cloud.OPENRC.stat().st_mode & 0o077 == 0
+    for secret in (Lab().state.secret("keystone_admin"), Lab().state.secret("db_admin")):
+        assert secret not in up.stdout + up.stderr
+
+    status = dev_lab(lab_env, "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert [line.split()[:3] for line in status.stdout.splitlines()] == [
+        ["db-node", "172.31.221.10", "running"], ["auth-node", "172.31.221.11", "running"],
+        ["image-node", "172.31.221.12", "running"], ["controller", "172.31.221.20", "running"],
+        ["compute1", "172.31.221.21", "running"]]
+    assert "DOWN" not in status.stdout
+
+    listed = dev_lab(lab_env, "openstack", "compute", "service", "list", "-f", "json", timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    assert {("nova-compute", "compute1", "up"), ("nova-conductor", "controller", "up"),
+            ("nova-scheduler", "controller", "up")} <= {(s["Binary"], s["Host"], s["State"])
+                                                         for s in json.loads(listed.stdout)}
+    with urllib.request.urlopen("http://172.31.221.20/horizon/auth/login/", timeout=60) as page:
+        assert page.status == 200 and b"csrfmiddlewaretoken" in page.read()
+
+    lab = Lab()
+    assert lab.resume(cloud.lab_plan(TOP))  # the hosts as the tests' helpers reach them
+    try:
+        env = lab.environment(cloud.CONTROLLER)
+
+        def openstack(*args: str) -> str:
+            proc = lab.services.host.run(["openstack", *args], env=env.openstack_env(base={}), check=False, timeout=180)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            return proc.stdout
+        timings["first_active_s"] = round(boot_and_delete(lab, env, openstack, lab.hosts["compute1"], "lab-first"), 1)
+    finally:
+        lab.abandon()
+
+    again = dev_lab(lab_env, "up", "--hypervisors", "1")
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    timings["second_up_s"] = round(again.seconds, 1)
+    assert "the lab's hosts are up already" in again.stderr
+    assert re.fullmatch(r"up lab: \d+ same", next(l for l in again.stdout.splitlines() if l.startswith("up lab: ")))
+
+    preview = subprocess.run([str(PROJECT_ROOT / "dev"), "preview", "lab", "--expect-no-changes"], cwd=PROJECT_ROOT,
+                             env=lab_env, capture_output=True, text=True, timeout=600)
+    assert preview.returncode == 0, preview.stdout[-3000:] + preview.stderr[-3000:]
+
+    pidns = [h["pidns"] for h in Lab().state.data["hosts"].values()]
+    down = dev_lab(lab_env, "down", timeout=600)
+    assert down.returncode == 0, down.stdout + down.stderr
+    timings["down_s"] = round(down.seconds, 1)
+    assert all(processes_in(ns) == [] for ns in pidns)
+    assert not cloud.LAB_PROJECT.exists() and not cloud.OPENRC.exists()
+    gone = subprocess.run([str(PROJECT_ROOT / "dev"), "preview", "lab"], cwd=PROJECT_ROOT, env=lab_env,
+                          capture_output=True, text=True, timeout=300)
+    assert gone.returncode == 2, gone.stdout + gone.stderr
+    assert gone.stderr.startswith("error: no stack 'lab': ") and "`./dev lab up`" in gone.stderr, gone.stderr
