@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -241,14 +242,25 @@ def up(top: Topology, say: Callable[[str], None] = print) -> int:
     hosts_s = round(time.monotonic() - started)
     progress("the lab stack's settings written; `pulumi up` of it")
     deployed = time.monotonic()
+    interrupted: List[int] = []
+
+    def on_interrupt(signum, frame) -> None:  # as `./dev up` does: the CLI finishes its steps and saves
+        if not interrupted:
+            print(recovery.INTERRUPTED, file=sys.stderr, flush=True)
+        interrupted.append(signum)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         preview(stack, on_output=say, color="never")
         result = stack.up(on_output=say, color="never")
-    except auto.errors.CommandError:  # the CLI's failure: its output is above
-        say(f"error: pulumi up {STACK} failed; the hosts stay up: fix what it says, then `./dev lab up` "
-            "(or `./dev up lab`) again")
-        return 1
+    except auto.errors.CommandError as err:  # the CLI's progress is above; its error is the result's
+        print(f"error: pulumi up {STACK} failed" + (" (interrupted)" if interrupted else ""), file=sys.stderr)
+        print(str(err).partition("\n stderr: ")[2].strip(), file=sys.stderr)
+        print("The hosts stay up: fix what it says, then `./dev lab up` (or `./dev up lab`) again; "
+              "`./dev lab down` removes everything.", file=sys.stderr)
+        return 130 if interrupted else 1
     finally:
+        signal.signal(signal.SIGINT, previous)
         lab.abandon()  # the hosts stay up: the lock is the running command's, not the lab's
     changes = result.summary.resource_changes or {}
     say(f"up {STACK}: " + ", ".join(f"{n} {op}" for op, n in sorted(changes.items())))

@@ -129,6 +129,7 @@ class Lab:
                     step()
             self.timings["services_s"] = round(sum(self.timings[f"services_{n}_s"] for n, _ in steps), 1)
         self.state.data["timings"] = self.timings
+        self.state.data["ready"] = True  # every phase done: what `resume` may take over
         self.state.save()
 
     def _services(self, plan: LabPlan) -> Services:
@@ -143,8 +144,8 @@ class Lab:
         require_root()
         self._acquire()
         state = State(self.state_dir)
-        if state.data.get("plan") != json.loads(json.dumps(asdict(plan))):  # (as state.json holds it)
-            return False
+        if not state.data.get("ready") or state.data.get("plan") != json.loads(json.dumps(asdict(plan))):
+            return False  # (an `up` interrupted half-way, or another plan's lab; the plan as state.json holds it)
         records = state.data.get("hosts", {})
         addresses = plan.addresses()
         if set(records) != set(addresses) or not all(

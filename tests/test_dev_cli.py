@@ -289,10 +289,10 @@ def test_each_root_built_says_so_with_its_time_and_a_cached_one_says_nothing(roo
     roots.ensure(roots.node_recipe(("nova-compute",)))
     said = capsys.readouterr().err.splitlines()
     assert [re.sub(r"\bin \d+ s$", "in N s", line) for line in said] == [
-        f"[e2e-prereqs] building the base root (trixie) under {roots.ROOTS}/base (minutes, once per recipe)",
-        "[e2e-prereqs] the base root built in N s",
-        f"[e2e-prereqs] building the node root (trixie) under {roots.ROOTS}/node (minutes, once per recipe)",
-        "[e2e-prereqs] the node root built in N s"]
+        f"[lab] building the base root (trixie) under {roots.ROOTS}/base (minutes, once per recipe)",
+        "[lab] the base root built in N s",
+        f"[lab] building the node root (trixie) under {roots.ROOTS}/node (minutes, once per recipe)",
+        "[lab] the node root built in N s"]
     roots.ensure(roots.node_recipe(("nova-compute",)))
     assert capsys.readouterr().err == ""
 
@@ -329,4 +329,4 @@ def test_under_dev_test_the_labs_progress_reaches_the_runners_stderr_as_it_happe
     assert capsys.readouterr().err == "" and timings["quick_s"] == 0.0
     monkeypatch.setenv("NOVA_PROGRESS_TO", str(tmp_path / "gone" / "stderr"))  # the runner has exited
     roots_built_here.ensure(roots_built_here.node_recipe(("nova-compute",)))
-    assert "[e2e-prereqs] the node root built in" in capsys.readouterr().err
+    assert "[lab] the node root built in" in capsys.readouterr().err

@@ -15,14 +15,14 @@ REGION = "RegionOne"
 
 
 class PrereqError(RuntimeError):
-    """A prerequisite could not be set up: the e2e test must fail (never skip) on it."""
+    """Something the lab needs could not be set up (an e2e test that needs the lab fails on it, never skips)."""
 
 
 PROGRESS_AFTER_S = 3  # a step that takes longer is said, with its time
 
 
 def log(msg: str) -> None:
-    print(f"[e2e-prereqs] {msg}", file=sys.stderr, flush=True)
+    print(f"[lab] {msg}", file=sys.stderr, flush=True)
 
 
 def progress(msg: str) -> None:
