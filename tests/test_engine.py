@@ -35,3 +35,22 @@ def test_an_unknown_operation_is_a_usage_error(engine):
     done = subprocess.run([str(PROJECT_ROOT / "venv/bin/python"), "-m", "tools.engine", "apply", "tutorial"],
                           cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "invalid choice: 'apply'" in done.stderr
+
+
+def test_a_stack_without_a_stack_file_is_refused_not_created(engine, tmp_path):
+    """A typo would otherwise make a new, empty stack in the backend and its file in stacks/."""
+    env = {**engine.env, "PULUMI_BACKEND_URL": f"file://{tmp_path}"}
+    done = dev("up", "tutoral", env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: no stack 'tutoral': {PROJECT_ROOT}/stacks/Pulumi.tutoral.yaml does not "
+                                  "exist (stacks: ")
+    assert not (PROJECT_ROOT / "stacks" / "Pulumi.tutoral.yaml").exists() and not list(tmp_path.rglob("*.json"))
+
+
+def test_the_dynamic_providers_find_the_project_from_any_work_dir(tmp_path):
+    """The database provider and the file watches are pickled by reference to components/: the
+    provider host must import them when the stack is read from --work-dir (or the lab's)."""
+    from tools.engine.workspace import engine_env
+    env = engine_env({"PULUMI_CONFIG_PASSPHRASE": "x", "PATH": "/usr/bin", "PYTHONPATH": "/elsewhere"}, tmp_path)
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(PROJECT_ROOT), "/elsewhere"]
+    assert engine_env({"PULUMI_CONFIG_PASSPHRASE": "x", "PATH": "/usr/bin"}, tmp_path)["PYTHONPATH"] == str(PROJECT_ROOT)

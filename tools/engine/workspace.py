@@ -73,6 +73,9 @@ def engine_env(base: Mapping[str, str], tools: Path) -> dict[str, str]:
     env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
     env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
     env["PULUMI_RUNTIME_VIRTUALENV"] = sys.prefix
+    # The dynamic providers (the database's, the file watches) are pickled by reference to this
+    # project's modules: their host imports them whatever the work dir (--work-dir, the lab's).
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *filter(None, [base.get("PYTHONPATH")])])
     if not env.get("PULUMI_CONFIG_PASSPHRASE") and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         raise EngineError("the stacks' secrets are encrypted with a passphrase: set PULUMI_CONFIG_PASSPHRASE_FILE "
                           "(a file only you can read) or PULUMI_CONFIG_PASSPHRASE (the tutorial's is `openstack`)")
