@@ -142,13 +142,13 @@ def openrc(keystone_url: str, password: str) -> str:
             f"export OS_AUTH_URL={keystone_url}\nexport OS_IDENTITY_API_VERSION=3\nexport OS_REGION_NAME={REGION}\n")
 
 
-def next_steps(top: Topology, plan: LabPlan, passphrase_file: Optional[Path]) -> List[str]:
-    """What a person needs next, once the stack is up."""
+def next_steps(top: Topology, plan: LabPlan, passphrase_file: Optional[Path], dashboard_url: str) -> List[str]:
+    """What a person needs next, once the stack is up (`dashboard_url`: the stack's output)."""
     hosts = [f"{name} {address}" for name, address in sorted(plan.addresses().items(), key=lambda kv: kv[1])]
     lines = [f"Your cloud is up: nova {top.release} on {DISTRO}, {top.hypervisors} hypervisor"
              f"{'s' if top.hypervisors > 1 else ''}.",
              "  hosts:      " + ", ".join(str(h).split("/")[0] for h in hosts),
-             f"  dashboard:  http://{plan.nodes[CONTROLLER]}/horizon  (user admin, domain Default; "
+             f"  dashboard:  {dashboard_url}  (user admin, domain Default; "
              f"the password is OS_PASSWORD in {OPENRC})",
              f"  openrc:     {OPENRC}  (root only)",
              "  try:        ./dev lab openstack compute service list",
@@ -266,7 +266,8 @@ def up(top: Topology, say: Callable[[str], None] = print) -> int:
     say(f"up {STACK}: " + ", ".join(f"{n} {op}" for op, n in sorted(changes.items())))
     say(f"(the hosts {hosts_s} s, the program's up {time.monotonic() - deployed:.0f} s)")
     own = env.get("PULUMI_CONFIG_PASSPHRASE_FILE") == str(PASSPHRASE_FILE)
-    for line in next_steps(top, plan, PASSPHRASE_FILE if own else None):
+    dashboard = result.outputs.get("dashboard_url")
+    for line in next_steps(top, plan, PASSPHRASE_FILE if own else None, dashboard.value if dashboard else "(none)"):
         say(line)
     return 0
 

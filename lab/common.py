@@ -26,7 +26,7 @@ INNER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        raise PrereqError("the test hosts need root (namespaces, mounts, a bridge)")
+        raise PrereqError("the lab needs root (namespaces, mounts, a bridge): run it as root")
 
 
 def ensure_tools() -> List[str]:

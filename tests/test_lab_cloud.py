@@ -108,10 +108,10 @@ def test_the_openrc_quotes_the_password_for_sh(tmp_path):
 
 def test_what_a_person_reads_next():
     top = cloud.Topology(hypervisors=1)
-    lines = cloud.next_steps(top, cloud.lab_plan(top), cloud.PASSPHRASE_FILE)
+    lines = cloud.next_steps(top, cloud.lab_plan(top), cloud.PASSPHRASE_FILE, "http://172.31.221.20/")
     text = "\n".join(lines)
     assert lines[0] == "Your cloud is up: nova 2025.1 on debian-13, 1 hypervisor."
-    assert "http://172.31.221.20/horizon" in text and str(cloud.OPENRC) in text
+    assert "  dashboard:  http://172.31.221.20/  (user admin" in text and str(cloud.OPENRC) in text
     for command in ("./dev lab openstack compute service list", "./dev preview lab", "./dev up lab",
                     "./dev lab status", "./dev lab down"):
         assert command in text
