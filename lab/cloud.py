@@ -236,6 +236,9 @@ def up(top: Topology, say: Callable[[str], None] = print) -> int:
         lab.up(plan)
         progress(f"the lab's hosts are up in {time.monotonic() - started:.0f} s")
     write_private(OPENRC, openrc(lab.services.keystone_url, lab.state.secret("keystone_admin")))
+    # the network service's keystone user, as its own chapter would make it: nova's [neutron]
+    # section logs in with it (the stack's neutronPassword), to the lab's stand-in for neutron
+    lab.services.network_user("neutron", lab.state.secret("stack_neutronPassword"))
     stack = select(STACK, env, work_dir=_project())
     secrets_ = stack_secrets(lab.state.secret, lab.key_file.read_text())
     set_config(stack, {**stack_settings(top, {n: h.host_key for n, h in lab.hosts.items()}), **secrets_}, set(secrets_))

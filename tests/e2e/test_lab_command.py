@@ -23,6 +23,7 @@ from tools.plan.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 TOP = cloud.Topology(hypervisors=1)
+TRANSCRIPTS = PROJECT_ROOT / "out" / "e2e" / "lab"  # what `up` printed (out/ is not committed)
 
 
 def dev_lab(env, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
@@ -69,9 +70,14 @@ def test_a_cloud_of_one_s_own(lab_env, timings, engine):
     up = dev_lab(lab_env, "up", "--hypervisors", "1")
     assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
     timings["up_s"] = round(up.seconds, 1)
+    TRANSCRIPTS.mkdir(parents=True, exist_ok=True)
+    (TRANSCRIPTS / "up.txt").write_text(f"$ ./dev lab up --hypervisors 1   # exit 0, {up.seconds:.1f} s\n{up.stdout}")
     lines = up.stdout.splitlines()
     summary = next(line for line in lines if line.startswith("up lab: "))
     assert re.fullmatch(r"up lab: \d+ create", summary), summary
+    parts = re.search(r"^\(the hosts (\d+) s, the program's up (\d+) s\)$", up.stdout, re.M)
+    assert parts, up.stdout[-2000:]
+    timings["hosts_s"], timings["program_up_s"] = float(parts[1]), float(parts[2])
     start = lines.index("Your cloud is up: nova 2025.1 on debian-13, 1 hypervisor.")
     assert lines[start + 1] == ("  hosts:      db-node 172.31.221.10, auth-node 172.31.221.11, image-node 172.31.221.12,"
                                 " controller 172.31.221.20, compute1 172.31.221.21")
