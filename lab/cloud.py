@@ -152,8 +152,8 @@ def next_steps(top: Topology, plan: LabPlan, passphrase_file: Optional[Path], da
              f"the password is OS_PASSWORD in {OPENRC})",
              f"  openrc:     {OPENRC}  (root only)",
              "  try:        ./dev lab openstack compute service list",
-             "              ./dev lab openstack server create --flavor m1.nano --image cirros demo  "
-             "(after creating both)",
+             "              ./dev lab openstack image list   (glance on image-node; instances boot without "
+             "networks: the network service is a stand-in)",
              f"  the stack:  {LAB_PROJECT / 'stacks' / 'Pulumi.lab.yaml'}; change it, then "
              "./dev preview lab and ./dev up lab",
              "  status:     ./dev lab status",
