@@ -1,5 +1,7 @@
 """MariaDB helpers and fixtures for the database provider's tests (registered by conftest.py):
-names unique to each test, dropped afterwards; the server's own view of accounts and grants."""
+names unique to each test, dropped afterwards; the server's own view of accounts and grants.
+Their MariaDB is the machine's own on loopback, which `./dev test` installs from Debian's
+packages when missing and starts (tools/test-services.sh); the e2e lab runs its own in a host."""
 from __future__ import annotations
 
 import secrets
