@@ -7,7 +7,9 @@ session's summary (README's "Your own cloud")."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 import urllib.request
@@ -18,7 +20,7 @@ from lab import cloud
 from lab.lifecycle import Lab
 from lab.node import processes_in
 from tests.e2e.hosts.report import report_timings
-from tests.e2e.instances import boot_and_delete
+from tests.e2e.instances import boot_and_delete, wait_for
 from tools.plan.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -64,6 +66,38 @@ def test_without_the_providers_up_stops_before_making_anything(lab_env, tmp_path
     assert done.returncode == 2, done.stdout + done.stderr
     assert "pulumi plugin install resource command" in done.stderr and "(nothing was created)" in done.stderr
     assert not Lab().state.data.get("hosts")
+
+
+def test_ctrl_c_while_the_hosts_come_up_leaves_what_down_removes(lab_env):
+    """Ctrl-C (SIGINT to the command's process group, as a terminal sends it) once the first
+    host runs: exit 130 naming what to do next; the half-made lab is never taken over (no
+    ready mark), and `./dev lab down` removes it all."""
+    proc = subprocess.Popen([str(PROJECT_ROOT / "dev"), "lab", "up", "--hypervisors", "1"], cwd=PROJECT_ROOT,
+                            env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+    def a_host_runs() -> bool:
+        try:
+            return any(h.get("pid1") for h in Lab().state.data.get("hosts", {}).values())
+        except json.JSONDecodeError:  # (read while the command rewrites it)
+            return False
+    try:
+        wait_for("a host of the lab to run", a_host_runs, timeout=300, interval=0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    assert err.rstrip().endswith("interrupted: `./dev lab up` again resumes, `./dev lab down` removes what was made")
+    lab = Lab()
+    try:
+        assert lab.state.data.get("hosts") and not lab.state.data.get("ready")
+        assert not lab.resume(cloud.lab_plan(TOP))
+    finally:
+        lab.abandon()
+    pidns = [h["pidns"] for h in Lab().state.data["hosts"].values() if h.get("pidns")]
+    down = dev_lab(lab_env, "down", timeout=600)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert all(processes_in(ns) == [] for ns in pidns) and not Lab().state.data.get("hosts")
 
 
 def test_a_cloud_of_one_s_own(lab_env, timings, engine):
