@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from lab.lifecycle import Lab
 from lab.node import processes_in
 from tests.e2e.hosts.report import report_timings
 from tests.e2e.instances import boot_and_delete, wait_for
+from tests.e2e.scenarios.faults.dev_runs import _argv, descendants
 from tools.plan.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -101,14 +103,34 @@ def test_ctrl_c_while_the_hosts_come_up_leaves_what_down_removes(lab_env):
 
 
 def test_a_cloud_of_one_s_own(lab_env, timings, engine):
+    # Ctrl-C once the engine's `up` runs (its first steps, the package installs, under way): the
+    # steps finish, the state is saved, exit 130; the next `./dev lab up` takes over the hosts
+    # and does the rest.
+    started = time.monotonic()
+    first = subprocess.Popen([str(PROJECT_ROOT / "dev"), "lab", "up", "--hypervisors", "1"], cwd=PROJECT_ROOT,
+                             env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        wait_for("the engine's `pulumi up` of the lab stack", lambda: any(
+            argv[:1] and Path(argv[0]).name == "pulumi" and "up" in argv[1:4]
+            for argv in map(_argv, descendants(first.pid))), timeout=900, interval=0.5)
+        time.sleep(20)
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+    out, err = first.communicate(timeout=900)
+    assert first.returncode == 130, out[-3000:] + err[-3000:]
+    assert "error: pulumi up lab failed (interrupted)" in err and "`./dev lab up`" in err, err[-3000:]
+    timings["interrupted_up_s"] = round(time.monotonic() - started, 1)
+
     up = dev_lab(lab_env, "up", "--hypervisors", "1")
     assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
-    timings["up_s"] = round(up.seconds, 1)
+    assert "the lab's hosts are up already" in up.stderr
+    timings["resumed_up_s"] = round(up.seconds, 1)
     TRANSCRIPTS.mkdir(parents=True, exist_ok=True)
-    (TRANSCRIPTS / "up.txt").write_text(f"$ ./dev lab up --hypervisors 1   # exit 0, {up.seconds:.1f} s\n{up.stdout}")
+    (TRANSCRIPTS / "up.txt").write_text(f"$ ./dev lab up --hypervisors 1   # exit 0, {up.seconds:.1f} s (after a Ctrl-C)\n{up.stdout}")
     lines = up.stdout.splitlines()
     summary = next(line for line in lines if line.startswith("up lab: "))
-    assert re.fullmatch(r"up lab: \d+ create", summary), summary
+    assert re.fullmatch(r"up lab: \d+ create, \d+ same", summary), summary  # (what the interrupted up did not do)
     parts = re.search(r"^\(the hosts (\d+) s, the program's up (\d+) s\)$", up.stdout, re.M)
     assert parts, up.stdout[-2000:]
     timings["hosts_s"], timings["program_up_s"] = float(parts[1]), float(parts[2])
