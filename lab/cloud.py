@@ -30,7 +30,9 @@ from components.releases import profile
 from lab.support.common import REGION, PrereqError, progress, write_private
 
 from .common import STATE_DIR
+from .data import MARIADB_PORT, RABBITMQ_PORT, account_host
 from .lifecycle import DB_ADMIN, Lab, LabPlan
+from .services import GLANCE_PORT, KEYSTONE_PORT, NETWORK_PORT
 
 STACK = "lab"
 LAB_PROJECT = STATE_DIR / "project"  # Pulumi.yaml's copy and stacks/Pulumi.lab.yaml
@@ -105,10 +107,10 @@ def stack_settings(top: Topology, host_keys: Mapping[str, str]) -> Dict[str, obj
     def node(name: str) -> Dict[str, str]:
         return {"name": name, "host": nodes[name], "myIp": nodes[name], "hostKey": host_keys[name]}
 
-    subnet_hosts = str(SUBNET.network_address).rsplit(".", 1)[0] + ".%"
     settings = {
         "release": top.release, "distro": DISTRO,
-        "dbHost": top.address(10), "dbAdminUser": DB_ADMIN, "dbAllowedHosts": [subnet_hosts],
+        "dbHost": top.address(10), "dbAdminUser": DB_ADMIN,
+        "dbAllowedHosts": [account_host(ipaddress.ip_interface(lab_plan(top).gateway))],
         "dbDropOnDelete": True,
         "rabbitHost": top.address(10), "rabbitUser": RABBIT_USER,
         "keystoneHost": top.address(11),
@@ -133,13 +135,18 @@ def stack_secrets(secret: Callable[[str], str], ssh_private_key: str) -> Dict[st
     return {f"openstack-nova:{key}": value for key, value in values.items()}
 
 
+def admin_env(keystone_url: str, password: str) -> Dict[str, str]:
+    """The lab's admin as the openstack client reads it (OS_* variables, never argv)."""
+    return {"OS_USERNAME": "admin", "OS_PASSWORD": password, "OS_PROJECT_NAME": "admin",
+            "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default", "OS_AUTH_URL": keystone_url,
+            "OS_IDENTITY_API_VERSION": "3", "OS_REGION_NAME": REGION, "OS_INTERFACE": "public"}
+
+
 def openrc(keystone_url: str, password: str) -> str:
-    """The admin's openrc, as the install guide writes admin-openrc (the password quoted for sh)."""
+    """The admin's openrc, as the install guide writes admin-openrc (each value quoted for sh)."""
     import shlex
-    return ("# the lab's admin (./dev lab): source it where an openstack client runs\n"
-            f"export OS_USERNAME=admin\nexport OS_PASSWORD={shlex.quote(password)}\nexport OS_PROJECT_NAME=admin\n"
-            "export OS_USER_DOMAIN_NAME=Default\nexport OS_PROJECT_DOMAIN_NAME=Default\n"
-            f"export OS_AUTH_URL={keystone_url}\nexport OS_IDENTITY_API_VERSION=3\nexport OS_REGION_NAME={REGION}\n")
+    return "# the lab's admin (./dev lab): source it where an openstack client runs\n" + "".join(
+        f"export {key}={shlex.quote(value)}\n" for key, value in admin_env(keystone_url, password).items())
 
 
 def next_steps(top: Topology, plan: LabPlan, passphrase_file: Optional[Path], dashboard_url: str) -> List[str]:
@@ -283,17 +290,14 @@ def status(say: Callable[[str], None] = print) -> int:
     if not plan:
         say("no lab is up (./dev lab up brings one up)")
         return 1
-    records = lab.state.data.get("hosts", {})
-    ports = {plan.get("db_name"): [("MariaDB", 3306), ("RabbitMQ", 5672)],
-             plan.get("services_name"): [("keystone", 5000), ("network stand-in", 9696)],
-             plan.get("image_name") if plan.get("image") else plan.get("services_name"): [("glance", 9292)]}
-    for name in plan.get("nodes", {}):
+    records, plan = lab.state.data.get("hosts", {}), LabPlan(**plan)
+    ports = {plan.db_name: [("MariaDB", MARIADB_PORT), ("RabbitMQ", RABBITMQ_PORT)],
+             plan.services_name: [("keystone", KEYSTONE_PORT), ("network stand-in", NETWORK_PORT)],
+             plan.image_name if plan.image else plan.services_name: [("glance", GLANCE_PORT)]}
+    for name in plan.nodes:
         ports.setdefault(name, []).append(("sshd", 22))
     down = 0
-    addresses = {name: addr for name, addr in plan.get("nodes", {}).items()}
-    addresses.update({plan["db_name"]: plan["db"]} if plan.get("db") else {})
-    addresses.update({plan["services_name"]: plan["services"]} if plan.get("services") else {})
-    addresses.update({plan["image_name"]: plan["image"]} if plan.get("image") else {})
+    addresses = {name: str(address.ip) for name, address in plan.addresses().items()}
     for name, address in sorted(addresses.items(), key=lambda kv: ipaddress.ip_address(kv[1])):
         alive = pid_alive(records.get(name, {}).get("pid1", 0))
         answers = [f"{what} {'up' if alive and port_open(address, port) else 'DOWN'}" for what, port in ports.get(name, [])]
@@ -328,12 +332,10 @@ def openstack(args: Sequence[str]) -> int:
     plan = lab.state.data.get("plan")
     if not plan or not plan.get("services"):
         raise PrereqError("no lab is up (./dev lab up brings one up)")
-    from .node import Host
-    host = Host(plan["services_name"], ipaddress.ip_interface(f"{plan['services']}/24"), lab.state)
-    env = {"OS_AUTH_URL": f"http://{plan['services']}:5000/v3", "OS_IDENTITY_API_VERSION": "3",
-           "OS_USERNAME": "admin", "OS_PASSWORD": lab.state.secret("keystone_admin"), "OS_PROJECT_NAME": "admin",
-           "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default", "OS_REGION_NAME": REGION,
-           "OS_INTERFACE": "public"}
     from .common import inner_env, nsenter
+    from .node import Host
+    plan = LabPlan(**plan)
+    host = Host(plan.services_name, plan.addresses()[plan.services_name], lab.state)
+    env = admin_env(f"http://{plan.services}:{KEYSTONE_PORT}/v3", lab.state.secret("keystone_admin"))
     done = subprocess.run(nsenter(host.pid, ["openstack", *args]), env=inner_env(env))
     return done.returncode
