@@ -13,6 +13,7 @@ addresses of the bridge through a forwarder. State at a fixed place
 Modules, by concern:
 - common: fixed places and names, the machine's tools, the way into a host (nsenter);
 - roots: the cached root file systems and their recipes;
+- guest: the kernel and initrd nova's instances boot (Debian 13's kernel and busybox), cached;
 - network: the bridge, namespaces and veth pairs;
 - forward.py: the TCP forwarder (a script: the lab runs it as a daemon);
 - node: one host (start, run inside, stop by its PID 1);
