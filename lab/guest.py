@@ -504,7 +504,8 @@ class PrivateApt:
             "Acquire::Languages": "none",
         }
         (home / "apt.conf").write_text("".join(f'{key} "{value}";\n' for key, value in settings.items()))
-        # apt downloads as its sandbox user (_apt) where that user can write
+        # apt fetches as its sandbox user (_apt) where that user can write (its partial
+        # directories it makes so itself; `apt-get download` writes to the working directory)
         home.chmod(0o755)
         try:
             shutil.chown(home / "downloads", user=pwd.getpwnam("_apt").pw_uid)
@@ -605,6 +606,7 @@ def ensure_guest(recipe: GuestRecipe = GUEST) -> Guest:
             if leftover.exists():
                 shutil.rmtree(leftover)
         with tempfile.TemporaryDirectory(dir=GUEST_DIR, prefix=".work-") as work:
+            os.chmod(work, 0o755)  # apt's sandbox user (_apt) fetches into PrivateApt's directories below
             mirrors = roots.machine_mirrors()
             apt = PrivateApt(Path(work) / "apt", roots._sources(*mirrors))
             apt.update()
