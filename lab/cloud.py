@@ -32,15 +32,16 @@ from lab.support.common import REGION, PrereqError, progress, write_private
 from .common import STATE_DIR
 from .data import MARIADB_PORT, RABBITMQ_PORT, account_host
 from .lifecycle import DB_ADMIN, Lab, LabPlan
-from .services import GLANCE_PORT, KEYSTONE_PORT, NETWORK_PORT
+from .networking import NETWORK_PORT, PROVIDER_NETWORK
+from .services import GLANCE_PORT, GUEST_IMAGE, KEYSTONE_PORT
 
 STACK = "lab"
 LAB_PROJECT = STATE_DIR / "project"  # Pulumi.yaml's copy and stacks/Pulumi.lab.yaml
 PASSPHRASE_FILE = STATE_DIR / "passphrase"  # the lab stack's, when the caller sets none
 OPENRC = STATE_DIR / "admin-openrc"
 SUBNET = ipaddress.ip_network("172.31.221.0/24")  # the lab's bridge (the e2e's too: one lab at a time)
-DB, AUTH, IMAGE, CONTROLLER = "db-node", "auth-node", "image-node", "controller"
-# the seed's hosts at .10-.12, the controller at .20, hypervisors from .21
+DB, AUTH, IMAGE, NETWORK, CONTROLLER = "db-node", "auth-node", "image-node", "network-node", "controller"
+# the seed's hosts at .10-.12, the network node at .13, the controller at .20, hypervisors from .21
 FIRST_HYPERVISOR = 21
 MAX_HYPERVISORS = 16  # each a host with libvirt: more than a small machine holds anyway
 DISTRO = "debian-13"  # the hosts' roots are Debian 13 (roots.SUITE)
@@ -48,8 +49,7 @@ RABBIT_USER = "openstack"  # the install guide's
 # The stack's secrets: the lab's own accounts (the program logs in with them) and the program's,
 # each generated once and kept in the lab's state (by these names).
 LAB_SECRETS = {"keystoneAdminPassword": "keystone_admin", "dbAdminPassword": "db_admin", "rabbitPassword": "rabbit"}
-PROGRAM_SECRETS = ("dbPassword", "novaPassword", "neutronPassword", "placementPassword", "placementDbPassword",
-                   "metadataSecret")
+PROGRAM_SECRETS = ("dbPassword", "novaPassword", "placementPassword", "placementDbPassword")
 
 
 def releases() -> List[str]:
@@ -93,10 +93,11 @@ def lab_plan(top: Topology) -> LabPlan:
     if release.packaging.dashboard:
         packages += release.packaging.dashboard.packages
     return LabPlan(gateway=f"{SUBNET.network_address + 1}/{SUBNET.prefixlen}", nodes=top.nodes(),
-                   db=top.address(10), services=top.address(11), image=top.address(12),
+                   db=top.address(10), services=top.address(11), image=top.address(12), network=top.address(13),
                    node_packages=tuple(packages), hypervisors=tuple(top.hypervisor_names),
                    hypervisor_packages=release.packaging.compute_packages, rabbit_user=RABBIT_USER,
-                   placement=False, browser=False, db_name=DB, services_name=AUTH, image_name=IMAGE)
+                   placement=False, browser=False, db_name=DB, services_name=AUTH, image_name=IMAGE,
+                   network_name=NETWORK)
 
 
 def stack_settings(top: Topology, host_keys: Mapping[str, str]) -> Dict[str, object]:
@@ -126,10 +127,12 @@ def stack_settings(top: Topology, host_keys: Mapping[str, str]) -> Dict[str, obj
     return {f"openstack-nova:{key}": value for key, value in settings.items()}
 
 
-def stack_secrets(secret: Callable[[str], str], ssh_private_key: str) -> Dict[str, str]:
+def stack_secrets(secret: Callable[[str], str], ssh_private_key: str, networking: Mapping[str, str]) -> Dict[str, str]:
     """The `lab` stack's secrets (full keys), from the lab's state (`secret(name)` generates a
-    value once and keeps it) and the lab's client key (the program's SSH to every node)."""
+    value once and keeps it), the lab's client key (the program's SSH to every node) and what the
+    lab's neutron gives nova (`networking`: neutronPassword, metadataSecret)."""
     values = {key: secret(name) for key, name in LAB_SECRETS.items()}
+    values.update(networking)
     values.update({key: secret(f"stack_{key}") for key in PROGRAM_SECRETS})
     values["sshPrivateKey"] = ssh_private_key
     return {f"openstack-nova:{key}": value for key, value in values.items()}
@@ -159,8 +162,12 @@ def next_steps(top: Topology, plan: LabPlan, passphrase_file: Optional[Path], da
              f"the password is OS_PASSWORD in {OPENRC})",
              f"  openrc:     {OPENRC}  (root only)",
              "  try:        ./dev lab openstack compute service list",
-             "              ./dev lab openstack image list   (glance on image-node; instances boot without "
-             "networks: the network service is a stand-in)",
+             "              ./dev lab openstack network agent list   (neutron on network-node)",
+             "              ./dev lab openstack flavor create --ram 128 --disk 1 --vcpus 1 m1.lab",
+             f"              ./dev lab openstack server create --image {GUEST_IMAGE} --flavor m1.lab "
+             f"--network {PROVIDER_NETWORK} --wait first",
+             "              ./dev lab openstack console log show first   (the guest's DHCP address and its "
+             "instance id from the metadata service)",
              f"  the stack:  {LAB_PROJECT / 'stacks' / 'Pulumi.lab.yaml'}; change it, then "
              "./dev preview lab and ./dev up lab",
              "  status:     ./dev lab status",
@@ -243,11 +250,9 @@ def up(top: Topology, say: Callable[[str], None] = print) -> int:
         lab.up(plan)
         progress(f"the lab's hosts are up in {time.monotonic() - started:.0f} s")
     write_private(OPENRC, openrc(lab.services.keystone_url, lab.state.secret("keystone_admin")))
-    # the network service's keystone user, as its own chapter would make it: nova's [neutron]
-    # section logs in with it (the stack's neutronPassword), to the lab's stand-in for neutron
-    lab.services.network_user("neutron", lab.state.secret("stack_neutronPassword"))
     stack = select(STACK, env, work_dir=_project())
-    secrets_ = stack_secrets(lab.state.secret, lab.key_file.read_text())
+    secrets_ = stack_secrets(lab.state.secret, lab.key_file.read_text(), {
+        "neutronPassword": lab.networking.password, "metadataSecret": lab.networking.metadata_secret})
     set_config(stack, {**stack_settings(top, {n: h.host_key for n, h in lab.hosts.items()}), **secrets_}, set(secrets_))
     hosts_s = round(time.monotonic() - started)
     progress("the lab stack's settings written; `pulumi up` of it")
@@ -292,8 +297,10 @@ def status(say: Callable[[str], None] = print) -> int:
         return 1
     records, plan = lab.state.data.get("hosts", {}), LabPlan(**plan)
     ports = {plan.db_name: [("MariaDB", MARIADB_PORT), ("RabbitMQ", RABBITMQ_PORT)],
-             plan.services_name: [("keystone", KEYSTONE_PORT), ("network stand-in", NETWORK_PORT)],
+             plan.services_name: [("keystone", KEYSTONE_PORT)],
              plan.image_name if plan.image else plan.services_name: [("glance", GLANCE_PORT)]}
+    if plan.networked:
+        ports[plan.network_name] = [("neutron", NETWORK_PORT)]
     for name in plan.nodes:
         ports.setdefault(name, []).append(("sshd", 22))
     down = 0

@@ -24,6 +24,15 @@ TOOLS = {"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux", "mo
 INNER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def kvm_runs_unmodified_guests() -> bool:
+    """/dev/kvm is there and backed by hardware virtualisation (kvm_intel, kvm_amd). Where the
+    machine's only KVM is PVM (kvm_pvm: KVM without hardware support, for guests built for it),
+    Debian's kernel stops at its first instruction PVM cannot emulate ("KVM internal error ...
+    emulation failure"), so the lab's hypervisors get no /dev/kvm there and run their guests
+    with QEMU's emulation (the program's detection then chooses qemu)."""
+    return Path("/dev/kvm").exists() and any(Path(f"/sys/module/{m}").is_dir() for m in ("kvm_intel", "kvm_amd"))
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         raise PrereqError("the lab needs root (namespaces, mounts, a bridge): run it as root")

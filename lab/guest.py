@@ -562,6 +562,22 @@ def _builder_source() -> str:
     return Path(__file__).read_text()
 
 
+BOOT_FLAG_AT, SETUP_MAGIC_AT = 0x1FE, 0x202  # the x86 boot protocol's boot_flag and "HdrS"
+
+
+def without_boot_flag(kernel: bytes) -> bytes:
+    """The bzImage with its boot_flag (0xAA55 at byte 510) zeroed. nova's image safety check
+    reads that flag as an MBR's signature, and the setup header in front of it as a partition
+    table with invalid entries ("Safety check mbr on gpt failed"): it refuses the kernel where it
+    inspects it, a block live migration's destination (nova fetches kernels there with the deep
+    inspection, not at boot). QEMU's loader, which boots nova's kernels, reads only the "HdrS"
+    magic of the boot protocol; the flag is a boot sector's, for loaders of old."""
+    if kernel[SETUP_MAGIC_AT:SETUP_MAGIC_AT + 4] != b"HdrS" or kernel[BOOT_FLAG_AT:BOOT_FLAG_AT + 2] != b"\x55\xaa":
+        raise PrereqError("the guest's kernel is not a bzImage (no HdrS magic and boot flag where the x86 boot "
+                          "protocol puts them)")
+    return kernel[:BOOT_FLAG_AT] + b"\0\0" + kernel[BOOT_FLAG_AT + 2:]
+
+
 def _one(paths: Sequence[Path], what: str) -> Path:
     if len(paths) != 1:
         raise PrereqError(f"the guest's packages: expected one {what}, found {[str(p) for p in paths]}")
@@ -580,7 +596,7 @@ def _build(recipe: GuestRecipe, debs: Mapping[str, Path], unpacked: Path, target
     wanted = modules_to_load((unpacked / f"boot/config-{version}").read_text(), recipe.drivers)
     modules_dep, images = _module_images(module_dir, wanted)
     load_order = modules_for(wanted, modules_dep)
-    shutil.copyfile(unpacked / f"boot/vmlinuz-{version}", target / "vmlinuz")
+    (target / "vmlinuz").write_bytes(without_boot_flag((unpacked / f"boot/vmlinuz-{version}").read_bytes()))
     archive = cpio_newc(initrd_entries(busybox.read_bytes(), images, load_order))
     (target / "initrd.img").write_bytes(gzip.compress(archive, compresslevel=9, mtime=0))
     return {"kernel_version": version, "modules": load_order,

@@ -27,14 +27,17 @@ from lab.support.processes import pid_alive, port_open, signal_quietly, start_da
 from lab.support.state import State
 
 from . import network, roots
-from .common import STATE_DIR, ensure_tools, require_root
+from .guest import Guest, ensure_guest
+from .common import STATE_DIR, ensure_tools, kvm_runs_unmodified_guests, require_root
 from .data import DataHost, account_host
+from .networking import Networking
 from .node import Host, _pidns
 from .services import DB_PREFIX, Services
 
 SERVICES_HOST = "e2e-services"
 DB_HOST = "e2e-db"
 IMAGE_HOST = "e2e-images"
+NETWORK_HOST = "e2e-network"
 DB_ADMIN = DB_PREFIX + "admin"  # the program's dbAdminUser in a lab
 FORWARDER = Path(__file__).with_name("forward.py")
 
@@ -46,8 +49,10 @@ class LabPlan:
     db: str  # the db host's address: MariaDB and RabbitMQ
     services: Optional[str] = None  # the services host's address: keystone (None: no services host)
     image: Optional[str] = None  # the image host's address: glance (None: on the services host)
+    network: Optional[str] = None  # the network node's address: neutron (None: no network service)
     node_packages: Tuple[str, ...] = ()  # kept in the nodes' apt cache
-    hypervisors: Tuple[str, ...] = ()  # nodes (of `nodes`) on the hypervisor root, /dev/kvm bound in, libvirtd up
+    hypervisors: Tuple[str, ...] = ()  # nodes (of `nodes`) on the hypervisor root, libvirtd up, /dev/kvm bound
+    # in where it runs unmodified guests (common.kvm_runs_unmodified_guests)
     hypervisor_packages: Tuple[str, ...] = ()  # kept in the hypervisors' apt cache
     rabbit_user: str = "nova-e2e-hosts"
     placement: bool = True  # the services host serves placement (False: the program deploys it)
@@ -55,15 +60,33 @@ class LabPlan:
     db_name: str = DB_HOST  # the hosts' names (the seed's: db-node, auth-node, image-node)
     services_name: str = SERVICES_HOST
     image_name: str = IMAGE_HOST
+    network_name: str = NETWORK_HOST
 
     def addresses(self) -> Dict[str, ipaddress.IPv4Interface]:
         prefix = ipaddress.ip_interface(self.gateway).network.prefixlen
         named = dict(self.nodes, **{self.db_name: self.db})
         named.update({self.services_name: self.services} if self.services else {})
         named.update({self.image_name: self.image} if self.services and self.image else {})
-        if len(named) != len(self.nodes) + 1 + bool(self.services) + bool(self.services and self.image):
+        named.update({self.network_name: self.network} if self.services and self.network else {})
+        if len(named) != len(self.nodes) + 1 + bool(self.services) + bool(self.services and self.image) + \
+                bool(self.services and self.network):
             raise PrereqError(f"the lab's host names must differ: {sorted(named)}")
+        if len(set(named.values())) != len(named):
+            raise PrereqError(f"the lab's host addresses must differ: {sorted(named.items())}")
         return {name: ipaddress.ip_interface(f"{addr}/{prefix}") for name, addr in named.items()}
+
+    @property
+    def controller(self) -> str:
+        """The node that is no hypervisor (nova's APIs, the metadata API neutron proxies to)."""
+        others = [name for name in self.nodes if name not in self.hypervisors]
+        if len(others) != 1:
+            raise PrereqError(f"the lab's nodes must be one controller and its hypervisors: {sorted(self.nodes)}")
+        return others[0]
+
+    @property
+    def networked(self) -> bool:
+        """The lab runs neutron (a network node, and its agent on every hypervisor)."""
+        return bool(self.services and self.network)
 
 
 @dataclass
@@ -73,6 +96,7 @@ class Lab:
     hosts: Dict[str, Host] = field(default_factory=dict)
     services: Optional[Services] = None
     data: Optional[DataHost] = None
+    networking: Optional[Networking] = None
     installed_on_machine: List[str] = field(default_factory=list)
     _lock: Optional[int] = None
 
@@ -95,7 +119,11 @@ class Lab:
             node_root = self._root(roots.node_recipe(plan.node_packages))
             db_root = self._root(roots.DB)
             services_root = self._root(roots.SERVICES) if plan.services else None
+            network_root = self._root(roots.NETWORK) if plan.networked else None
             hypervisor_root = self._root(roots.hypervisor_recipe(plan.hypervisor_packages)) if plan.hypervisors else None
+            guest = ensure_guest() if plan.networked else None
+            if guest:
+                self.timings["root_guest_s"] = guest.seconds_built
         with timed(self.timings, "network_s"):
             network.create_bridge(self.state, gateway)
             mirrors = self._forward(gateway)
@@ -105,10 +133,17 @@ class Lab:
             etc_hosts = _etc_hosts(gateway, mirrors, addresses)
             for index, (name, address) in enumerate(sorted(addresses.items())):
                 host = self.hosts[name] = Host(name, address, self.state)
+                network_node = plan.networked and name == plan.network_name
                 lower = (services_root if name in (plan.services_name, plan.image_name) else
-                         db_root if name == plan.db_name else hypervisor_root if name in plan.hypervisors else node_root)
-                host.start(lower, network.add_host(self.state, name, index, address), etc_hosts, key,
-                           devices=("kvm",) if name in plan.hypervisors else ())
+                         network_root if network_node else db_root if name == plan.db_name else
+                         hypervisor_root if name in plan.hypervisors else node_root)
+                # neutron's provider network: a second port on the bridge for its agents' hosts
+                provider = plan.networked and (network_node or name in plan.hypervisors)
+                # kvm: a hypervisor's guests; net/tun: their tap devices, and Open vSwitch's
+                # internal ports (its userspace datapath serves them as tap devices)
+                devices = ("kvm",) if name in plan.hypervisors and kvm_runs_unmodified_guests() else ()
+                host.start(lower, network.add_host(self.state, name, index, address, provider=provider), etc_hosts, key,
+                           devices=devices + (("net/tun",) if provider else ()))
             for name in plan.hypervisors:
                 with timed(self.timings, "libvirt_s"):
                     self.hosts[name].start_libvirt()
@@ -121,7 +156,9 @@ class Lab:
             data.ensure_rabbit_user(plan.rabbit_user, self.state.secret("rabbit"))
         if plan.services:
             svc = self.services = self._services(plan)
-            steps = [("keystone", svc.keystone), ("glance", svc.glance), ("network", svc.network)]
+            steps = [("keystone", svc.keystone), ("glance", svc.glance)]
+            steps += [("network", self.networking.start)] if self._networking(plan) else []
+            steps += [("guest", lambda: self._upload_guest(guest))] if guest else []
             steps += [("browser", svc.browser)] if plan.browser else []
             steps += [("placement", svc.placement)] if plan.placement else []
             for name, step in steps:
@@ -131,6 +168,23 @@ class Lab:
         self.state.data["timings"] = self.timings
         self.state.data["ready"] = True  # every phase done: what `resume` may take over
         self.state.save()
+
+    def _upload_guest(self, guest: Guest) -> None:
+        self.state.data["guest_image"] = self.services.guest_image(guest)
+        self.state.save()
+
+    @property
+    def guest_image(self) -> str:
+        """glance's id of the lab's guest (a networked lab's: guest.py), "" when it has none."""
+        return self.state.data.get("guest_image", "")
+
+    def _networking(self, plan: LabPlan) -> Optional[Networking]:
+        if plan.networked:
+            self.networking = Networking(self.state, self.hosts[plan.network_name],
+                                         [self.hosts[name] for name in plan.hypervisors], self.data, self.services,
+                                         plan.rabbit_user, str(self.hosts[plan.controller].address.ip),
+                                         ipaddress.ip_interface(plan.gateway))
+        return self.networking
 
     def _services(self, plan: LabPlan) -> Services:
         gateway = ipaddress.ip_interface(plan.gateway)
@@ -155,6 +209,7 @@ class Lab:
         self.hosts = {name: Host(name, address, state) for name, address in addresses.items()}
         self.data = DataHost(self.hosts[plan.db_name], account_host(ipaddress.ip_interface(plan.gateway)))
         self.services = self._services(plan) if plan.services else None
+        self._networking(plan)
         self.timings.update(state.data.get("timings", {}))
         return True
 
@@ -227,7 +282,10 @@ class Lab:
             db_admin_user=DB_ADMIN, db_admin_password=self.state.secret("db_admin"),
             state_dir=str(self.state.dir), placement_url=svc.placement_url if svc and plan["placement"] else "",
             ssh_private_key_file=str(self.key_file), timings=self.timings, webdriver_url=svc.webdriver_url if svc else "",
-            known_hosts_file=str(self.known_hosts), node=node, glance_url=svc.glance_url if svc else "")
+            known_hosts_file=str(self.known_hosts), node=node, glance_url=svc.glance_url if svc else "",
+            network_url=self.networking.url if self.networking else "",
+            neutron_password=self.networking.password if self.networking else "",
+            metadata_secret=self.networking.metadata_secret if self.networking else "")
 
     # -- down -------------------------------------------------------------------------------------
     def down(self) -> None:
@@ -264,7 +322,7 @@ class Lab:
             path.unlink(missing_ok=True)
         state.data = {"timings": state.data.get("timings", {})}
         state.save()
-        self.hosts, self.services, self.data = {}, None, None
+        self.hosts, self.services, self.data, self.networking = {}, None, None, None
         if errors:
             raise PrereqError("teardown of the test hosts incomplete:\n" + "\n".join(errors))
 

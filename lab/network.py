@@ -52,8 +52,11 @@ def create_bridge(state: State, gateway: ipaddress.IPv4Interface) -> None:
     run(["ip", "link", "set", BRIDGE, "up"], what="ip link set up (bridge)")
 
 
-def add_host(state: State, host: str, index: int, address: ipaddress.IPv4Interface) -> str:
-    """A namespace for `host` with `eth0` at `address` on the bridge; returns its name."""
+def add_host(state: State, host: str, index: int, address: ipaddress.IPv4Interface, provider: bool = False) -> str:
+    """A namespace for `host` with `eth0` at `address` on the bridge; returns its name. With
+    `provider`, also `eth1` on the bridge, with no address: the interface neutron's flat provider
+    network takes over (its Linux bridge agent enslaves it to the network's bridge, which would
+    cut the host's own traffic on eth0)."""
     ns, veth = netns_name(host), f"nve{index}"
     state.mark_created("netns", ns)
     if ns in _netns():
@@ -65,6 +68,12 @@ def add_host(state: State, host: str, index: int, address: ipaddress.IPv4Interfa
     run(["ip", "link", "set", veth, "master", BRIDGE, "up"], what="veth on the bridge")
     run(["ip", "-n", ns, "addr", "add", str(address), "dev", "eth0"], what=f"address {address}")
     run(["ip", "-n", ns, "link", "set", "eth0", "up"], what="eth0 up")
+    if provider:
+        state.mark_created("veths", f"nvp{index}")
+        run(["ip", "link", "add", f"nvp{index}", "type", "veth", "peer", "name", "eth1", "netns", ns],
+            what="ip link add (provider veth)")
+        run(["ip", "link", "set", f"nvp{index}", "master", BRIDGE, "up"], what="provider veth on the bridge")
+        run(["ip", "-n", ns, "link", "set", "eth1", "up"], what="eth1 up")
     return ns
 
 

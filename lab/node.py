@@ -35,8 +35,8 @@ mount -t tmpfs -o mode=0755,size=256m tmpfs "$m/run"
 mount -t tmpfs -o mode=1777 tmpfs "$m/tmp"
 mount -t tmpfs -o mode=0755,size=1m tmpfs "$m/dev"
 for n in null zero full random urandom tty; do touch "$m/dev/$n"; mount --bind "/dev/$n" "$m/dev/$n"; done
-for n in $devices; do if [ -c "/dev/$n" ]; then touch "$m/dev/$n"; mount --bind "/dev/$n" "$m/dev/$n"; fi; done
-mkdir "$m/dev/pts" "$m/dev/shm" "$m/run/lock" "$m/run/sshd"
+for n in $devices; do if [ -c "/dev/$n" ]; then mkdir -p "$(dirname "$m/dev/$n")"; touch "$m/dev/$n"; mount --bind "/dev/$n" "$m/dev/$n"; fi; done
+mkdir -p "$m/dev/pts" "$m/dev/shm" "$m/run/lock" "$m/run/sshd"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$m/dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs "$m/dev/shm"
 ln -s pts/ptmx "$m/dev/ptmx"
@@ -127,7 +127,8 @@ class Host:
     # -- start and stop -----------------------------------------------------------------------
     def start(self, lower: Path, netns: str, etc_hosts: str, authorized_key: str, devices: Sequence[str] = ()) -> None:
         """`devices`: the machine's character devices bound into the host when it has them
-        (a hypervisor's kvm: without it the host is a machine without virtualisation)."""
+        (a hypervisor's kvm: without it the host is a machine without virtualisation; its
+        net/tun: libvirt makes each guest's tap device with it)."""
         upper, work, merged = self.dir / "upper", self.dir / "work", self.dir / "root"
         self.state.mark_created("host_dirs", str(self.dir))
         for d in (upper, work, merged):

@@ -196,12 +196,26 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 """
 HYPERVISOR_PACKAGES = ("libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "qemu-utils")
+# The networking chapter's compute-node part with Open vSwitch (networking.py says why not Linux
+# bridges): Open vSwitch and neutron's agent for it; ethtool sets the provider port's offloads.
+L2_AGENT_PACKAGES = ("neutron-openvswitch-agent", "openvswitch-switch", "ethtool", "iptables")
+# neutron's debconf questions, all no: the lab configures neutron itself (networking.py)
+NEUTRON_PRESEED = (
+    "neutron-common neutron/configure_db boolean false",
+    "neutron-common neutron/configure_rabbit boolean false",
+    "neutron-common neutron/configure_ksat boolean false",
+    "neutron-common neutron/configure_nova boolean false",
+    "neutron-api neutron/configure_api-endpoint boolean false",
+    "neutron-metadata-agent neutron-metadata/configure boolean false",
+)
 
 
 def hypervisor_recipe(packages: Tuple[str, ...]) -> Recipe:
-    """A hypervisor of the program: libvirt and QEMU installed and configured for a host; the
-    release's compute packages in apt's cache (the program's package step installs them)."""
-    return Recipe("hypervisor", packages=HYPERVISOR_PACKAGES, appends=(("/etc/libvirt/qemu.conf", QEMU_CONF), ("/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF)),
+    """A hypervisor of the program: libvirt and QEMU installed and configured for a host, and
+    neutron's Open vSwitch agent (the lab's network service; started by the lab); the release's
+    compute packages in apt's cache (the program's package step installs them)."""
+    return Recipe("hypervisor", packages=HYPERVISOR_PACKAGES + L2_AGENT_PACKAGES, preseed=NEUTRON_PRESEED,
+                  appends=(("/etc/libvirt/qemu.conf", QEMU_CONF), ("/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF)),
                   download=tuple(sorted(packages)), parent=BASE)
 
 
@@ -236,3 +250,15 @@ SERVICES = Recipe(
 # The db host (data.py): MariaDB and RabbitMQ, as the install guide's controller installs them.
 # Installing starts neither (policy-rc.d); the lab starts them with their init scripts.
 DB = Recipe("db", packages=("mariadb-server", "rabbitmq-server"), parent=BASE)
+
+# The network node (networking.py): the networking chapter's controller and network-node parts
+# on one host: neutron's API (uwsgi), RPC server and periodic workers, the Open vSwitch, DHCP and
+# metadata agents, with the tools they drive (Open vSwitch, dnsmasq, haproxy).
+NETWORK = Recipe(
+    "network",
+    packages=("neutron-api", "neutron-rpc-server", "neutron-periodic-workers", "neutron-dhcp-agent",
+              "neutron-metadata-agent", *L2_AGENT_PACKAGES, "dnsmasq-base", "haproxy",
+              "python3-pymysql", "python3-openstackclient"),
+    preseed=NEUTRON_PRESEED,
+    parent=BASE,
+)

@@ -10,18 +10,22 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from lab.support.common import REGION
-from lab.support.identity import Keystone, wait_http
+from lab.support.identity import Glance, Keystone, wait_http
 from lab.support.ini import set_ini, uwsgi_ini
 from lab.support.state import State
 
 from .data import DataHost
+from .guest import Guest
 from .node import Host
 
 UWSGI = "/usr/bin/uwsgi_python3"
-KEYSTONE_PORT, PLACEMENT_PORT, GLANCE_PORT, WEBDRIVER_PORT, NETWORK_PORT = 5000, 8778, 9292, 9515, 9696
-NETWORK_STUB = Path(__file__).with_name("network_stub.py")
+KEYSTONE_PORT, PLACEMENT_PORT, GLANCE_PORT, WEBDRIVER_PORT = 5000, 8778, 9292, 9515
 DB_PREFIX = "nova_e2e_hosts_"  # every database and account of a lab (the stack's too)
 LAB_DB_PREFIX = DB_PREFIX + "lab_"  # the services host's own
+GUEST_IMAGE = "lab-guest"  # glance's name of the lab's guest (guest.py)
+# The guest's root disk: 1 MiB with no boot signature (nova's format inspector refuses an MBR
+# whose partition table is empty: "Image does not pass safety check"); it boots from its initrd.
+BLANK_DISK = b"openstack-nova lab guest: a blank disk\n".ljust(1024 * 1024, b"\0")
 SERVICE_ROLES = ("admin", "service")  # 2025.1's guide: services hold `service` for service tokens
 # placement's Debian uwsgi options that keystone's lack (chunked input, one request per connection)
 PLACEMENT_UWSGI = ("socket-timeout = 10\nhttp-auto-chunked = true\nhttp-chunked-input = true\nhttp-raw-body = true\n"
@@ -41,7 +45,6 @@ class Services:
         self.placement_url = f"http://{self.address}:{PLACEMENT_PORT}"
         self.glance_url = f"http://{self.image_host.address.ip}:{GLANCE_PORT}"
         self.webdriver_url = f"http://{self.address}:{WEBDRIVER_PORT}"
-        self.network_url = f"http://{self.address}:{NETWORK_PORT}"
 
     def _database(self, service: str) -> str:
         """The service's database and account (created, recorded); its connection URL."""
@@ -142,27 +145,34 @@ class Services:
         wait_http(f"{self.glance_url}/", ok=[200, 300], timeout=180,
                   logfile=host.path("/var/log/glance/glance-api.log"))
 
+    def guest_image(self, guest: Guest) -> str:
+        """The lab's guest in glance, as cirros' "uec" images are: its kernel (aki) and initrd
+        (ari) as images of their own, and a machine image naming them (kernel_id, ramdisk_id) with
+        the command line that puts its console on the serial port nova logs (os_command_line).
+        The machine image's disk is a blank one (the guest runs from its initrd). Public, named
+        GUEST_IMAGE; kept while its `lab_guest_digest` is the guest's, else replaced. Returns
+        the machine image's id."""
+        glance = Glance(self.glance_url, self.admin().token)
+        current = [i for i in glance.images(GUEST_IMAGE) if i.get("lab_guest_digest") == guest.digest]
+        if current:
+            return current[0]["id"]
+        for name in (GUEST_IMAGE, f"{GUEST_IMAGE}-kernel", f"{GUEST_IMAGE}-initrd"):
+            for stale in glance.images(name):
+                glance.delete(stale["id"])
+        common = {"visibility": "public", "lab_guest_digest": guest.digest}
+        kernel = glance.upload({"name": f"{GUEST_IMAGE}-kernel", "disk_format": "aki", "container_format": "aki",
+                                **common}, guest.kernel.read_bytes())
+        initrd = glance.upload({"name": f"{GUEST_IMAGE}-initrd", "disk_format": "ari", "container_format": "ari",
+                                **common}, guest.initrd.read_bytes())
+        # (os_shutdown_timeout: a cold migration or resize asks the guest to shut down and waits,
+        # 60 s by default; busybox's init does not answer ACPI)
+        return glance.upload({"name": GUEST_IMAGE, "disk_format": "raw", "container_format": "bare",
+                              "kernel_id": kernel, "ramdisk_id": initrd, "os_command_line": "console=ttyS0",
+                              "os_shutdown_timeout": "5", **common}, BLANK_DISK)
+
     def browser(self) -> None:
         """chromedriver on the services host's address, accepting only the machine's gateway
         (the test's selenium); it starts a headless chromium per session."""
         self._daemon("chromedriver", ["--exec", "/usr/bin/chromedriver", "--", f"--port={WEBDRIVER_PORT}",
                                       f"--allowed-ips={self.gateway}", "--log-path=/var/log/chromedriver.log"],
                      f"{self.webdriver_url}/status", "/var/log/chromedriver.log")
-
-    def network(self) -> None:
-        """The network service's place in the catalog, held by a stand-in that answers "no ports,
-        no security groups" (network_stub.py): nova's API asks neutron when it shows or deletes a
-        server, and this project deploys no network service. Its user is the test's to create
-        (with the stack's neutronPassword)."""
-        self.host.write("/usr/local/sbin/nova-e2e-network-stub", NETWORK_STUB.read_text(), mode=0o755)
-        log = "/var/log/nova-e2e-network-stub.log"
-        self._daemon("network-stub", ["--startas", "/bin/sh", "--", "-c",
-                                      f"exec python3 /usr/local/sbin/nova-e2e-network-stub {self.address} {NETWORK_PORT}"
-                                      f" >>{log} 2>&1"], f"{self.network_url}/", log)
-        ks = self.admin()
-        ks.ensure_endpoints(ks.ensure_service("neutron", "network", "Network (a stand-in: no ports)"),
-                            self.network_url, REGION)
-
-    def network_user(self, name: str, password: str) -> None:
-        """The network service's keystone user, as its own chapter of the guide would make it."""
-        self._service_user(self.admin(), name, password)

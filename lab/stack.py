@@ -32,7 +32,9 @@ def stack_values(stack: str, overrides: Optional[Dict[str, Any]] = None) -> Dict
 def lab_plan(stack: str) -> LabPlan:
     """dbHost (= rabbitHost) is the db host (MariaDB and RabbitMQ); keystoneHost the services
     host; every node of the stack (controller, hypervisors) a host of its own, named as the node.
-    The machine takes the subnet's first address (the gateway); the hosts' must differ from it."""
+    The machine takes the subnet's first address (the gateway); the hosts' must differ from it.
+    neutron's network node, which the stack does not name (nova finds neutron in keystone's
+    catalog), takes the address after the highest of them."""
     v = stack_values(stack)
     if v["rabbitHost"] not in ("", v["dbHost"]):
         raise PrereqError(f"stack {stack}: rabbitHost must be dbHost (the db host runs MariaDB and RabbitMQ)")
@@ -50,7 +52,9 @@ def lab_plan(stack: str) -> LabPlan:
     packages = release.packaging.packages + (release.packaging.placement_packages if deploys_placement else ())
     if (v.get("dashboard") or {}).get("enabled") and release.packaging.dashboard:
         packages += release.packaging.dashboard.packages
-    return LabPlan(gateway=str(gateway), nodes=nodes, db=v["dbHost"], services=v["keystoneHost"], node_packages=tuple(packages),
+    network = max(ipaddress.ip_address(a) for a in [*nodes.values(), v["dbHost"], v["keystoneHost"]]) + 1
+    return LabPlan(gateway=str(gateway), nodes=nodes, db=v["dbHost"], services=v["keystoneHost"], network=str(network),
+                   node_packages=tuple(packages),
                    rabbit_user=v["rabbitUser"], placement=release.release.needs_placement and not deploys_placement,
                    hypervisors=tuple(h["name"] for h in v.get("hypervisors") or []),
                    hypervisor_packages=release.packaging.compute_packages)

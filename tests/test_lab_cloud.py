@@ -32,10 +32,11 @@ def test_the_seed_s_nodes_each_a_host_on_the_lab_s_subnet():
     plan = cloud.lab_plan(cloud.Topology(hypervisors=3))
     addresses = {name: str(a.ip) for name, a in plan.addresses().items()}
     assert addresses == {"db-node": "172.31.221.10", "auth-node": "172.31.221.11", "image-node": "172.31.221.12",
-                         "controller": "172.31.221.20", "compute1": "172.31.221.21", "compute2": "172.31.221.22",
+                         "network-node": "172.31.221.13", "controller": "172.31.221.20", "compute1": "172.31.221.21", "compute2": "172.31.221.22",
                          "compute3": "172.31.221.23"}
     assert plan.gateway == "172.31.221.1/24"
     assert plan.hypervisors == ("compute1", "compute2", "compute3")
+    assert plan.networked and plan.controller == "controller"  # (neutron's metadata agent asks it)
     assert "nova-compute" in plan.hypervisor_packages and "nova-api" in plan.node_packages
     assert not plan.placement and not plan.browser  # the program deploys placement; no test browser
     assert plan.rabbit_user == "openstack"
@@ -66,7 +67,8 @@ def test_flags_refused_before_anything_is_made():
 def test_the_lab_stack_passes_the_cli_s_rules_and_the_program_deploys_every_node(tmp_path):
     top = cloud.Topology(hypervisors=2)
     keys = {name: host_key() for name in ["controller", *top.hypervisor_names]}
-    secrets = cloud.stack_secrets(lambda name: f"s3cr'et {name}", private_key())
+    secrets = cloud.stack_secrets(lambda name: f"s3cr'et {name}", private_key(),
+                                  {"neutronPassword": "n$'", "metadataSecret": "m%;"})
     path = tmp_path / "Pulumi.lab.yaml"
     path.write_text(yaml.safe_dump({"config": cloud.stack_settings(top, keys)}))
     config, secret_keys = stack_config("lab", secrets=secrets, path=path)
@@ -85,11 +87,15 @@ def test_the_lab_stack_passes_the_cli_s_rules_and_the_program_deploys_every_node
 
 def test_each_secret_comes_from_the_lab_s_state_once_and_none_is_plain():
     asked = []
-    secrets = cloud.stack_secrets(lambda name: asked.append(name) or f"value-of-{name}", "KEY")
+    secrets = cloud.stack_secrets(lambda name: asked.append(name) or f"value-of-{name}", "KEY",
+                                  {"neutronPassword": "of-neutron", "metadataSecret": "of-metadata"})
     assert secrets["openstack-nova:keystoneAdminPassword"] == "value-of-keystone_admin"  # the lab's keystone
     assert secrets["openstack-nova:dbAdminPassword"] == "value-of-db_admin"
     assert secrets["openstack-nova:rabbitPassword"] == "value-of-rabbit"
     assert secrets["openstack-nova:novaPassword"] == "value-of-stack_novaPassword"
+    # neutron is the lab's: nova is given its user's password and the metadata proxy's secret
+    assert secrets["openstack-nova:neutronPassword"] == "of-neutron"
+    assert secrets["openstack-nova:metadataSecret"] == "of-metadata"
     assert secrets["openstack-nova:sshPrivateKey"] == "KEY"
     assert len(asked) == len(set(asked))
     settings = cloud.stack_settings(cloud.Topology(), {n: "k" for n in ["controller", "compute1", "compute2"]})
@@ -113,10 +119,12 @@ def test_what_a_person_reads_next():
     assert lines[0] == "Your cloud is up: nova 2025.1 on debian-13, 1 hypervisor."
     assert "  dashboard:  http://172.31.221.20/  (user admin" in text and str(cloud.OPENRC) in text
     for command in ("./dev lab openstack compute service list", "./dev preview lab", "./dev up lab",
+                    "./dev lab openstack server create --image lab-guest --flavor m1.lab --network provider",
                     "./dev lab status", "./dev lab down"):
         assert command in text
     hosts = lines[1].split(":", 1)[1].split(", ")
-    assert [h.split()[0] for h in hosts] == ["db-node", "auth-node", "image-node", "controller", "compute1"]
+    assert [h.split()[0] for h in hosts] == ["db-node", "auth-node", "image-node", "network-node", "controller",
+                                             "compute1"]
     assert all(ipaddress.ip_address(h.split()[1]) in cloud.SUBNET for h in hosts)
     assert str(cloud.PASSPHRASE_FILE) in text
 

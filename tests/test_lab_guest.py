@@ -404,3 +404,15 @@ def test_the_private_apt_reads_none_of_the_machine_s_apt_configuration(tmp_path)
         assert settings[key].strip('"').startswith(home), (key, settings[key])
     # no hook of the machine's apt.conf.d (an image's cache cleaning, an AppStream refresh)
     assert "Post-Invoke" not in dump
+
+
+def test_the_kernel_loses_only_the_boot_flag_nova_s_safety_check_reads_as_an_mbr():
+    kernel = bytearray(4096)
+    kernel[0x1FE:0x200] = b"\x55\xaa"
+    kernel[0x202:0x206] = b"HdrS"
+    kernel[0x300:0x304] = b"code"
+    patched = guest.without_boot_flag(bytes(kernel))
+    assert patched[0x1FE:0x200] == b"\0\0" and len(patched) == len(kernel)
+    assert patched[:0x1FE] == kernel[:0x1FE] and patched[0x200:] == kernel[0x200:]
+    with pytest.raises(PrereqError, match="not a bzImage"):
+        guest.without_boot_flag(b"\x7fELF" + bytes(4092))

@@ -35,6 +35,9 @@ class E2EEnvironment:
     node: str = ""  # the node `ssh_host` is
     glance_url: str = ""
     webdriver_url: str = ""  # chromedriver in the services host
+    network_url: str = ""  # neutron on the network node ("": the lab has none)
+    neutron_password: str = ""  # the neutron user's (a stack's neutronPassword)
+    metadata_secret: str = ""  # neutron's metadata proxy's shared secret (a stack's metadataSecret)
 
     def __repr__(self) -> str:  # never show a secret in a traceback or a pytest report
         return (f"E2EEnvironment(keystone_url={self.keystone_url!r}, ssh={self.ssh_user}@"

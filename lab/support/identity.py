@@ -1,5 +1,6 @@
 """HTTP with the standard library: waiting for a service to answer, and just enough of keystone's
-v3 API to create what the tutorial's earlier chapters would have (passwords only in bodies)."""
+v3 API to create what the tutorial's earlier chapters would have (passwords only in bodies), and
+of glance's to upload the lab's guest."""
 from __future__ import annotations
 
 import json
@@ -126,3 +127,38 @@ class Keystone:
     def ensure_endpoints(self, service: dict, url: str, region: str) -> None:
         for interface in ("public", "internal", "admin"):
             self.ensure_endpoint(service["id"], interface, url, region)
+
+
+class Glance:
+    """Just enough of glance's v2 API for the lab's images (stdlib only)."""
+
+    def __init__(self, url: str, token: str):
+        self.url, self.token = url.rstrip("/"), token
+
+    def _call(self, method: str, path: str, data: Optional[bytes] = None,
+              content_type: str = "application/json") -> dict:
+        req = urllib.request.Request(f"{self.url}{path}", method=method, data=data,
+                                     headers={"X-Auth-Token": self.token, "Content-Type": content_type,
+                                              "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            raise PrereqError(f"glance {method} {path}: HTTP {exc.code} "
+                              f"{exc.read().decode(errors='replace')[:500]}") from None
+        return json.loads(raw) if raw else {}
+
+    def images(self, name: str) -> list:
+        return self._call("GET", f"/v2/images?name={urllib.request.quote(name)}")["images"]
+
+    def delete(self, image_id: str) -> None:
+        self._call("DELETE", f"/v2/images/{image_id}")
+
+    def upload(self, properties: dict, data: bytes) -> str:
+        """A new image of `properties` holding `data`; its id once glance says it is active."""
+        image = self._call("POST", "/v2/images", json.dumps(properties).encode())
+        self._call("PUT", f"/v2/images/{image['id']}/file", data, content_type="application/octet-stream")
+        status = self._call("GET", f"/v2/images/{image['id']}")["status"]
+        if status != "active":
+            raise PrereqError(f"glance: image {properties.get('name')} is {status} after its upload, not active")
+        return image["id"]

@@ -24,7 +24,7 @@ from tests.e2e.pulumi_engine import StackEngine
 from tools.plan import run_program, stack_config
 
 SCENARIOS = Path(__file__).resolve().parent
-SCENARIO_ORDER = ("deploy", "migration", "dashboard", "faults", "day_2")
+SCENARIO_ORDER = ("deploy", "migration", "network", "dashboard", "faults", "day_2")
 LAB_LABEL = "2025.1 controller"  # heads the lab's phase timings in the summary
 
 
@@ -70,10 +70,10 @@ def stack_secrets(env) -> dict[str, str]:
         "rabbitPassword": env.rabbit_password,
         "keystoneAdminPassword": env.admin_password,
         "novaPassword": hostile("nova"),
-        "neutronPassword": hostile("neutron"),
+        "neutronPassword": env.neutron_password,  # the lab's neutron's (lab/networking.py)
         "placementPassword": hostile("placement"),  # the program deploys placement itself
         "placementDbPassword": hostile("placementdb"),
-        "metadataSecret": hostile("meta"),
+        "metadataSecret": env.metadata_secret,
         "sshPrivateKey": env.ssh_private_key,
         "novaSshPrivateKey": nova_ssh_key(),  # the hypervisors' nova user's, for migration
     })
@@ -126,8 +126,6 @@ def record(lab, env, controller, stack_secrets, detected_virt_type):
 
 @pytest.fixture(scope="package")
 def deployment(lab, env, record, stack_secrets, pytestconfig, engine, tmp_path_factory):
-    # neutron's keystone user, as its own chapter would make it: nova's [neutron] credentials
-    lab.services.network_user("neutron", stack_secrets["neutronPassword"])
     rec = record()
     pulumi = engine
     engine = StackEngine(STACK, pulumi, tmp_path_factory.mktemp("e2e-project"))

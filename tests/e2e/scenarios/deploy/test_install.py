@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import urllib.error
 import urllib.request
 
@@ -12,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from lab.common import kvm_runs_unmodified_guests
 from tests.e2e.deployment import assert_planned_as_offline, controller_steps, on_controller
 from tests.e2e.instances import PORT
 from tools.plan import unwrap
@@ -57,11 +57,12 @@ def test_compute_services_report_up_as_the_node(deployment, openstack, controlle
 
 
 def test_the_hypervisors_are_up_with_the_detected_virt_type(deployment, openstack, hypervisors, detected_virt_type):
-    """The program's detection chose kvm where the machine lends /dev/kvm (qemu otherwise);
+    """The program's detection chose kvm where the lab lends the hypervisors /dev/kvm (a KVM
+    that runs unmodified guests: lab/common.py), qemu otherwise;
     nova-compute.conf, which Debian's nova-compute reads after nova.conf, carries it; host
     discovery mapped both nodes: both hypervisors are listed up."""
     engine, _, _ = deployment
-    assert detected_virt_type == ("kvm" if os.path.exists("/dev/kvm") else "qemu")
+    assert detected_virt_type == ("kvm" if kvm_runs_unmodified_guests() else "qemu")
     listing = json.loads(openstack("compute", "service", "list", "-f", "json"))
     for hypervisor in hypervisors:
         assert engine.results[f"{hypervisor.name}-detect-virt"].stdout == detected_virt_type
