@@ -1,6 +1,8 @@
-"""Servers of the scenarios' own on the lab's hypervisors, through the compute API and libvirt."""
+"""Servers of the scenarios' own on the lab's hypervisors, through the compute API, neutron's
+API and libvirt."""
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
@@ -12,10 +14,32 @@ PORT = 8774  # nova-api on the controller
 # inspector refuses an MBR whose partition table is empty: "Image does not pass safety check").
 # The guest's firmware finds nothing to boot and waits: its domain runs all the same.
 DISK = b"openstack-nova e2e disk\n".ljust(1024 * 1024, b"\0")
-# `networks: none` needs 2.37, a cold migration to a named host 2.56; the openstack client of
-# Debian 13 accepts no microversion without novaclient, so the test speaks the compute API itself.
+# A server's `networks` is required from 2.37, a cold migration to a named host needs 2.56; the
+# openstack client of Debian 13 accepts no microversion without novaclient, so the test speaks the
+# compute API itself.
 COMPUTE_MICROVERSION = "compute 2.37"
 MIGRATE_MICROVERSION = "compute 2.56"
+
+
+def neutron(env, method: str, path: str, body=None):
+    """neutron's API (the lab's network node) as admin."""
+    req = urllib.request.Request(f"{env.network_url}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"X-Auth-Token": env.keystone().token, "Content-Type": "application/json",
+                                          "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"network API {method} {path}: HTTP {exc.code} {exc.read()[:500]!r}") from None
+    return json.loads(raw) if raw else {}
+
+
+def provider_network(env) -> dict:
+    """The lab's provider network (lab/networking.py makes it, as the install guide does)."""
+    found = neutron(env, "GET", "/v2.0/networks?name=provider")["networks"]
+    assert len(found) == 1, f"the lab's provider network: {found}"
+    return found[0]
 
 
 def wait_for(what: str, check, timeout: float = 240, interval: float = 3):
@@ -46,35 +70,72 @@ def compute(env, method: str, path: str, body=None, version: str = COMPUTE_MICRO
 
 
 class Instance:
-    """A server of the test's own: glance holds a raw image the test made; a flavor; a server
-    without networks (nova then allocates none), booted on a named hypervisor. Seen through the
-    listings (a server's own view asks neutron for its security groups, and there is no neutron;
-    the libvirt domain's UUID is the server's)."""
+    """A server of the test's own on the lab's provider network, booted on a named hypervisor:
+    with `guest`, the lab's guest (lab/guest.py: it takes its address by DHCP, asks the metadata
+    service, and says so on its console); else a blank raw disk the test uploads (its firmware
+    finds nothing to boot and waits; its domain runs all the same). Seen through the listings,
+    its port through neutron's API, and libvirt (the domain's UUID is the server's)."""
 
-    def __init__(self, lab, env, openstack, name: str):
+    def __init__(self, lab, env, openstack, name: str, guest: bool = False):
         self.env, self.openstack, self.name = env, openstack, name
-        lab.services.host.path(f"/root/{name}.img").write_bytes(DISK)
-        # (os_shutdown_timeout: a cold migration or resize first asks the guest to shut down and
-        # waits for it, 60 s by default; this one has no OS to answer)
-        self.image = json.loads(openstack("image", "create", "--disk-format", "raw", "--container-format", "bare",
-                                          "--property", "os_shutdown_timeout=5", "--file", f"/root/{name}.img",
-                                          "--public", name, "-f", "json"))
-        self.flavor = json.loads(openstack("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", name,
-                                           "-f", "json"))
+        self.own_image = not guest
+        if guest:
+            assert lab.guest_image, "the lab uploads its guest to glance (a lab with a network node)"
+            self.image = {"id": lab.guest_image}
+        else:
+            lab.services.host.path(f"/root/{name}.img").write_bytes(DISK)
+            # (os_shutdown_timeout: a cold migration or resize first asks the guest to shut down
+            # and waits for it, 60 s by default; this one has no OS to answer)
+            self.image = json.loads(openstack("image", "create", "--disk-format", "raw", "--container-format", "bare",
+                                              "--property", "os_shutdown_timeout=5", "--file", f"/root/{name}.img",
+                                              "--public", name, "-f", "json"))
+        # (the guest's kernel and initrd want more than the blank disk's firmware)
+        self.flavor = json.loads(openstack("flavor", "create", "--ram", "128" if guest else "64", "--disk", "1",
+                                           "--vcpus", "1", name, "-f", "json"))
         self.id = ""
         self.flavors = [self.flavor]
+        self.network = provider_network(env)
 
-    def boot(self, hypervisor) -> float:
-        """ACTIVE on `hypervisor` (an admin's availability zone `nova:<host>`) within a bound, its
-        domain running there; returns the seconds to ACTIVE."""
+    def boot(self, hypervisor, user_data: str = "") -> float:
+        """ACTIVE on `hypervisor` (an admin's availability zone `nova:<host>`) within a bound, on
+        the provider network, its domain running there; returns the seconds to ACTIVE."""
         started = time.monotonic()
-        self.id = compute(self.env, "POST", "/servers", {"server": {
-            "name": self.name, "imageRef": self.image["id"], "flavorRef": self.flavor["id"], "networks": "none",
-            "availability_zone": f"nova:{hypervisor.name}"}})["server"]["id"]
+        server = {"name": self.name, "imageRef": self.image["id"], "flavorRef": self.flavor["id"],
+                  "networks": [{"uuid": self.network["id"]}], "availability_zone": f"nova:{hypervisor.name}"}
+        if user_data:
+            server["user_data"] = base64.b64encode(user_data.encode()).decode()
+        self.id = compute(self.env, "POST", "/servers", {"server": server})["server"]["id"]
         self.wait("ACTIVE", hypervisor)
         seconds = time.monotonic() - started
         self.assert_on(hypervisor)
         return seconds
+
+    def ports(self) -> list:
+        """neutron's ports of the server."""
+        return neutron(self.env, "GET", f"/v2.0/ports?device_id={self.id}")["ports"]
+
+    def port(self) -> dict:
+        found = self.ports()
+        assert len(found) == 1, f"server {self.id} has {len(found)} ports"
+        return found[0]
+
+    def console(self) -> str:
+        """What the guest wrote on its serial console, as nova keeps it (the console log)."""
+        return compute(self.env, "POST", f"/servers/{self.id}/action", {"os-getConsoleOutput": {}})["output"]
+
+    def said(self, line: str, timeout: float = 240) -> float:
+        """Wait until the guest's console has `line` (whole, after its "nova-lab-guest: "
+        prefix); the seconds it took. Shows the console when it does not come."""
+        started = time.monotonic()
+        wanted = f"nova-lab-guest: {line}"
+
+        def seen():
+            return wanted in [text.rstrip("\r") for text in self.console().splitlines()]
+        try:
+            wait_for(f"the guest to say {line!r}", seen, timeout=timeout, interval=2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its console:\n{self.console()[-3000:]}") from None
+        return time.monotonic() - started
 
     def status(self) -> Optional[str]:
         for status in ("ACTIVE", "VERIFY_RESIZE", "ERROR", "MIGRATING", "RESIZE", "SHUTOFF"):
@@ -135,7 +196,10 @@ class Instance:
                 x["id"] for x in compute(self.env, "GET", f"/servers?name={self.name}")["servers"]})
         for flavor in self.flavors:
             self.openstack("flavor", "delete", flavor["id"])
-        self.openstack("image", "delete", self.image["id"])
+        if self.own_image:
+            self.openstack("image", "delete", self.image["id"])
+        if self.id:  # neutron deletes the server's port with it (nova made it)
+            wait_for("the server's port to go", lambda: not self.ports(), timeout=60)
         for hypervisor in hypervisors:
             wait_for(f"its libvirt domain to go from {hypervisor.name}", lambda: self.id not in domains(hypervisor),
                      timeout=60)

@@ -1,5 +1,7 @@
 """`./dev lab`, as README tells a person to run it: `up` with one hypervisor, `status`, the
-`openstack` client, an instance booted, a second `up` that changes nothing, `./dev preview lab`
+`openstack` client, the lab's guest booted on the provider network with the commands `up`
+prints (its console showing its DHCP address and its id from the metadata service), a second
+`up` that changes nothing, `./dev preview lab`
 finding the lab's stack, and `down` leaving nothing. The commands run as typed, in the session's
 engine environment (its PULUMI_HOME holds the provider doubles, or NOVA_E2E_PLUGINS' real
 plugins; its file backend), without a passphrase: the lab makes its own. The times go to the
@@ -21,7 +23,7 @@ from lab import cloud
 from lab.lifecycle import Lab
 from lab.node import processes_in
 from tests.e2e.hosts.report import report_timings
-from tests.e2e.instances import boot_and_delete, wait_for
+from tests.e2e.instances import wait_for
 from tests.e2e.scenarios.faults.dev_runs import _argv, descendants
 from tools.plan.paths import PROJECT_ROOT
 
@@ -159,18 +161,33 @@ def test_a_cloud_of_one_s_own(lab_env, timings, engine):
     with urllib.request.urlopen(f"{dashboard}auth/login/", timeout=60) as page:
         assert page.status == 200 and b"csrfmiddlewaretoken" in page.read()
 
-    lab = Lab()
-    assert lab.resume(cloud.lab_plan(TOP))  # the hosts as the tests' helpers reach them
-    try:
-        env = lab.environment(cloud.CONTROLLER)
+    # the printed `try:` lines, as typed: a flavor, the lab's guest on the provider network, its
+    # console (the address neutron's DHCP gave it, its id from nova's metadata service)
+    tries = [line.split(":", 1)[1] if line.startswith("  try:") else line
+             for line in lines[lines.index(next(l for l in lines if l.startswith("  try:"))):]]
+    typed = [t.split("(")[0].split() for t in tries if t.strip().startswith("./dev lab openstack")]
+    create = next(argv for argv in typed if argv[3:5] == ["server", "create"])
+    flavor = next(argv for argv in typed if argv[3:5] == ["flavor", "create"])
+    console = next(argv for argv in typed if argv[3:5] == ["console", "log"])
+    assert dev_lab(lab_env, *flavor[2:], timeout=300).returncode == 0
+    booted = dev_lab(lab_env, *create[2:], "-f", "json", timeout=600)
+    assert booted.returncode == 0, booted.stdout[-2000:] + booted.stderr[-2000:]
+    server = json.loads(booted.stdout)
+    assert server["status"] == "ACTIVE"
+    timings["first_active_s"] = round(booted.seconds, 1)
+    started = time.monotonic()
+    address = next(iter(server["addresses"].values()))[0] if isinstance(server["addresses"], dict) else \
+        server["addresses"].split("=")[1].split(",")[0]
 
-        def openstack(*args: str) -> str:
-            proc = lab.services.host.run(["openstack", *args], env=env.openstack_env(base={}), check=False, timeout=180)
-            assert proc.returncode == 0, proc.stderr[-2000:]
-            return proc.stdout
-        timings["first_active_s"] = round(boot_and_delete(lab, env, openstack, lab.hosts["compute1"], "lab-first"), 1)
-    finally:
-        lab.abandon()
+    def said() -> str:
+        text = dev_lab(lab_env, *console[2:], timeout=120).stdout
+        return text if f"nova-lab-guest: instance-id {server['id']}" in text else ""
+    text = wait_for("the guest to say its instance id", said, timeout=240, interval=3)
+    assert f"nova-lab-guest: address {address}/24 on eth0" in text
+    timings["first_metadata_s"] = round(booted.seconds + time.monotonic() - started, 1)
+    assert dev_lab(lab_env, "openstack", "server", "delete", "--wait", "first", timeout=300).returncode == 0
+    ports = dev_lab(lab_env, "openstack", "port", "list", "--device-id", server["id"], "-f", "json", timeout=120)
+    assert ports.returncode == 0 and json.loads(ports.stdout) == []
 
     again = dev_lab(lab_env, "up", "--hypervisors", "1")
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
