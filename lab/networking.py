@@ -196,7 +196,8 @@ class Networking:
 
     def start(self) -> None:
         """neutron configured, its database migrated, registered in keystone and running, every
-        agent alive; idempotent (a resumed lab runs it again)."""
+        agent alive, the provider network made (the lab's `up` runs it once its keystone and db
+        host are up; each step is idempotent)."""
         connection_password = self.state.secret("db_neutron")
         name = LAB_DB_PREFIX + "neutron"
         self.data.ensure_database(name, name, connection_password)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.e2e.instances import Instance, wait_for
+from tests.e2e.instances import Instance
 
 pytestmark = pytest.mark.e2e
 PREFIX = 24  # the provider subnet's (the lab's own)
