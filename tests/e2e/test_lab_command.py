@@ -40,6 +40,18 @@ def dev_lab(env, *args: str, timeout: float = 1800) -> subprocess.CompletedProce
     return done
 
 
+def finished(proc: subprocess.Popen, timeout: float, when: str) -> tuple[str, str]:
+    """The command's output once it exits; past `timeout`, its process group is killed and the
+    test fails with what it printed (never a command left running into the next test)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"./dev lab up still ran {timeout:.0f} s {when}; it printed:\n"
+                             f"{out[-2000:]}{err[-3000:]}") from None
+
+
 @pytest.fixture(scope="module")
 def lab_env(engine, tmp_path_factory):
     """The session's engine environment without its passphrase (the lab makes its own)."""
@@ -89,7 +101,7 @@ def test_ctrl_c_while_the_hosts_come_up_leaves_what_down_removes(lab_env):
         wait_for("a host of the lab to run", a_host_runs, timeout=300, interval=0.2)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=300)
+    out, err = finished(proc, 300, "after its Ctrl-C")
     assert proc.returncode == 130, out[-2000:] + err[-2000:]
     assert err.rstrip().endswith("interrupted: `./dev lab up` again resumes, `./dev lab down` removes what was made")
     lab = Lab()
@@ -112,14 +124,19 @@ def test_a_cloud_of_one_s_own(lab_env, timings, engine):
     first = subprocess.Popen([str(PROJECT_ROOT / "dev"), "lab", "up", "--hypervisors", "1"], cwd=PROJECT_ROOT,
                              env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
+    def engine_up_runs() -> bool:
+        if first.poll() is not None:  # (it ended before its engine `up`: say why, not wait on)
+            out, err = first.communicate()
+            raise AssertionError(f"./dev lab up exited {first.returncode} before its engine's `up`:\n"
+                                 f"{out[-2000:]}{err[-3000:]}")
+        return any(argv[:1] and Path(argv[0]).name == "pulumi" and "up" in argv[1:4]
+                   for argv in map(_argv, descendants(first.pid)))
     try:
-        wait_for("the engine's `pulumi up` of the lab stack", lambda: any(
-            argv[:1] and Path(argv[0]).name == "pulumi" and "up" in argv[1:4]
-            for argv in map(_argv, descendants(first.pid))), timeout=900, interval=0.5)
+        wait_for("the engine's `pulumi up` of the lab stack", engine_up_runs, timeout=900, interval=0.5)
         time.sleep(20)
     finally:
         os.killpg(first.pid, signal.SIGINT)
-    out, err = first.communicate(timeout=900)
+    out, err = finished(first, 900, "after its Ctrl-C")
     assert first.returncode == 130, out[-3000:] + err[-3000:]
     assert "error: pulumi up lab failed (interrupted)" in err and "`./dev lab up`" in err, err[-3000:]
     timings["interrupted_up_s"] = round(time.monotonic() - started, 1)
@@ -138,7 +155,7 @@ def test_a_cloud_of_one_s_own(lab_env, timings, engine):
     timings["hosts_s"], timings["program_up_s"] = float(parts[1]), float(parts[2])
     start = lines.index("Your cloud is up: nova 2025.1 on debian-13, 1 hypervisor.")
     assert lines[start + 1] == ("  hosts:      db-node 172.31.221.10, auth-node 172.31.221.11, image-node 172.31.221.12,"
-                                " controller 172.31.221.20, compute1 172.31.221.21")
+                                " network-node 172.31.221.13, controller 172.31.221.20, compute1 172.31.221.21")
     assert cloud.OPENRC.stat().st_mode & 0o077 == 0
     for secret in (Lab().state.secret("keystone_admin"), Lab().state.secret("db_admin")):
         assert secret not in up.stdout + up.stderr
@@ -147,7 +164,8 @@ def test_a_cloud_of_one_s_own(lab_env, timings, engine):
     assert status.returncode == 0, status.stdout + status.stderr
     assert [line.split()[:3] for line in status.stdout.splitlines()] == [
         ["db-node", "172.31.221.10", "running"], ["auth-node", "172.31.221.11", "running"],
-        ["image-node", "172.31.221.12", "running"], ["controller", "172.31.221.20", "running"],
+        ["image-node", "172.31.221.12", "running"], ["network-node", "172.31.221.13", "running"],
+        ["controller", "172.31.221.20", "running"],
         ["compute1", "172.31.221.21", "running"]]
     assert "DOWN" not in status.stdout
 
