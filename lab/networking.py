@@ -30,17 +30,18 @@ from __future__ import annotations
 import ipaddress
 import json
 import urllib.parse
+import urllib.request
 from typing import Dict, List, Mapping, Sequence
 
 from components.ini import oslo_value
 from lab.support.common import REGION, PrereqError, log
-from lab.support.identity import Keystone, wait_http
+from lab.support.identity import Keystone, json_request, wait_http
 from lab.support.processes import wait_until
 from lab.support.state import State
 
 from .data import DataHost
 from .node import Host
-from .services import KEYSTONE_PORT, LAB_DB_PREFIX, Services
+from .services import LAB_DB_PREFIX, Services
 
 NETWORK_PORT = 9696
 PROVIDER_NETWORK = "provider"
@@ -202,10 +203,10 @@ class Networking:
         name = LAB_DB_PREFIX + "neutron"
         self.data.ensure_database(name, name, connection_password)
         database = f"mysql+pymysql://{name}:{urllib.parse.quote(connection_password, safe='')}@{self.data.address}/{name}"
-        keystone_url = f"http://{self.services.address}:{KEYSTONE_PORT}/v3"
-        server = neutron_conf(database=database, transport_url=self._transport_url(), keystone_url=keystone_url,
+        keystone_url, rpc = self.services.keystone_url, self._transport_url()
+        server = neutron_conf(database=database, transport_url=rpc, keystone_url=keystone_url,
                               password=self.password, server=True)
-        agent = neutron_conf(database="", transport_url=self._transport_url(), keystone_url=keystone_url,
+        agent = neutron_conf(database="", transport_url=rpc, keystone_url=keystone_url,
                              password="", server=False)
         self._write(self.host, "/etc/neutron/neutron.conf", server)
         self._write(self.host, "/etc/neutron/plugins/ml2/ml2_conf.ini", ml2_conf())
@@ -221,10 +222,7 @@ class Networking:
                        "--config-file", "/etc/neutron/plugins/ml2/ml2_conf.ini", "upgrade", "head"],
                       timeout=900, what="neutron-db-manage upgrade head")
         ks = self.services.admin()
-        project = ks.ensure_project("service", "Service Project")
-        user = ks.ensure_user("neutron", self.password)
-        for role in ("admin", "service"):
-            ks.grant(project, user, role)
+        self.services.service_user(ks, "neutron", self.password)
         ks.ensure_endpoints(ks.ensure_service("neutron", "network", "OpenStack Networking"), self.url, REGION)
         uwsgi = self.host.path(NEUTRON_API_UWSGI)
         uwsgi.write_text("".join(f"processes = {API_PROCESSES}\n" if line.startswith("processes =") else line
@@ -260,11 +258,7 @@ class Networking:
 
     def call(self, ks: Keystone, method: str, path: str, body=None) -> dict:
         """neutron's API as the lab's admin."""
-        import urllib.request
-        req = urllib.request.Request(f"{self.url}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"X-Auth-Token": ks.token, "Content-Type": "application/json",
-                                              "Accept": "application/json"})
+        req = json_request(f"{self.url}{path}", method, body, {"X-Auth-Token": ks.token, "Accept": "application/json"})
         with urllib.request.urlopen(req, timeout=60) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else {}

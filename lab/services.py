@@ -74,7 +74,8 @@ class Services:
     def admin(self) -> Keystone:
         return Keystone(self.keystone_url, "admin", self.state.secret("keystone_admin"), "admin")
 
-    def _service_user(self, ks: Keystone, name: str, password: str) -> None:
+    def service_user(self, ks: Keystone, name: str, password: str) -> None:
+        """`name` in project service with SERVICE_ROLES, as each service's chapter of the guide makes it."""
         project = ks.ensure_project("service", "Service Project")
         user = ks.ensure_user(name, password)
         for role in SERVICE_ROLES:
@@ -122,7 +123,7 @@ class Services:
             "keystone_authtoken": self._authtoken("placement", password)})
         self._as("placement", "placement-manage", "db", "sync")
         ks = self.admin()
-        self._service_user(ks, "placement", password)
+        self.service_user(ks, "placement", password)
         ks.ensure_endpoints(ks.ensure_service("placement", "placement", "Placement API"), self.placement_url, REGION)
         self._serve("placement-api", "placement", PLACEMENT_PORT, "/usr/bin/placement-api", f"{self.placement_url}/",
                     extra=PLACEMENT_UWSGI)
@@ -139,7 +140,7 @@ class Services:
             "fs": {"filesystem_store_datadir": "/var/lib/glance/images/"}})
         self._as("glance", "glance-manage", "db_sync", timeout=900, host=host)
         ks = self.admin()
-        self._service_user(ks, "glance", password)
+        self.service_user(ks, "glance", password)
         ks.ensure_endpoints(ks.ensure_service("glance", "image", "OpenStack Image"), self.glance_url, REGION)
         host.run(["service", "glance-api", "start"], what="service glance-api start")  # Debian's init script
         wait_http(f"{self.glance_url}/", ok=[200, 300], timeout=180,

@@ -40,7 +40,7 @@ def wait_http(url: str, ok: Iterable[int], timeout: float, proc_pid: Optional[in
                pid=proc_pid, logfile=logfile, last=lambda: last[0])
 
 
-def _json_request(url: str, method: str, body: Optional[dict], headers: dict) -> urllib.request.Request:
+def json_request(url: str, method: str, body: Optional[dict], headers: dict) -> urllib.request.Request:
     return urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
                                   headers={"Content-Type": "application/json", **headers},
                                   method=method)
@@ -65,14 +65,14 @@ class Keystone:
             "name": user, "domain": user_domain or {"id": "default"}, "password": password}}},
             "scope": {"project": {"name": project, "domain": project_domain or {"id": "default"}}}}}
         try:
-            with urllib.request.urlopen(_json_request(f"{self.url}/auth/tokens", "POST", body, {}),
+            with urllib.request.urlopen(json_request(f"{self.url}/auth/tokens", "POST", body, {}),
                                         timeout=30) as resp:
                 self.token = resp.headers["X-Subject-Token"]
         except urllib.error.HTTPError as exc:
             raise PrereqError(f"keystone refused the admin login: HTTP {exc.code}") from None
 
     def call(self, method: str, path: str, body: Optional[dict] = None) -> dict:
-        req = _json_request(f"{self.url}{path}", method, body,
+        req = json_request(f"{self.url}{path}", method, body,
                             {"X-Auth-Token": self.token, "Accept": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
